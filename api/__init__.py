@@ -1,0 +1,1 @@
+"""commgrid package."""

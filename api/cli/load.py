@@ -1,0 +1,77 @@
+"""``commgrid load`` and ``commgrid map``: plans into the store, and out as maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli._common import console, handle_errors, settings_from
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
+]
+
+
+def load_plan_file(path: Path, *, plan: str, district: str, publish: bool, settings) -> object:
+    """Store a plan file (with its units and communities) in one transaction."""
+    from api.database import open_store
+    from gis.output import read_plan_file
+    from gis.store import begin
+    from gis.store.load import store_plan
+
+    files = read_plan_file(path)
+    engine = open_store(settings)
+    try:
+        with begin(engine) as conn:
+            return store_plan(conn, files, plan=plan, district=district, publish=publish, params={"source": str(path)})
+    finally:
+        engine.dispose()
+
+
+@handle_errors
+def load(
+    grids: Annotated[Path, typer.Argument(help="Plan GeoPackage written by `commgrid partition`.")],
+    plan: Annotated[str, typer.Option("--plan", help="Name for the stored plan (unique).")],
+    district: Annotated[str, typer.Option(help="District the plan belongs to (created if new).")] = "default",
+    publish: Annotated[bool, typer.Option("--publish/--draft", help="Make it the published plan.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Put a partition output into the store, with its units and communities."""
+    stored = load_plan_file(grids, plan=plan, district=district, publish=publish, settings=settings_from(db))
+    console.print(
+        f"stored plan {stored.plan!r} (id {stored.plan_id}): {stored.grids} grids, "
+        f"{stored.new_units:,} new units, {stored.new_communities} new communities"
+        + (" — [green]published[/]" if stored.published else " — draft")
+    )
+
+
+@handle_errors
+def export_map(
+    plan: Annotated[
+        str | None, typer.Argument(help="Stored plan name, or a plan .gpkg file; default the published plan.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("map.html"),
+    db: DbOpt = None,
+) -> None:
+    """Write a folium HTML map of a plan (for notebooks and e-mail)."""
+    from api.maps import plan_map
+
+    if plan is not None and plan.lower().endswith(".gpkg"):
+        from gis.output import read_plan_file
+
+        grids = read_plan_file(Path(plan)).grids
+    else:
+        from api.database import open_store
+        from gis.store import connect, read_grids
+
+        engine = open_store(settings_from(db))
+        try:
+            with connect(engine) as conn:
+                grids = read_grids(conn, plan=plan)
+        finally:
+            engine.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plan_map(grids, title=str(plan or "published plan")).save(str(out))
+    console.print(f"wrote {out} ({len(grids)} grids)")

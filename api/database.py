@@ -1,0 +1,34 @@
+"""Which database to use: the configured server, or the embedded cluster started on demand.
+
+Both paths end in the same place, a SQLAlchemy engine on a PostGIS database whose
+schema is at the newest migration, so the rest of commgrid never knows the difference.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, Engine, make_url
+
+from api.settings import Settings
+from gis import migrations
+from gis.cluster import EmbeddedCluster
+from gis.store import create_engine
+
+__all__ = ["database_url", "open_store"]
+
+
+def database_url(settings: Settings, *, start: bool = True) -> URL:
+    """The configured URL, or the embedded cluster's (started when ``start``)."""
+    if settings.database_url:
+        return make_url(settings.database_url)
+    cluster = EmbeddedCluster(settings.home)
+    if start:
+        cluster.start()
+    return cluster.url()
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Engine:
+    """An engine on an up-to-date store (migrations applied when ``migrate``)."""
+    url = database_url(settings)
+    if migrate:
+        migrations.upgrade(url)
+    return create_engine(url)

@@ -1,0 +1,39 @@
+"""commgrid's settings: one class, read once at the edge, passed down as values.
+
+Every field can be set from the environment with the ``COMMGRID_`` prefix, e.g.
+``COMMGRID_DATABASE_URL`` or ``COMMGRID_HOME``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gis.cluster import default_home
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where data lives, which database to use, and how the service answers."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMGRID_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Folder of the embedded PostGIS cluster and other state (default ~/.local/share/commgrid).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an existing PostGIS database; empty for the embedded cluster.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the web service listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the web service listens on.")
+    items_limit: int = Field(default=1000, ge=1, description="Default page size of feature collections.")
+    items_limit_max: int = Field(default=10000, ge=1, description="Largest page size a client may ask for.")
+    basemap_url: str | None = Field(
+        default=None,
+        description="Optional XYZ raster basemap template for the web map, e.g. https://.../{z}/{x}/{y}.png",
+    )

@@ -1,0 +1,156 @@
+"""The one error hierarchy of commgrid.
+
+Every error a user can cause or meet carries what went wrong and where, plus the
+HTTP status and command-line exit code the edges translate it to. Only the edges
+(``api/errors.py`` and the CLI's ``main()``) translate; everything below raises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CommgridError",
+    "ConflictError",
+    "CountError",
+    "DatabaseUnavailableError",
+    "DuplicateIdError",
+    "FormatError",
+    "GeometryError",
+    "InputError",
+    "MissingCRSError",
+    "NotFoundError",
+    "OutsideBoundaryError",
+]
+
+
+class CommgridError(Exception):
+    """Base of every error commgrid raises on purpose.
+
+    Parameters
+    ----------
+    message
+        A sentence for a person: what happened, the value, what was expected and the fix.
+    """
+
+    http_status: int = 500
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(CommgridError):
+    """Bad input data: names the file, the feature (index and id) and the field.
+
+    Parameters
+    ----------
+    message
+        What is wrong and how to fix it.
+    file
+        The input file (or a description such as ``"units"`` for in-memory frames).
+    index
+        Position(s) of the offending feature(s) in the file, 0-based.
+    feature_id
+        Id value(s) of the offending feature(s), when the data has an id field.
+    field
+        The offending field (column), if any.
+    """
+
+    http_status = 400
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        index: int | list[int] | None = None,
+        feature_id: Any = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = None if file is None else str(file)
+        self.index = index
+        self.feature_id = feature_id
+        self.field = field
+        where = []
+        if self.file is not None:
+            where.append(f"file {self.file!r}")
+        if index is not None:
+            where.append(f"feature {_short(index)}")
+        if feature_id is not None:
+            where.append(f"id {_short(feature_id)}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data, for API bodies and reports."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "index": self.index,
+            "feature_id": self.feature_id,
+            "field": self.field,
+        }
+
+
+def _short(value: Any, limit: int = 10) -> str:
+    """Show a value or the first few of a list, so messages stay readable."""
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(str(v) for v in value[:limit])
+        more = f" and {len(value) - limit} more" if len(value) > limit else ""
+        return f"[{shown}{more}]"
+    return str(value)
+
+
+class FormatError(InputError):
+    """A file that cannot be read as the format it claims (truncated, missing parts, empty)."""
+
+
+class MissingCRSError(InputError):
+    """Data without a coordinate reference system, or with one that cannot be right."""
+
+
+class CountError(InputError):
+    """Household or resident counts that are blank, negative, fractional or not numbers."""
+
+
+class DuplicateIdError(InputError):
+    """The same unit or community id on more than one feature."""
+
+
+class GeometryError(InputError):
+    """Empty, missing or irreparable geometries."""
+
+
+class OutsideBoundaryError(InputError):
+    """Units that lie outside the district boundary or their community."""
+
+
+class NotFoundError(CommgridError):
+    """A plan, grid, collection or record that does not exist."""
+
+    http_status = 404
+    exit_code = 2
+
+
+class ConflictError(CommgridError):
+    """A change that conflicts with the stored state (stale version, invalid transition)."""
+
+    http_status = 409
+    exit_code = 1
+
+
+class DatabaseUnavailableError(CommgridError):
+    """The store cannot be reached; callers may retry."""
+
+    http_status = 503
+    exit_code = 1

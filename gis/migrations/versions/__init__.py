@@ -1,0 +1,1 @@
+"""Revisions of commgrid's schema; a package only so that they ship with commgrid."""

@@ -1,0 +1,82 @@
+"""Paged, bbox-filtered reads of public grid features, for the web service.
+
+Only the columns a resident may see leave this module: code, name, community,
+counts and status. Filtering and paging happen in PostGIS so a page costs the same
+however large the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from gis import columns as C
+from gis.store.models import SRID, Community, Grid
+from gis.store.queries import _resolve_plan
+
+__all__ = ["PUBLIC_GRID_FIELDS", "FeaturePage", "grid_features"]
+
+PUBLIC_GRID_FIELDS = ("code", "name", "community", "community_name", "households", "population", "status")
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """One page of features as GeoJSON-ready dicts, with the total that matched."""
+
+    plan: str
+    plan_status: str
+    features: list[dict]
+    number_matched: int
+
+
+def grid_features(
+    conn: Connection,
+    *,
+    plan: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> FeaturePage:
+    """Grids of a plan (the published one by default) as GeoJSON features.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    plan
+        Plan name; ``None`` for the published plan.
+    bbox
+        ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326; only grids intersecting it.
+    limit, offset
+        The page.
+    """
+    row = _resolve_plan(conn, plan, None)
+    where = [Grid.plan_id == row.id]
+    if bbox is not None:
+        where.append(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*bbox, SRID)))
+    matched = conn.execute(select(func.count()).select_from(Grid).where(*where)).scalar_one()
+    query = (
+        select(
+            Grid.code,
+            Grid.name,
+            Community.community_id.label(C.COMMUNITY),
+            Community.name.label("community_name"),
+            Grid.households,
+            Grid.population,
+            Grid.status,
+            func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
+        )
+        .select_from(Grid)
+        .outerjoin(Community, Grid.community_id == Community.id)
+        .where(*where)
+        .order_by(Grid.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    features = []
+    for r in conn.execute(query).mappings():
+        props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
+        features.append({"type": "Feature", "id": r["code"], "geometry": r["geometry"], "properties": props})
+    return FeaturePage(row.name, row.status, features, int(matched))

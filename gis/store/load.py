@@ -1,0 +1,117 @@
+"""Putting a whole partition output (plan file) into the store in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from gis import columns as C
+from gis.errors import InputError
+from gis.output import PlanFiles
+from gis.store.models import Community, District, Unit
+from gis.store.queries import write_communities, write_district, write_plan, write_units
+
+__all__ = ["StoredPlan", "store_plan"]
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """What :func:`store_plan` wrote."""
+
+    district_id: int
+    plan_id: int
+    plan: str
+    new_communities: int
+    new_units: int
+    grids: int
+    published: bool
+
+
+def store_plan(
+    conn: Connection,
+    files: PlanFiles,
+    *,
+    plan: str,
+    district: str,
+    publish: bool,
+    params: dict[str, Any] | None = None,
+) -> StoredPlan:
+    """Store a plan with its district, communities and units, creating what is missing.
+
+    The district is found by name (created when absent, with the grids' union as its
+    boundary and the report's metric CRS); communities and units already stored for it
+    are kept as they are, new ones are added. Everything happens in the caller's
+    transaction, so a failure stores nothing.
+
+    Raises
+    ------
+    InputError
+        When the plan file has no units layer and the district does not hold its units yet.
+    """
+    working_crs = files.report.get("metric_crs") or "EPSG:3857"
+    district_id = conn.execute(select(District.id).where(District.name == district)).scalar()
+    if district_id is None:
+        outline = gpd.GeoSeries([shapely.union_all(files.grids.geometry.values)], crs=files.grids.crs)
+        district_id = write_district(conn, name=district, working_crs=working_crs, boundary_geom=outline)
+    stored_comm = dict(
+        conn.execute(select(Community.community_id, Community.id).where(Community.district_id == district_id)).all()
+    )
+    communities = _communities(files)
+    fresh = communities[~communities[C.COMMUNITY_ID].isin(list(stored_comm))]
+    new_pks = write_communities(conn, district_id, fresh) if len(fresh) else {}
+    pks = {**stored_comm, **new_pks}
+    stored_units = set(conn.execute(select(Unit.unit_id).where(Unit.district_id == district_id)).scalars())
+    needed = set(files.assignment[C.UNIT_ID].astype(str))
+    new_units = 0
+    if needed - stored_units:
+        if files.units is None:
+            raise InputError(
+                f"the plan file has no 'units' layer and district {district!r} lacks {len(needed - stored_units)} "
+                "of its units; write the plan with `commgrid partition` (which includes them)",
+                file="plan",
+                field=C.UNIT_ID,
+            )
+        units = files.units.copy()
+        units[C.UNIT_ID] = units[C.UNIT_ID].astype(str)
+        units = units[~units[C.UNIT_ID].isin(stored_units)]
+        new_units = write_units(conn, district_id, units, pks)
+    plan_id = write_plan(
+        conn,
+        district_id=district_id,
+        name=plan,
+        grids=files.grids,
+        assignment=files.assignment,
+        params=params or {},
+        report=files.report,
+        publish=publish,
+    )
+    return StoredPlan(district_id, plan_id, plan, len(new_pks), new_units, len(files.grids), publish)
+
+
+def _communities(files: PlanFiles) -> gpd.GeoDataFrame:
+    """The plan's communities; outlines dissolved from grids when the file has none."""
+    if files.communities is not None and len(files.communities):
+        comm = files.communities.copy()
+    else:
+        dissolved = files.grids.dissolve(by=C.COMMUNITY).reset_index()
+        comm = gpd.GeoDataFrame(
+            {C.COMMUNITY_ID: dissolved[C.COMMUNITY].astype(str), C.COMMUNITY_NAME: None, C.ADMIN_CODE: None},
+            geometry=dissolved.geometry.values,
+            crs=files.grids.crs,
+        )
+    comm[C.COMMUNITY_ID] = comm[C.COMMUNITY_ID].astype(str)
+    if C.COMMUNITY_NAME not in comm.columns:
+        comm[C.COMMUNITY_NAME] = None
+    names = comm[C.COMMUNITY_NAME]
+    comm[C.COMMUNITY_NAME] = names.where(names.notna() & (names.astype(str) != ""), comm[C.COMMUNITY_ID])
+    if C.ADMIN_CODE in comm.columns:
+        comm[C.ADMIN_CODE] = comm[C.ADMIN_CODE].where(pd.notna(comm[C.ADMIN_CODE]), None)
+    comm = comm[comm[C.COMMUNITY_ID].isin(set(files.grids[C.COMMUNITY].astype(str)))]
+    comm = comm.set_geometry(shapely.force_2d(comm.geometry.values))
+    return comm.reset_index(drop=True)

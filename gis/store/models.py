@@ -1,0 +1,328 @@
+"""Tables of commgrid's PostGIS store.
+
+One ``MetaData`` with a naming convention (so migrations name constraints predictably),
+one ``DeclarativeBase``, ``Mapped[...]`` columns. Every geometry is stored in EPSG:4326
+with a GiST index; each district records the projected CRS its measurements use.
+
+Tables hold personal data in ``grid_worker``, ``incident`` (reporter columns) and
+``patrol_point``; their comments say so, and later retention and export rules key on them.
+
+Changing a table here needs a new migration in ``gis/migrations/versions``;
+``gis.migrations.check`` (run by the tests) fails while the two differ.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "SRID",
+    "AppUser",
+    "Barrier",
+    "Base",
+    "Community",
+    "District",
+    "Grid",
+    "GridAssignment",
+    "GridPlan",
+    "GridWorker",
+    "Incident",
+    "IncidentEvent",
+    "PatrolPoint",
+    "PlanStatus",
+    "StreetOffice",
+    "Unit",
+    "metadata",
+]
+
+SRID = 4326
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PlanStatus:
+    """Values of ``grid_plan.status``: a draft, the one published plan, or a plan a newer one replaced."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+    ALL = (DRAFT, PUBLISHED, ARCHIVED)
+
+
+# Reusable column types (warehouse's utils/db/types.py does the same).
+intpk = Annotated[int, mapped_column(Identity(), primary_key=True)]
+created = Annotated[datetime, mapped_column(server_default=func.now())]
+
+
+def _fk(target: str, *, on_delete: str = "CASCADE", index: bool = True, nullable: bool = False) -> Any:
+    return mapped_column(ForeignKey(target, ondelete=on_delete), index=index, nullable=nullable)
+
+
+def _geometry(geometry_type: str, *, nullable: bool = False) -> Any:
+    # spatial_index=True makes GeoAlchemy2 add a GiST index named idx_<table>_<column>.
+    return mapped_column(Geometry(geometry_type, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every commgrid table."""
+
+    metadata = metadata
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        str: Text,
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+class District(Base):
+    """A district: the area one plan partitions, with the projected CRS used to measure it."""
+
+    __tablename__ = "district"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(unique=True)
+    working_crs: Mapped[str] = mapped_column(comment="projected CRS for areas and lengths, e.g. EPSG:3826")
+    boundary: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
+    created_at: Mapped[created]
+
+
+class StreetOffice(Base):
+    """A street office (街道) grouping communities of a district."""
+
+    __tablename__ = "street_office"
+    __table_args__ = (UniqueConstraint("district_id", "code"),)
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id", index=False)  # the unique constraint serves
+    code: Mapped[str]
+    name: Mapped[str]
+    geom: Mapped[WKBElement | None] = _geometry("MULTIPOLYGON", nullable=True)
+
+
+class Community(Base):
+    """A community (社区): the container grids nest in."""
+
+    __tablename__ = "community"
+    __table_args__ = (
+        UniqueConstraint("district_id", "community_id"),
+        CheckConstraint("admin_code ~ '^[0-9]{12}$'", name="admin_code_12_digits"),
+    )
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id", index=False)  # the unique constraint serves
+    street_office_id: Mapped[int | None] = _fk("street_office.id", on_delete="SET NULL", nullable=True)
+    community_id: Mapped[str] = mapped_column(comment="the community's id in the source data")
+    admin_code: Mapped[str | None] = mapped_column(comment="12 digits: 6 county + 3 street + 3 community")
+    name: Mapped[str]
+    geom: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
+
+
+class Unit(Base):
+    """A unit (small area or address point) with its households and residents."""
+
+    __tablename__ = "unit"
+    __table_args__ = (
+        UniqueConstraint("district_id", "unit_id"),
+        CheckConstraint("households >= 0", name="households_not_negative"),
+        CheckConstraint("population >= 0", name="population_not_negative"),
+    )
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id", index=False)  # the unique constraint serves
+    unit_id: Mapped[str] = mapped_column(comment="the unit's id in the source data")
+    community_id: Mapped[int | None] = _fk("community.id", on_delete="SET NULL", nullable=True)
+    households: Mapped[int]
+    population: Mapped[int]
+    compound: Mapped[str | None] = mapped_column(
+        comment="residential compound; units sharing one stay together"
+    )
+    building: Mapped[str | None]
+    geom: Mapped[WKBElement] = _geometry("GEOMETRY")
+
+
+class Barrier(Base):
+    """A road, river or railway grids should (soft) or must (hard) not cross."""
+
+    __tablename__ = "barrier"
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id")
+    barrier_class: Mapped[str]
+    hard: Mapped[bool]
+    name: Mapped[str | None]
+    geom: Mapped[WKBElement] = _geometry("GEOMETRY")
+
+
+class GridPlan(Base):
+    """A partition of a district into grids: a draft, the published plan, or an archived one.
+
+    At most one plan per district is published; publishing another archives it and
+    closes its validity (``valid_to``). ``version`` guards against lost updates.
+    """
+
+    __tablename__ = "grid_plan"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in PlanStatus.ALL)), name="status_known"
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+        Index(
+            "uq_grid_plan_published_per_district",
+            "district_id",
+            unique=True,
+            postgresql_where=text("status = 'published'"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id")
+    name: Mapped[str] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(server_default=PlanStatus.DRAFT)
+    created_at: Mapped[created]
+    valid_from: Mapped[datetime | None]
+    valid_to: Mapped[datetime | None]
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    report: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads this
+
+
+class Grid(Base):
+    """One grid of a plan, with its totals and quality measures."""
+
+    __tablename__ = "grid"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+    id: Mapped[intpk]
+    plan_id: Mapped[int] = _fk("grid_plan.id", index=False)  # the unique (plan_id, code) serves lookups
+    code: Mapped[str]
+    name: Mapped[str | None]
+    community_id: Mapped[int | None] = _fk("community.id", on_delete="SET NULL", nullable=True)
+    households: Mapped[int]
+    population: Mapped[int]
+    n_units: Mapped[int]
+    polsby_popper: Mapped[float | None]
+    status: Mapped[str]
+    reason: Mapped[str | None]
+    geom: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
+
+
+class GridAssignment(Base):
+    """Which grid of a plan each unit belongs to."""
+
+    __tablename__ = "grid_assignment"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    grid_id: Mapped[int] = _fk("grid.id")
+
+
+class GridWorker(Base):
+    """A grid worker (网格员). PERSONAL DATA: name, phone and photo identify a person."""
+
+    __tablename__ = "grid_worker"
+    __table_args__ = ({"comment": "personal data: grid workers"},)
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id")
+    grid_code: Mapped[str | None] = mapped_column(comment="grid code; stays valid across plans")
+    grid_id: Mapped[int | None] = _fk("grid.id", on_delete="SET NULL", nullable=True)
+    name: Mapped[str] = mapped_column(comment="personal data")
+    work_phone: Mapped[str | None] = mapped_column(comment="personal data")
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary, comment="personal data")
+    duties: Mapped[str | None]
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+
+
+class Incident(Base):
+    """An incident reported in a district, optionally placed in a grid."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = _fk("district.id")
+    category: Mapped[str]
+    handling_class: Mapped[str]
+    status: Mapped[str]
+    reported_at: Mapped[created]
+    grid_id: Mapped[int | None] = _fk("grid.id", on_delete="SET NULL", nullable=True)
+    description: Mapped[str | None]
+    reporter_name: Mapped[str | None] = mapped_column(comment="personal data")
+    reporter_phone: Mapped[str | None] = mapped_column(comment="personal data")
+    public: Mapped[bool] = mapped_column(server_default=text("false"))
+    geom: Mapped[WKBElement] = _geometry("POINT")
+
+
+class IncidentEvent(Base):
+    """One status change of an incident: who moved it from what to what, when and why."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (Index(None, "incident_id", "at"),)
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
+    from_status: Mapped[str | None]
+    to_status: Mapped[str]
+    actor: Mapped[str]
+    at: Mapped[created]
+    note: Mapped[str | None]
+
+
+class PatrolPoint(Base):
+    """A GPS fix of a worker on patrol. PERSONAL DATA: a person's movements."""
+
+    __tablename__ = "patrol_point"
+    __table_args__ = (
+        Index(None, "worker_id", "recorded_at"),
+        {"comment": "personal data: workers' positions over time"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    worker_id: Mapped[int] = _fk("grid_worker.id", index=False)  # the (worker_id, recorded_at) index serves
+    device: Mapped[str | None]
+    recorded_at: Mapped[datetime]
+    geom: Mapped[WKBElement] = _geometry("POINT")
+
+
+class AppUser(Base):
+    """A user of the API, with a role and the hash of their access token."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(unique=True)
+    role: Mapped[str]
+    token_hash: Mapped[str | None] = mapped_column(
+        unique=True, comment="hash only; the token is never stored"
+    )
+    created_at: Mapped[created]

@@ -1,0 +1,905 @@
+"""Reading and writing districts, communities, units and grid plans.
+
+Every function receives a :class:`sqlalchemy.engine.Connection` and uses 2.0-style
+statements. Writers are atomic: they run in a savepoint of the caller's transaction
+(or in a transaction of their own when none is open, committed on success), so a
+failure leaves nothing half-written. Geometries arrive in any CRS and are stored in
+EPSG:4326; frames read back are in EPSG:4326.
+
+Examples
+--------
+>>> with begin(engine) as conn:  # doctest: +SKIP
+...     district = write_district(conn, name="Daan", working_crs="EPSG:3826", boundary_geom=boundary)
+...     pks = write_communities(conn, district, communities)
+...     write_units(conn, district, units, pks)
+...     write_plan(conn, district_id=district, name="2025-v1", grids=grids, assignment=assignment,
+...                params={}, report={}, publish=True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy.engine import Connection
+
+from gis import columns as C
+from gis.errors import (
+    ConflictError,
+    CountError,
+    DuplicateIdError,
+    GeometryError,
+    InputError,
+    MissingCRSError,
+    NotFoundError,
+)
+from gis.store.models import SRID, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
+
+__all__ = [
+    "GRID_COLUMNS",
+    "PlanSummary",
+    "list_plans",
+    "publish_plan",
+    "read_grids",
+    "write_communities",
+    "write_district",
+    "write_plan",
+    "write_units",
+]
+
+# Columns of a grid frame, as the partition engine writes them and read_grids returns them.
+GRID_COLUMNS = (
+    C.GRID_CODE,
+    C.COMMUNITY,
+    C.HOUSEHOLDS,
+    C.POPULATION,
+    C.GRID_UNITS,
+    C.POLSBY_POPPER,
+    C.STATUS,
+    C.REASON,
+)
+_GRID_NAME = "name"  # optional display name of a grid
+
+_district = District.__table__
+_community = Community.__table__
+_unit = Unit.__table__
+_plan = GridPlan.__table__
+_grid = Grid.__table__
+_assignment = GridAssignment.__table__
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """One stored plan, as :func:`list_plans` reports it."""
+
+    id: int
+    district_id: int
+    district: str
+    name: str
+    status: str
+    created_at: datetime
+    valid_from: datetime | None
+    valid_to: datetime | None
+    version: int
+    n_grids: int
+
+
+# -- districts, communities, units -------------------------------------------------------
+
+
+def write_district(
+    conn: Connection, *, name: str, working_crs: str, boundary_geom: BaseGeometry | gpd.GeoSeries
+) -> int:
+    """Store a district and return its id.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    name
+        The district's name, unique among stored districts.
+    working_crs
+        The projected CRS used to measure the district, e.g. ``"EPSG:3826"``.
+    boundary_geom
+        The boundary: a GeoSeries with a CRS (its parts are merged), or a shapely
+        (Multi)Polygon in longitude/latitude (EPSG:4326).
+
+    Returns
+    -------
+    int
+        The new district's id.
+
+    Raises
+    ------
+    InputError
+        When the CRS is unknown or geographic, or the boundary is not an areal geometry.
+    MissingCRSError
+        When the boundary has no CRS, or a bare geometry is not in longitude/latitude.
+    ConflictError
+        When a district of that name exists.
+    """
+    crs = _projected_crs(working_crs)
+    boundary = _boundary_4326(boundary_geom)
+    with _atomic(conn):
+        existing = conn.execute(select(_district.c.id).where(_district.c.name == name)).scalar()
+        if existing is not None:
+            raise ConflictError(
+                f"A district named {name!r} is already stored (id {existing}). Choose another name, "
+                "or add communities, units and plans to the stored one."
+            )
+        return conn.execute(
+            insert(_district)
+            .values(name=name, working_crs=crs, boundary=_ewkb_hex([boundary])[0])
+            .returning(_district.c.id)
+        ).scalar_one()
+
+
+def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame) -> dict[str, int]:
+    """Store the communities of a district.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    district_id
+        The district they belong to.
+    gdf
+        Columns ``community_id``, ``name``, optional ``admin_code`` (12 digits) and
+        (Multi)Polygon geometries in any CRS.
+
+    Returns
+    -------
+    dict of str to int
+        Each community id mapped to its stored primary key, for :func:`write_units`.
+
+    Raises
+    ------
+    InputError
+        Missing columns, missing ids or names, or admin codes that are not 12 digits.
+    DuplicateIdError
+        When a community id repeats, in the frame or among the district's stored communities.
+    MissingCRSError, GeometryError
+        When the frame has no CRS or a geometry is not a polygon.
+    NotFoundError
+        When the district does not exist.
+    """
+    what = "communities"
+    _require_columns(gdf, [C.COMMUNITY_ID, C.COMMUNITY_NAME], what)
+    ids = _ids(gdf, C.COMMUNITY_ID, what)
+    names = _texts(gdf, C.COMMUNITY_NAME, what, ids, required=True)
+    admin_codes = _admin_codes(gdf, what, ids)
+    geoms = _multipolygons(_in_4326(gdf, what), what, ids)
+    with _atomic(conn):
+        _lock_district(conn, district_id)
+        stored = set(
+            conn.execute(
+                select(_community.c.community_id).where(
+                    _community.c.district_id == district_id, _community.c.community_id == _any_text(ids)
+                )
+            ).scalars()
+        )
+        if stored:
+            positions = [i for i, cid in enumerate(ids) if cid in stored]
+            raise DuplicateIdError(
+                f"these communities are already stored for district {district_id}; remove them from "
+                "the frame or store the district again under a new name",
+                file=what,
+                index=positions,
+                feature_id=[ids[i] for i in positions],
+                field=C.COMMUNITY_ID,
+            )
+        if not ids:
+            return {}
+        rows = [
+            {"district_id": district_id, "community_id": i, "name": n, "admin_code": a, "geom": g}
+            for i, n, a, g in zip(ids, names, admin_codes, geoms, strict=True)
+        ]
+        result = conn.execute(
+            insert(_community).returning(
+                _community.c.community_id, _community.c.id, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        return {cid: pk for cid, pk in result}
+
+
+def write_units(
+    conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, community_pks: dict[str, int]
+) -> int:
+    """Store the units of a district.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    district_id
+        The district they belong to.
+    gdf
+        Columns ``unit_id``, ``households``, ``population``, optional ``community``
+        (community id), ``compound`` and ``building``; geometries (polygons or points) in any CRS.
+    community_pks
+        From :func:`write_communities`: community id to primary key.
+
+    Returns
+    -------
+    int
+        The number of units stored.
+
+    Raises
+    ------
+    InputError
+        Missing columns or ids, or a community id not in ``community_pks``.
+    CountError
+        Households or residents that are missing, fractional or negative.
+    DuplicateIdError
+        When a unit id repeats, in the frame or among the district's stored units.
+    MissingCRSError, GeometryError
+        When the frame has no CRS or geometries are missing or empty.
+    NotFoundError
+        When the district does not exist.
+    """
+    what = "units"
+    _require_columns(gdf, [C.UNIT_ID, C.HOUSEHOLDS, C.POPULATION], what)
+    ids = _ids(gdf, C.UNIT_ID, what)
+    households = _counts(gdf, C.HOUSEHOLDS, what, ids)
+    population = _counts(gdf, C.POPULATION, what, ids)
+    communities = _community_keys(gdf, C.COMMUNITY, community_pks, what, ids)
+    compounds = _texts(gdf, C.COMPOUND, what, ids)
+    buildings = _texts(gdf, C.BUILDING, what, ids)
+    geoms = _geometries(_in_4326(gdf, what), what, ids)
+    if not ids:
+        return 0
+    rows = [
+        {
+            "district_id": district_id,
+            "unit_id": u,
+            "community_id": c,
+            "households": h,
+            "population": p,
+            "compound": cp,
+            "building": b,
+            "geom": g,
+        }
+        for u, c, h, p, cp, b, g in zip(
+            ids, communities, households, population, compounds, buildings, geoms, strict=True
+        )
+    ]
+    with _atomic(conn):
+        _lock_district(conn, district_id)
+        stored = set(
+            conn.execute(
+                select(_unit.c.unit_id).where(
+                    _unit.c.district_id == district_id, _unit.c.unit_id == _any_text(ids)
+                )
+            ).scalars()
+        )
+        if stored:
+            positions = [i for i, uid in enumerate(ids) if uid in stored]
+            raise DuplicateIdError(
+                f"these units are already stored for district {district_id}; remove them from the frame",
+                file=what,
+                index=positions,
+                feature_id=[ids[i] for i in positions],
+                field=C.UNIT_ID,
+            )
+        # executemany: SQLAlchemy sends batches of multi-row INSERTs ("insertmanyvalues").
+        conn.execute(insert(_unit), rows)
+    return len(rows)
+
+
+# -- plans -----------------------------------------------------------------------------------
+
+
+def write_plan(
+    conn: Connection,
+    *,
+    district_id: int,
+    name: str,
+    grids: gpd.GeoDataFrame,
+    assignment: pd.DataFrame,
+    params: dict[str, Any],
+    report: dict[str, Any],
+    publish: bool,
+) -> int:
+    """Store a plan: its grids and which grid each unit belongs to.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    district_id
+        The partitioned district.
+    name
+        The plan's name, unique among all plans.
+    grids
+        The partition engine's grids: columns ``code``, ``community``, ``households``,
+        ``population``, ``units``, ``polsby_popper``, ``status``, ``reason``, optional
+        ``name``, and (Multi)Polygon geometries in any CRS.
+    assignment
+        Columns ``unit_id`` and ``code``: the grid of each unit.
+    params
+        The parameters the plan was made with (stored as JSON).
+    report
+        The partition report (stored as JSON).
+    publish
+        Publish the plan: the district's published plan, if any, is archived and its
+        validity closed at the same instant, in the same transaction.
+
+    Returns
+    -------
+    int
+        The new plan's id.
+
+    Raises
+    ------
+    InputError
+        Missing columns, unknown community ids, unit ids or grid codes, an empty plan.
+    DuplicateIdError
+        When a grid code or a unit id of the assignment repeats.
+    ConflictError
+        When a plan of that name exists.
+    NotFoundError
+        When the district does not exist.
+    """
+    what = "grids"
+    _require_columns(grids, list(GRID_COLUMNS), what)
+    _require_columns(assignment, [C.UNIT_ID, C.GRID_CODE], "assignment")
+    codes = _ids(grids, C.GRID_CODE, what)
+    if not codes:
+        raise InputError("the plan has no grids; partition the district first", file=what)
+    geoms = _multipolygons(_in_4326(grids, what), what, codes)
+    unit_ids = _ids(assignment, C.UNIT_ID, "assignment")
+    unit_codes = _texts(assignment, C.GRID_CODE, "assignment", unit_ids, required=True)
+    unknown = sorted(set(unit_codes) - set(codes))
+    if unknown:
+        positions = [i for i, code in enumerate(unit_codes) if code in set(unknown)]
+        raise InputError(
+            f"units are assigned to grid codes that are not among the plan's grids: {unknown[:10]}",
+            file="assignment",
+            index=positions,
+            feature_id=[unit_ids[i] for i in positions],
+            field=C.GRID_CODE,
+        )
+    with _atomic(conn):
+        _lock_district(conn, district_id)
+        community_pks = dict(
+            conn.execute(
+                select(_community.c.community_id, _community.c.id).where(
+                    _community.c.district_id == district_id
+                )
+            ).all()
+        )
+        grid_rows = _grid_rows(grids, codes, geoms, community_pks, what)
+        existing = conn.execute(select(_plan.c.district_id).where(_plan.c.name == name)).first()
+        if existing is not None:
+            raise ConflictError(
+                f"A plan named {name!r} already exists (district {existing.district_id}); plan names "
+                "are unique. Choose another name."
+            )
+        plan_id = conn.execute(
+            insert(_plan)
+            .values(
+                district_id=district_id,
+                name=name,
+                status=PlanStatus.DRAFT,
+                params=params,
+                report=report,
+            )
+            .returning(_plan.c.id)
+        ).scalar_one()
+        conn.execute(insert(_grid), [{**row, "plan_id": plan_id} for row in grid_rows])
+        _write_assignment(conn, district_id, plan_id, unit_ids, unit_codes)
+        if publish:
+            _publish(conn, plan_id, district_id)
+    return plan_id
+
+
+def publish_plan(conn: Connection, *, plan: str) -> int:
+    """Publish a stored plan, archiving the district's published plan in the same transaction.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    plan
+        The plan's name.
+
+    Returns
+    -------
+    int
+        The plan's id.
+
+    Raises
+    ------
+    NotFoundError
+        When no plan has that name (the message lists the stored plans).
+    ConflictError
+        When the plan is archived or already published.
+    """
+    with _atomic(conn):
+        row = conn.execute(select(_plan.c.id, _plan.c.district_id).where(_plan.c.name == plan)).first()
+        if row is None:
+            raise NotFoundError(f"No plan named {plan!r}. {_available_plans(conn)}")
+        _lock_district(conn, row.district_id)
+        _publish(conn, row.id, row.district_id)
+    return row.id
+
+
+def read_grids(
+    conn: Connection, *, plan: str | None = None, district_id: int | None = None
+) -> gpd.GeoDataFrame:
+    """The grids of a plan, in EPSG:4326, ordered by code.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    plan
+        The plan's name; ``None`` for the published plan.
+    district_id
+        With ``plan=None``: whose published plan. Needed only when several districts
+        have one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``code``, ``community``, ``households``, ``population``, ``units``,
+        ``polsby_popper``, ``status``, ``reason``, ``name`` and ``geometry``;
+        ``attrs`` holds the plan's ``plan``, ``plan_id``, ``district_id`` and ``plan_status``.
+
+    Raises
+    ------
+    NotFoundError
+        When the plan does not exist or no plan is published (the message lists the plans).
+    InputError
+        When ``plan`` is ``None`` and several districts have a published plan.
+    """
+    plan_row = _resolve_plan(conn, plan, district_id)
+    query = (
+        select(
+            _grid.c.code,
+            _community.c.community_id.label(C.COMMUNITY),
+            _grid.c.households,
+            _grid.c.population,
+            _grid.c.n_units.label(C.GRID_UNITS),
+            _grid.c.polsby_popper,
+            _grid.c.status,
+            _grid.c.reason,
+            _grid.c.name.label(_GRID_NAME),
+            func.ST_AsBinary(_grid.c.geom).label("wkb"),
+        )
+        .select_from(_grid.outerjoin(_community, _grid.c.community_id == _community.c.id))
+        .where(_grid.c.plan_id == plan_row.id)
+        .order_by(_grid.c.code)
+    )
+    result = conn.execute(query)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    geometry = shapely.from_wkb(frame.pop("wkb").to_numpy(dtype=object))
+    out = gpd.GeoDataFrame(frame, geometry=geometry, crs=f"EPSG:{SRID}")
+    out.attrs.update(
+        plan=plan_row.name, plan_id=plan_row.id, district_id=plan_row.district_id, plan_status=plan_row.status
+    )
+    return out
+
+
+def list_plans(conn: Connection, district_id: int | None = None) -> list[PlanSummary]:
+    """The stored plans, by district and age.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    district_id
+        Only this district's plans; ``None`` for all.
+
+    Returns
+    -------
+    list of PlanSummary
+    """
+    n_grids = select(func.count()).select_from(_grid).where(_grid.c.plan_id == _plan.c.id).scalar_subquery()
+    query = (
+        select(
+            _plan.c.id,
+            _plan.c.district_id,
+            _district.c.name.label("district"),
+            _plan.c.name,
+            _plan.c.status,
+            _plan.c.created_at,
+            _plan.c.valid_from,
+            _plan.c.valid_to,
+            _plan.c.version,
+            n_grids.label("n_grids"),
+        )
+        .join_from(_plan, _district, _plan.c.district_id == _district.c.id)
+        .order_by(_plan.c.district_id, _plan.c.created_at, _plan.c.id)
+    )
+    if district_id is not None:
+        query = query.where(_plan.c.district_id == district_id)
+    return [PlanSummary(**row) for row in conn.execute(query).mappings()]
+
+
+# -- plan internals --------------------------------------------------------------------------
+
+
+def _publish(conn: Connection, plan_id: int, district_id: int) -> None:
+    """Archive the district's published plan and publish ``plan_id``; the caller holds the district lock."""
+    status = conn.execute(select(_plan.c.status).where(_plan.c.id == plan_id)).scalar_one()
+    if status != PlanStatus.DRAFT:
+        raise ConflictError(
+            f"Plan {plan_id} is {status}; only a draft can be published. Write the plan again "
+            "under a new name to publish it anew."
+        )
+    # now() is the transaction's start time, so the old plan ends exactly when the new one starts.
+    conn.execute(
+        update(_plan)
+        .where(_plan.c.district_id == district_id, _plan.c.status == PlanStatus.PUBLISHED)
+        .values(status=PlanStatus.ARCHIVED, valid_to=func.now(), version=_plan.c.version + 1)
+    )
+    conn.execute(
+        update(_plan)
+        .where(_plan.c.id == plan_id)
+        .values(status=PlanStatus.PUBLISHED, valid_from=func.now(), version=_plan.c.version + 1)
+    )
+
+
+def _grid_rows(
+    grids: gpd.GeoDataFrame,
+    codes: list[str],
+    geoms: list[str],
+    community_pks: dict[str, int],
+    what: str,
+) -> list[dict[str, Any]]:
+    households = _counts(grids, C.HOUSEHOLDS, what, codes)
+    population = _counts(grids, C.POPULATION, what, codes)
+    n_units = _counts(grids, C.GRID_UNITS, what, codes)
+    community = _community_keys(grids, C.COMMUNITY, community_pks, what, codes)
+    status = _texts(grids, C.STATUS, what, codes, required=True)
+    reason = _texts(grids, C.REASON, what, codes)
+    names = _texts(grids, _GRID_NAME, what, codes)
+    polsby = pd.to_numeric(grids[C.POLSBY_POPPER], errors="coerce").astype(float)
+    polsby_values = [None if np.isnan(v) else float(v) for v in polsby]
+    return [
+        {
+            "code": code,
+            "name": name,
+            "community_id": comm,
+            "households": h,
+            "population": p,
+            "n_units": n,
+            "polsby_popper": pp,
+            "status": st,
+            "reason": rs,
+            "geom": g,
+        }
+        for code, name, comm, h, p, n, pp, st, rs, g in zip(
+            codes,
+            names,
+            community,
+            households,
+            population,
+            n_units,
+            polsby_values,
+            status,
+            reason,
+            geoms,
+            strict=True,
+        )
+    ]
+
+
+def _write_assignment(
+    conn: Connection, district_id: int, plan_id: int, unit_ids: list[str], codes: list[str]
+) -> None:
+    # One INSERT ... SELECT over two arrays: the database maps unit ids and grid codes to
+    # keys itself, so 12,000 rows cost one round trip.
+    pairs = (
+        func.unnest(
+            bindparam("unit_ids", unit_ids, type_=ARRAY(Text)), bindparam("codes", codes, type_=ARRAY(Text))
+        )
+        .table_valued("unit_id", "code")
+        .render_derived(name="pairs")
+    )
+    query = (
+        select(literal(plan_id), _unit.c.id, _grid.c.id)
+        .select_from(pairs)
+        .join(_unit, (_unit.c.district_id == district_id) & (_unit.c.unit_id == pairs.c.unit_id))
+        .join(_grid, (_grid.c.plan_id == plan_id) & (_grid.c.code == pairs.c.code))
+    )
+    statement = insert(_assignment).from_select(["plan_id", "unit_id", "grid_id"], query)
+    # SQLAlchemy reports rowcount for INSERT only when asked to keep it.
+    inserted = conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+    if inserted == len(unit_ids):
+        return
+    stored = set(
+        conn.execute(
+            select(_unit.c.unit_id).where(
+                _unit.c.district_id == district_id, _unit.c.unit_id == _any_text(unit_ids)
+            )
+        ).scalars()
+    )
+    positions = [i for i, uid in enumerate(unit_ids) if uid not in stored]
+    raise InputError(
+        f"the assignment names units that are not stored for district {district_id}; store the "
+        "units first (write_units) or drop them from the assignment",
+        file="assignment",
+        index=positions,
+        feature_id=[unit_ids[i] for i in positions],
+        field=C.UNIT_ID,
+    )
+
+
+def _resolve_plan(conn: Connection, plan: str | None, district_id: int | None) -> Any:
+    query = select(_plan.c.id, _plan.c.name, _plan.c.district_id, _plan.c.status)
+    if district_id is not None:
+        query = query.where(_plan.c.district_id == district_id)
+    if plan is not None:
+        row = conn.execute(query.where(_plan.c.name == plan)).first()
+        if row is None:
+            where = "" if district_id is None else f" in district {district_id}"
+            raise NotFoundError(f"No plan named {plan!r}{where}. {_available_plans(conn, district_id)}")
+        return row
+    rows = conn.execute(query.where(_plan.c.status == PlanStatus.PUBLISHED)).all()
+    if not rows:
+        where = "" if district_id is None else f" for district {district_id}"
+        raise NotFoundError(
+            f"No plan is published{where}. {_available_plans(conn, district_id)} Name a plan, or publish one."
+        )
+    if len(rows) > 1:
+        found = ", ".join(f"{r.name!r} (district {r.district_id})" for r in rows)
+        raise InputError(
+            f"Several districts have a published plan: {found}. Pass the plan's name or the district id."
+        )
+    return rows[0]
+
+
+def _available_plans(conn: Connection, district_id: int | None = None) -> str:
+    plans = list_plans(conn, district_id)
+    if not plans:
+        return "No plans are stored yet."
+    shown = ", ".join(f"{p.name!r} ({p.status}, district {p.district!r})" for p in plans[:20])
+    more = f" and {len(plans) - 20} more" if len(plans) > 20 else ""
+    return f"Available plans: {shown}{more}."
+
+
+# -- shared helpers --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _atomic(conn: Connection) -> Iterator[None]:
+    """A savepoint inside the caller's transaction, or a transaction of our own."""
+    if conn.in_transaction():
+        with conn.begin_nested():
+            yield
+    else:
+        with conn.begin():
+            yield
+
+
+def _lock_district(conn: Connection, district_id: int) -> None:
+    # Serialises writers of one district: two publishes never both see "no published plan".
+    found = conn.execute(
+        select(_district.c.id).where(_district.c.id == district_id).with_for_update()
+    ).scalar()
+    if found is None:
+        names = conn.execute(select(_district.c.id, _district.c.name).order_by(_district.c.id)).all()
+        known = ", ".join(f"{row.id} ({row.name!r})" for row in names) or "none yet; write one first"
+        raise NotFoundError(f"No district with id {district_id}. Stored districts: {known}.")
+
+
+def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
+    missing = [col for col in required if col not in frame.columns]
+    if missing:
+        raise InputError(
+            f"missing column(s) {missing}; the frame has {list(frame.columns)}. Rename the columns "
+            "(gis.columns names them) or add them.",
+            file=what,
+            field=missing[0],
+        )
+
+
+def _ids(frame: pd.DataFrame, column: str, what: str) -> list[str]:
+    """Ids as text, required and unique."""
+    values = frame[column]
+    blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        raise InputError(
+            "ids are missing; every feature needs one", file=what, index=_positions(blank), field=column
+        )
+    ids = values.astype(str).tolist()
+    duplicated = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        raise DuplicateIdError(
+            "ids repeat; each must be unique",
+            file=what,
+            index=_positions(duplicated),
+            feature_id=sorted({ids[i] for i in _positions(duplicated)}),
+            field=column,
+        )
+    return ids
+
+
+def _texts(frame: pd.DataFrame, column: str, what: str, ids: list[str], *, required: bool = False) -> list:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = frame[column]
+    missing = values.isna().to_numpy()
+    if required and missing.any():
+        pos = _positions(missing)
+        raise InputError(
+            "values are missing", file=what, index=pos, feature_id=[ids[i] for i in pos], field=column
+        )
+    return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
+
+
+def _counts(frame: pd.DataFrame, column: str, what: str, ids: list[str]) -> list[int]:
+    numbers = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
+    bad = np.isnan(numbers) | (numbers < 0) | (numbers != np.round(numbers))
+    if bad.any():
+        pos = _positions(bad)
+        shown = frame[column].iloc[pos[:10]].tolist()
+        raise CountError(
+            f"counts must be whole numbers of 0 or more; found {shown}. Fix or fill these values",
+            file=what,
+            index=pos,
+            feature_id=[ids[i] for i in pos],
+            field=column,
+        )
+    return numbers.astype(np.int64).tolist()
+
+
+def _admin_codes(frame: pd.DataFrame, what: str, ids: list[str]) -> list[str | None]:
+    codes = _texts(frame, C.ADMIN_CODE, what, ids)
+    bad = [i for i, code in enumerate(codes) if code is not None and not (len(code) == 12 and code.isdigit())]
+    if bad:
+        raise InputError(
+            f"admin codes must be 12 digits (6 county + 3 street + 3 community); found "
+            f"{[codes[i] for i in bad[:10]]}. Read the field as text so leading zeros survive",
+            file=what,
+            index=bad,
+            feature_id=[ids[i] for i in bad],
+            field=C.ADMIN_CODE,
+        )
+    return codes
+
+
+def _community_keys(
+    frame: pd.DataFrame, column: str, community_pks: dict[str, int], what: str, ids: list[str]
+) -> list[int | None]:
+    names = _texts(frame, column, what, ids)
+    unknown = [i for i, name in enumerate(names) if name is not None and name not in community_pks]
+    if unknown:
+        raise InputError(
+            f"community ids not among the district's stored communities: "
+            f"{sorted({names[i] for i in unknown})[:10]}; known: {sorted(community_pks)[:10]}. "
+            "Store the communities first (write_communities) or fix the ids",
+            file=what,
+            index=unknown,
+            feature_id=[ids[i] for i in unknown],
+            field=column,
+        )
+    return [None if name is None else community_pks[name] for name in names]
+
+
+def _in_4326(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoSeries:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"expected a GeoDataFrame with geometries, got {type(frame).__name__}", file=what)
+    if frame.crs is None:
+        raise MissingCRSError(
+            "the frame has no CRS, so its coordinates cannot be placed on the map; set the CRS the "
+            "data was made in (GeoDataFrame.set_crs) — commgrid does not guess one",
+            file=what,
+            field="geometry",
+        )
+    return frame.geometry.to_crs(SRID)
+
+
+def _geometries(geoms: gpd.GeoSeries, what: str, ids: list[str]) -> list[str]:
+    values = geoms.to_numpy()
+    bad = shapely.is_missing(values) | shapely.is_empty(values)
+    if bad.any():
+        pos = _positions(bad)
+        raise GeometryError(
+            "geometries are missing or empty; draw them or drop these features",
+            file=what,
+            index=pos,
+            feature_id=[ids[i] for i in pos],
+            field="geometry",
+        )
+    return _ewkb_hex(values)
+
+
+def _multipolygons(geoms: gpd.GeoSeries, what: str, ids: list[str]) -> list[str]:
+    values = geoms.to_numpy()
+    kinds = shapely.get_type_id(values)
+    polygon, multipolygon = 3, 6
+    bad = ~np.isin(kinds, [polygon, multipolygon]) | shapely.is_empty(values)
+    if bad.any():
+        pos = _positions(bad)
+        found = sorted({str(shapely.get_type_id(values[i])) for i in pos})
+        raise GeometryError(
+            f"expected polygons; found empty, missing or other geometries (type ids {found}). Fix "
+            "or drop these features",
+            file=what,
+            index=pos,
+            feature_id=[ids[i] for i in pos],
+            field="geometry",
+        )
+    single = kinds == polygon
+    values = values.copy()
+    if single.any():
+        values[single] = shapely.multipolygons(values[single][:, np.newaxis])
+    return _ewkb_hex(values)
+
+
+def _ewkb_hex(values: Sequence[BaseGeometry] | np.ndarray) -> list[str]:
+    """Hex EWKB with SRID 4326: GeoAlchemy2 binds it through ST_GeomFromEWKT, which reads it as is."""
+    with_srid = shapely.set_srid(np.asarray(values, dtype=object), SRID)
+    return shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()
+
+
+def _boundary_4326(geom: BaseGeometry | gpd.GeoSeries) -> BaseGeometry:
+    what = "district boundary"
+    if isinstance(geom, gpd.GeoSeries | gpd.GeoDataFrame):
+        series = geom.geometry if isinstance(geom, gpd.GeoDataFrame) else geom
+        if series.crs is None:
+            raise MissingCRSError(
+                "the boundary has no CRS; set it (GeoSeries.set_crs) — commgrid does not guess one",
+                file=what,
+            )
+        geom = series.to_crs(SRID).union_all()
+    elif isinstance(geom, BaseGeometry):
+        minx, miny, maxx, maxy = geom.bounds if not geom.is_empty else (0, 0, 0, 0)
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise MissingCRSError(
+                f"a boundary without a CRS must be in longitude/latitude (EPSG:4326), but its bounds "
+                f"are {geom.bounds}; pass a GeoSeries with its CRS instead",
+                file=what,
+            )
+    else:
+        raise InputError(f"expected a shapely geometry or a GeoSeries, got {type(geom).__name__}", file=what)
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GeometryError(
+            f"the boundary must be a non-empty polygon or multipolygon, got {geom.geom_type}"
+            f"{' (empty)' if geom.is_empty else ''}",
+            file=what,
+        )
+    return shapely.multipolygons([geom]) if geom.geom_type == "Polygon" else geom
+
+
+def _projected_crs(value: str) -> str:
+    try:
+        crs = CRS.from_user_input(value)
+    except CRSError:
+        raise InputError(
+            f"working_crs {value!r} is not a CRS pyproj knows; give an EPSG code such as 'EPSG:3826'",
+            field="working_crs",
+        ) from None
+    if not crs.is_projected:
+        raise InputError(
+            f"working_crs {value!r} is not projected, so areas and lengths cannot be measured in it; "
+            "give a projected CRS in metres such as 'EPSG:3826' or a UTM zone",
+            field="working_crs",
+        )
+    authority = crs.to_authority()
+    return f"{authority[0]}:{authority[1]}" if authority else crs.to_wkt()
+
+
+def _any_text(values: list[str]) -> Any:
+    # "= ANY(array)" sends one parameter; IN (...) would send one per value and hit
+    # PostgreSQL's limit of 65,535 parameters on large districts.
+    return any_(bindparam(None, values, type_=ARRAY(Text)))
+
+
+def _positions(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask).tolist()

@@ -1,0 +1,114 @@
+"""The command line as a planner uses it: outputs, summaries, and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+
+runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
+
+
+def _args(inputs, out, *extra):
+    return [
+        "partition",
+        str(inputs["units"]),
+        "--id", "unit_id",
+        "--households", "households",
+        "--population", "population",
+        "--compound", "compound",
+        "--communities", str(inputs["communities"]),
+        "--community-id", "community_id",
+        "--community-code", "admin_code",
+        "--out", str(out / "grids.gpkg"),
+        *extra,
+    ]  # fmt: skip
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("partition", "load", "serve", "demo", "db", "sample", "map"):
+        assert command in result.output
+
+
+def test_partition_writes_every_output(sample_inputs, tmp_path):
+    result = runner.invoke(
+        app,
+        _args(sample_inputs, tmp_path, "--report", str(tmp_path / "r.json"), "--map", str(tmp_path / "m.html"),
+              "--geojson", str(tmp_path / "g.geojson")),
+    )
+    assert result.exit_code == 0, result.output
+    assert "in both ranges" in result.output
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "grids.gpkg")}
+    assert {"grids", "assignment", "units", "communities", "report"} <= layers
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["valid"] is True
+    grids = gpd.read_file(tmp_path / "g.geojson")
+    assert len(grids) == report["grids"]
+    assert all(len(code) == 15 and code.isdigit() for code in grids["code"])
+    assert "leaflet" in (tmp_path / "m.html").read_text().lower()
+
+
+def test_missing_field_exits_2_naming_file_and_field(sample_inputs, tmp_path):
+    args = _args(sample_inputs, tmp_path)
+    args[args.index("households") ] = "HH_TYPO"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "HH_TYPO" in result.output and "units.gpkg" in result.output
+    assert not (tmp_path / "grids.gpkg").exists()
+
+
+def test_inverted_range_exits_2(sample_inputs, tmp_path):
+    result = runner.invoke(app, _args(sample_inputs, tmp_path, "--households-range", "500:300"))
+    assert result.exit_code == 2
+    assert "MIN <= MAX" in result.output
+    assert not (tmp_path / "grids.gpkg").exists()
+
+
+def test_communities_without_id_field_exits_2(sample_inputs, tmp_path):
+    args = _args(sample_inputs, tmp_path)
+    i = args.index("--community-id")
+    del args[i : i + 2]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "--community-id" in result.output
+
+
+@pytest.mark.parametrize("publish", [True, False])
+def test_load_then_map_from_the_store(sample_plan, create_database, tmp_path, publish):
+    from gis.cluster import DATABASE
+
+    url = create_database(f"cli_{int(publish)}", template=DATABASE).render_as_string(hide_password=False)
+    flag = "--publish" if publish else "--draft"
+    result = runner.invoke(app, ["load", str(sample_plan.gpkg), "--plan", "p1", "--district", "d", flag, "--db", url])
+    assert result.exit_code == 0, result.output
+    assert f"{sample_plan.report['grids']} grids" in result.output
+    target = [] if publish else ["p1"]
+    result = runner.invoke(app, ["map", *target, "--out", str(tmp_path / "m.html"), "--db", url])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.html").stat().st_size > 1000
+
+
+def test_loading_the_same_plan_name_twice_is_refused(sample_plan, create_database):
+    from gis.cluster import DATABASE
+
+    url = create_database("cli_twice", template=DATABASE).render_as_string(hide_password=False)
+    args = ["load", str(sample_plan.gpkg), "--plan", "same", "--district", "d", "--db", url]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert "same" in result.output
+
+
+def test_load_of_a_file_that_is_not_a_plan_exits_2(tmp_path):
+    bogus = tmp_path / "x.gpkg"
+    bogus.write_text("not a geopackage")
+    result = runner.invoke(app, ["load", str(bogus), "--plan", "p", "--db", "postgresql://nobody@127.0.0.1:1/x"])
+    assert result.exit_code == 2
+    assert "x.gpkg" in result.output

@@ -1,0 +1,69 @@
+"""The grid features a resident's map reads: public fields only, paging, bbox, clear errors."""
+
+from __future__ import annotations
+
+from gis.store.features import PUBLIC_GRID_FIELDS
+
+
+def test_published_plan_is_served_as_geojson(client, sample_plan):
+    r = client.get("/collections/grids/items", params={"limit": 1000})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    body = r.json()
+    assert body["type"] == "FeatureCollection"
+    assert body["plan"] == "v1"
+    assert body["numberMatched"] == sample_plan.report["grids"] == body["numberReturned"]
+    feature = body["features"][0]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert set(feature["properties"]) == set(PUBLIC_GRID_FIELDS)
+
+
+def test_paging_links_walk_every_grid(client, sample_plan):
+    seen, url = [], "/collections/grids/items?limit=7"
+    while url:
+        body = client.get(url).json()
+        seen += [f["id"] for f in body["features"]]
+        nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        url = nxt[0] if nxt else None
+    assert len(seen) == len(set(seen)) == sample_plan.report["grids"]
+
+
+def test_bbox_keeps_only_intersecting_grids(client):
+    everything = client.get("/collections/grids/items", params={"limit": 1000}).json()
+    xs = [c[0] for f in everything["features"] for c in f["geometry"]["coordinates"][0][0][:1]]
+    ys = [c[1] for f in everything["features"] for c in f["geometry"]["coordinates"][0][0][:1]]
+    west = f"{min(xs) - 0.01},{min(ys) - 0.01},{(min(xs) + max(xs)) / 2},{max(ys) + 0.01}"
+    part = client.get("/collections/grids/items", params={"bbox": west, "limit": 1000}).json()
+    assert 0 < part["numberMatched"] < everything["numberMatched"]
+
+
+def test_a_draft_plan_by_name(client):
+    assert client.get("/collections/grids/items", params={"plan": "v0"}).json()["plan"] == "v0"
+
+
+def test_unknown_plan_is_404_naming_the_plans(client):
+    r = client.get("/collections/grids/items", params={"plan": "nope"})
+    assert r.status_code == 404
+    assert "v1" in r.json()["description"]
+
+
+def test_bad_bbox_is_400(client):
+    r = client.get("/collections/grids/items", params={"bbox": "1,2,three,4"})
+    assert r.status_code == 400
+    assert "bbox" in r.json()["description"]
+
+
+def test_limit_above_maximum_is_400(client):
+    r = client.get("/collections/grids/items", params={"limit": 10**6})
+    assert r.status_code == 400
+    assert "at most" in r.json()["description"]
+
+
+def test_health_reports_postgis(client):
+    assert client.get("/healthz").json()["postgis"].startswith("3.")
+
+
+def test_map_page_is_self_contained(client):
+    page = client.get("/map").text
+    assert "/collections/grids/items" in page
+    assert "https://" not in page and "http://" not in page  # no CDN: works without internet
