@@ -42,6 +42,7 @@ from gis.crs import pick_metric_crs
 from gis.errors import InputError, OutsideBoundaryError
 from partition.codes import grid_codes, reading_order
 from partition.constraints import check_plan
+from partition.explain import diagnose_grid
 from partition.graph import Adjacency, build_adjacency, components
 from partition.metrics import polsby_popper
 from partition.solver import Instance, solve
@@ -179,8 +180,10 @@ def solve_container(task: ContainerTask) -> ContainerResult:
         if len(comp_ids) > 1:
             piece["isolated"] = True
         pieces.append(piece)
+        piece_note = _piece_note(feas, sol.off_range, sol.k, len(comp_ids) > 1, t)
         for g in range(sol.k):
-            notes[next_label + g] = _piece_note(feas, sol.off_range, sol.k, len(comp_ids) > 1, t)
+            why = diagnose_grid(inst, sol.assignment, g, t) if feas.feasible else ""
+            notes[next_label + g] = why or piece_note
         next_label += sol.k
     if orphans:
         _attach_orphans(orphans, labels, task)
@@ -365,10 +368,26 @@ def _prepare_communities(communities: gpd.GeoDataFrame | None, metric: pyproj.CR
         return None
     comm = communities.to_crs(metric).copy()
     comm[COMMUNITY_ID] = comm[COMMUNITY_ID].astype(str)
+    comm = comm.set_geometry(_disjoint(comm.geometry.values), crs=metric)
     for col in (COMMUNITY_NAME, ADMIN_CODE):
         if col not in comm.columns:
             comm[col] = None
     return comm.set_index(COMMUNITY_ID, drop=False)
+
+
+def _disjoint(geoms: np.ndarray) -> np.ndarray:
+    """Remove overlaps between community polygons (real boundary files overlap by slivers).
+
+    The overlap stays with the first of the two polygons, so cells and grids clipped to
+    communities cannot overlap either.
+    """
+    geoms = np.asarray(geoms, dtype=object).copy()
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="overlaps")
+    for i, j in zip(left, right, strict=True):
+        if i < j:
+            geoms[j] = shapely.difference(geoms[j], geoms[i])
+    return geoms
 
 
 def _containers(u: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None, source: str) -> np.ndarray:

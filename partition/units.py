@@ -74,6 +74,27 @@ def tessellate(
     empty_blocks = np.setdiff1d(np.arange(len(blocks)), np.unique(block_of))
     if len(empty_blocks):
         cells = _absorb(cells, blocks[empty_blocks])
+    return _single_parts(cells, points)
+
+
+def _single_parts(cells: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Keep each cell's part holding its point; hand stray parts to the cell they border most.
+
+    A cell clipped to a community made of several pieces (or cut by a barrier) can come
+    out in parts; a grid built from it would not be one polygon.
+    """
+    cells = cells.copy()
+    multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
+    if len(multi) == 0:
+        return cells
+    strays = []
+    for i in multi:
+        parts = shapely.get_parts(cells[i])
+        keep = int(np.argmin(shapely.distance(parts, points[i])))
+        cells[i] = parts[keep]
+        strays.extend(p for k, p in enumerate(parts) if k != keep)
+    if strays:
+        cells = _absorb(cells, np.asarray(strays, dtype=object))
     return cells
 
 
@@ -123,13 +144,23 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
 
 
 def _absorb(cells: np.ndarray, orphans: np.ndarray) -> np.ndarray:
+    """Merge each orphan piece into the cell sharing the longest border with it.
+
+    A piece touching no cell (an exclave with no address in it) goes to the nearest cell;
+    that cell then has two parts, which the plan's contiguity check reports.
+    """
     cells = cells.copy()
     tree = shapely.STRtree(cells)
     for block in orphans:
         cand = tree.query(block, predicate="intersects")
-        if len(cand) == 0:
+        shared = (
+            shapely.length(shapely.intersection(shapely.boundary(cells[cand]), shapely.boundary(block)))
+            if len(cand)
+            else np.array([])
+        )
+        if len(cand) == 0 or shared.max() <= 0:
             cand = tree.query_nearest(block)
-        shared = shapely.length(shapely.intersection(shapely.boundary(cells[cand]), shapely.boundary(block)))
+            shared = np.zeros(len(cand))
         target = cand[int(np.argmax(shared))]
         cells[target] = shapely.union(cells[target], block)
     return cells
