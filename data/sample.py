@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -155,7 +156,8 @@ def generate_district(
     households
         Total households of the district (met exactly).
     n_communities
-        Number of communities, 1–8; by default ``households / 5000`` clipped to 3–6.
+        Number of communities, from 1 to one per 1000 households; by default
+        ``households / 5000`` rounded and clipped to 3–6.
     origin
         ``(lon, lat)`` of the district's centre.
     start
@@ -175,8 +177,8 @@ def generate_district(
     Raises
     ------
     ValueError
-        If ``households`` is below 1,000, ``n_communities`` is outside 1–8 or a count
-        parameter is negative.
+        If ``households`` is below 3,000, ``n_communities`` is outside its range or a
+        count parameter is negative.
 
     Examples
     --------
@@ -186,15 +188,18 @@ def generate_district(
     >>> len(district.communities)
     3
     """
-    if households < 1000:
+    if households < 3000:
         raise ValueError(
-            f"households={households} is too small for a district; expected at least 1000 "
-            "(a community holds thousands of households). Pass a larger number."
+            f"households={households} is too small for a district of communities; expected at least "
+            "3000 (smaller ones leave communities without residents). Pass households=3000 or more."
         )
     if n_communities is None:
         n_communities = int(np.clip(round(households / 5000), 3, 6))
-    if not 1 <= n_communities <= 8:
-        raise ValueError(f"n_communities={n_communities} is outside 1–8; pass a value from 1 to 8 or None.")
+    if not 1 <= n_communities <= households // 1000:
+        raise ValueError(
+            f"n_communities={n_communities} is outside 1–{households // 1000} for {households} households; "
+            "pass at least 1 and at most one community per 1000 households, or None."
+        )
     if min(incident_days, workers, patrol_days) < 0:
         raise ValueError(
             f"incident_days={incident_days}, workers={workers}, patrol_days={patrol_days}: "
@@ -207,7 +212,7 @@ def generate_district(
     town = _draw_town(rng, households, n_communities)
     units = _draw_units(rng, town["blocks"], households)
     labels = _group_cells(rng, town, units, n_communities)
-    frames = _assemble(rng, town, units, labels, crs, shift)
+    frames = _assemble(rng, town, units, labels)
     graph = _street_graph(town["roads"])
     incidents = _draw_incidents(rng, units, frames["unit_community"], households, start, incident_days)
     tracks = _draw_tracks(rng, graph, frames["community_geoms"], frames["community_ids"], start, workers, patrol_days)
@@ -313,8 +318,9 @@ def _draw_town(rng: np.random.Generator, households: int, n_communities: int) ->
     area = households / _GROSS_DENSITY
     aspect = rng.uniform(0.75, 1.33)
     width, height = np.sqrt(area * aspect), np.sqrt(area / aspect)
-    # about five superblocks per community, so communities can follow major roads
-    spacing = np.sqrt(area / (5.0 * n_communities))
+    # about five superblocks per community, so communities can follow major roads, but
+    # arterials no closer than a few blocks apart
+    spacing = max(np.sqrt(area / (5.0 * n_communities)), 300.0)
     names = _NameDrawer(rng)
 
     boundary = _draw_boundary(rng, width, height)
@@ -438,21 +444,25 @@ def _clip_lines(lines: np.ndarray, area: shapely.Geometry) -> np.ndarray:
 
 
 def _polygon_faces(boundary: shapely.Polygon, lines: np.ndarray) -> np.ndarray:
-    """Faces the lines cut the boundary into; they tile it exactly."""
+    """Faces the lines cut the boundary into; they tile it exactly.
+
+    Crumbs where a road meets the wobbly boundary join a neighbour, so that no
+    community is made of one.
+    """
     noded = shapely.union_all(np.concatenate([[boundary.exterior], lines]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    inside = shapely.within(shapely.point_on_surface(faces), boundary)
-    return faces[inside & (shapely.area(faces) > 1.0)]
+    faces = faces[shapely.within(shapely.point_on_surface(faces), boundary)]
+    return _absorb_slivers(faces, np.zeros(len(faces), dtype=int), min_area=2000.0)[0]
 
 
 def _draw_minor_roads(
     rng: np.random.Generator, cells: np.ndarray, boundary: shapely.Polygon, river_space: shapely.Geometry
 ) -> np.ndarray:
-    """Streets across each superblock every 130–200 m; some skipped, some dead ends."""
+    """Streets across each superblock every 120–190 m; some skipped, some dead ends."""
     lines = []
     for cell in cells:
         x0, y0, x1, y1 = cell.bounds
-        spacing = rng.uniform(130.0, 200.0)
+        spacing = rng.uniform(120.0, 190.0)
         for along_x, lo, hi, a, b in ((True, y0, y1, x0, x1), (False, x0, x1, y0, y1)):
             n = round((hi - lo) / spacing) - 1
             if n < 1:
@@ -473,8 +483,10 @@ def _draw_minor_roads(
                         continue
                     if fate < 0.22 and piece.length > 120:
                         keep = rng.uniform(0.4, 0.7) * piece.length
-                        piece = shapely.ops.substring(piece, 0.0, keep) if rng.random() < 0.5 else (
-                            shapely.ops.substring(piece, piece.length - keep, piece.length)
+                        piece = (
+                            shapely.ops.substring(piece, 0.0, keep)
+                            if rng.random() < 0.5
+                            else (shapely.ops.substring(piece, piece.length - keep, piece.length))
                         )
                     lines.append(piece)
     if not lines:
@@ -543,9 +555,7 @@ def _subdivide(polygons: np.ndarray, counts: np.ndarray, rng: np.random.Generato
     return _absorb_slivers(np.concatenate(pieces), np.concatenate(origins))
 
 
-def _absorb_slivers(
-    pieces: np.ndarray, origin: np.ndarray, min_area: float = 150.0
-) -> tuple[np.ndarray, np.ndarray]:
+def _absorb_slivers(pieces: np.ndarray, origin: np.ndarray, min_area: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
     """Merge pieces under ``min_area`` into the sibling they share the longest edge with.
 
     Cuts through concave polygons leave crumbs no building stands on.
@@ -608,6 +618,33 @@ def _draw_units(rng: np.random.Generator, blocks: np.ndarray, target: int) -> di
     block_area = shapely.area(blocks)
     lot_counts = np.maximum(1, np.round(block_area / rng.uniform(10000, 18000, len(blocks)))).astype(int)
     lots, lot_block = _subdivide(blocks, lot_counts, rng)
+    # small districts have few lots, so land use can miss the target badly: redraw it then
+    best, best_gap = None, np.inf
+    for _ in range(30):
+        drawn = _draw_land_use(rng, lots)
+        gap = abs(np.log(target / max(drawn["households"].sum(), 1)))
+        if gap < best_gap:
+            best, best_gap = drawn, gap
+        if gap < np.log(1.15):
+            break
+    parcels, kind, compound_key = best["geometry"], best["kind"], best["compound_key"]
+    adjustable = np.isin(kind, [_COMPOUND, _RESIDENTIAL])
+    households = _adjust_households(rng, best["households"], adjustable, compound_key, target)
+    sizes = rng.choice(np.array(HOUSEHOLD_SIZES), size=int(households.sum()), p=HOUSEHOLD_SIZE_SHARES)
+    population = np.bincount(np.repeat(np.arange(len(parcels)), households), weights=sizes, minlength=len(parcels))
+    return {
+        "geometry": parcels,
+        "lot": best["lot"],
+        "block": lot_block[best["lot"]],
+        "kind": kind,
+        "compound_key": compound_key,
+        "households": households,
+        "population": population.astype(int),
+    }
+
+
+def _draw_land_use(rng: np.random.Generator, lots: np.ndarray) -> dict:
+    """A use per lot, the lot cut into building parcels, and households per building."""
     lot_area = shapely.area(lots)
     kind = rng.choice(_LOT_KINDS, size=len(lots), p=_LOT_KIND_SHARES)
     kind = np.where((lot_area < 2500) & np.isin(kind, [_COMPOUND, _PARK]), _SHOPS, kind)
@@ -632,6 +669,7 @@ def _draw_units(rng: np.random.Generator, blocks: np.ndarray, target: int) -> di
 
     households = np.zeros(len(parcels), dtype=int)
     compound_mask = parcel_kind == _COMPOUND
+    # compounds of many buildings are low-rise, so the 450-household cap holds by design
     cap = np.minimum(_BUILDING_MAX_HOUSEHOLDS, _COMPOUND_MAX_HOUSEHOLDS // per_lot[parcel_lot])
     low = np.maximum(_BUILDING_MIN_HOUSEHOLDS, (0.45 * cap).astype(int))
     households[compound_mask] = rng.integers(low[compound_mask], cap[compound_mask] + 1)
@@ -639,19 +677,12 @@ def _draw_units(rng: np.random.Generator, blocks: np.ndarray, target: int) -> di
     households[res_mask] = np.round(rng.triangular(20, 80, 150, res_mask.sum()))
     shop_mask = parcel_kind == _SHOPS
     households[shop_mask] = rng.integers(1, 11, shop_mask.sum())
-
-    compound_key = np.where(compound_mask, parcel_lot, -1)
-    households = _adjust_households(rng, households, compound_mask | res_mask, compound_key, target)
-    sizes = rng.choice(np.array(HOUSEHOLD_SIZES), size=int(households.sum()), p=HOUSEHOLD_SIZE_SHARES)
-    population = np.bincount(np.repeat(np.arange(len(parcels)), households), weights=sizes, minlength=len(parcels))
     return {
         "geometry": parcels,
         "lot": parcel_lot,
-        "block": lot_block[parcel_lot],
         "kind": parcel_kind,
-        "compound_key": compound_key,
+        "compound_key": np.where(compound_mask, parcel_lot, -1),
         "households": households,
-        "population": population.astype(int),
     }
 
 
@@ -662,43 +693,52 @@ def _adjust_households(
     compound_key: np.ndarray,
     target: int,
 ) -> np.ndarray:
-    """Scale residential buildings so the district holds exactly ``target`` households.
+    """Scale residential buildings so the district holds ``target`` households.
 
-    Buildings stay within 20–150 households and compounds within 450.
+    Buildings stay within 20–150 households and compounds within 450; the total is
+    exact unless the buildings cannot hold it within those limits.
     """
     households = households.copy()
+    in_compound = compound_key >= 0
+    key = np.where(in_compound, compound_key, 0)
+    n_keys = int(key.max()) + 1 if len(key) else 1
+
+    def compound_totals() -> np.ndarray:
+        return np.bincount(key[in_compound], weights=households[in_compound], minlength=n_keys).astype(int)
+
     fixed = households[~adjustable].sum()
     factor = (target - fixed) / max(households[adjustable].sum(), 1)
     scaled = np.round(households[adjustable] * factor).astype(int)
     households[adjustable] = np.clip(scaled, _BUILDING_MIN_HOUSEHOLDS, _BUILDING_MAX_HOUSEHOLDS)
-    in_compound = compound_key >= 0
-    for _ in range(200):
-        totals = np.bincount(compound_key[in_compound], weights=households[in_compound], minlength=compound_key.max() + 1)
-        over = np.zeros(len(households), dtype=bool)
-        over[in_compound] = totals[compound_key[in_compound]] > _COMPOUND_MAX_HOUSEHOLDS
+    totals = compound_totals()
+    over = in_compound & (totals[key] > _COMPOUND_MAX_HOUSEHOLDS)
+    shrink = _COMPOUND_MAX_HOUSEHOLDS / np.maximum(totals[key], 1)
+    households[over] = np.maximum(np.floor(households[over] * shrink[over]), _BUILDING_MIN_HOUSEHOLDS)
+
+    # one household at a time, at most one building per compound per round, so the
+    # compound cap is checked against up-to-date totals
+    first_of_key = np.where(in_compound, key, -1 - np.arange(len(households)))
+    for _ in range(10 * _BUILDING_MAX_HOUSEHOLDS):
+        totals = compound_totals()
+        over = in_compound & (totals[key] > _COMPOUND_MAX_HOUSEHOLDS)
         residual = target - households.sum()
         if residual == 0 and not over.any():
             break
-        room = np.where(over, 0, _BUILDING_MAX_HOUSEHOLDS - households)
-        slack = households - _BUILDING_MIN_HOUSEHOLDS
-        compound_room = np.where(in_compound, _COMPOUND_MAX_HOUSEHOLDS - totals[np.maximum(compound_key, 0)], 10**9)
-        step = np.zeros(len(households), dtype=int)
-        # one step per compound per round keeps the compound cap easy to respect
         order = rng.permutation(len(households))
-        key = np.where(in_compound, compound_key, -1 - np.arange(len(households)))
-        _, first = np.unique(key[order], return_index=True)
-        candidates = np.zeros(len(households), dtype=bool)
-        candidates[order[first]] = True
-        candidates &= adjustable
-        down = over | ((residual < 0) & (slack > 0))
+        _, first = np.unique(first_of_key[order], return_index=True)
+        candidate = np.zeros(len(households), dtype=bool)
+        candidate[order[first]] = True
+        candidate &= adjustable
+        can_drop = candidate & (households > _BUILDING_MIN_HOUSEHOLDS)
+        step = np.zeros(len(households), dtype=int)
         if over.any():
-            step[candidates & over & (slack > 0)] = -1
+            step[can_drop & over] = -1
         elif residual > 0:
-            pick = np.flatnonzero(candidates & (room > 0) & (compound_room > 0))
+            room = ~in_compound | (totals[key] < _COMPOUND_MAX_HOUSEHOLDS)
+            pick = np.flatnonzero(candidate & room & (households < _BUILDING_MAX_HOUSEHOLDS))
             step[rng.permutation(pick)[:residual]] = 1
         else:
-            pick = np.flatnonzero(candidates & down)
-            step[rng.permutation(pick)[:-residual]] = -1
+            step[rng.permutation(np.flatnonzero(can_drop))[:-residual]] = -1
         if not step.any():
             break
         households += step
@@ -825,9 +865,7 @@ def _rebalance(graph: nx.Graph, region: dict[int, int], load: np.ndarray, totals
 # --------------------------------------------------------------------------- assembly
 
 
-def _assemble(
-    rng: np.random.Generator, town: dict, units: dict, labels: np.ndarray, crs: pyproj.CRS, shift: np.ndarray
-) -> dict:
+def _assemble(rng: np.random.Generator, town: dict, units: dict, labels: np.ndarray) -> dict:
     """Ids, names, admin codes and attribute tables, ordered north-west to south-east."""
     cells = town["cells"]
     n = labels.max() + 1
@@ -863,7 +901,6 @@ def _assemble(
     unit_xy = shapely.get_coordinates(shapely.centroid(parcels))
     unit_order = np.lexsort((unit_xy[:, 0], -unit_xy[:, 1], units["lot"], block_rank[units["block"]]))
     parcels = parcels[unit_order]
-    lot = units["lot"][unit_order]
     compound_key = units["compound_key"][unit_order]
     kind = units["kind"][unit_order]
     hh = units["households"][unit_order]
@@ -874,7 +911,6 @@ def _assemble(
     building = [f"LD{i + 1:05d}" for i in range(len(parcels))]
     unit_ids = [f"U{i + 1:05d}" for i in range(len(parcels))]
     community_of_unit = unit_community[unit_order]
-    del lot
 
     # footprints: the parcel shrunk by a setback that grows with the parcel
     setback = np.clip(0.18 * np.sqrt(shapely.area(parcels)), 3.0, 18.0)
@@ -889,9 +925,10 @@ def _assemble(
         "communities": communities,
         "community_geoms": community_geoms,
         "community_ids": community_ids,
-        "blocks": {"block_id": [f"K{i + 1:04d}" for i in range(len(blocks))], col.COMMUNITY: [
-            community_ids[c] for c in block_community[block_order]
-        ]},
+        "blocks": {
+            "block_id": [f"K{i + 1:04d}" for i in range(len(blocks))],
+            col.COMMUNITY: [community_ids[c] for c in block_community[block_order]],
+        },
         "block_geoms": blocks[block_order],
         "units": {
             col.UNIT_ID: unit_ids,
@@ -939,13 +976,14 @@ def _draw_tracks(
 ) -> dict:
     """Two patrols of about an hour per worker and day, walking shortest paths between stops."""
     nodes = np.array(list(graph.nodes))
-    node_community = _locate(shapely.points(nodes), community_geoms)
+    # the streets on a community's border are its patrol area too
+    near = shapely.STRtree(shapely.points(nodes)).query(community_geoms, predicate="dwithin", distance=10.0)
     day0 = pd.Timestamp(start).normalize()
     out = {"worker_id": [], "patrol_id": [], "recorded_at": [], col.COMMUNITY: [], "geometry": []}
     for w in range(workers):
         home = w % len(community_geoms)
-        mine = np.flatnonzero(node_community == home)
-        if not len(mine):
+        mine = np.sort(near[1][near[0] == home])
+        if len(mine) < 2:
             mine = np.arange(len(nodes))
         for day in range(days):
             for shift_name, hour in (("am", 9.0), ("pm", 14.5)):
@@ -968,16 +1006,19 @@ def _draw_tracks(
     return out
 
 
-def _walk(rng: np.random.Generator, graph: nx.Graph, nodes: np.ndarray, mine: np.ndarray, distance: float) -> np.ndarray:
+def _walk(
+    rng: np.random.Generator, graph: nx.Graph, nodes: np.ndarray, mine: np.ndarray, distance: float
+) -> np.ndarray:
     """Coordinates of a walk through shortest paths to random stops in the worker's community."""
-    here = tuple(nodes[mine[rng.integers(len(mine))]])
+    i = int(rng.integers(len(mine)))
+    here = tuple(nodes[mine[i]])
     pieces, walked = [np.array([here])], 0.0
     while walked < distance:
-        there = tuple(nodes[mine[rng.integers(len(mine))]])
-        if there == here:
-            continue
+        # any other stop: skip over the current one so every leg moves
+        i = (i + 1 + int(rng.integers(len(mine) - 1))) % len(mine)
+        there = tuple(nodes[mine[i]])
         path = nx.shortest_path(graph, here, there, weight="length")
-        for a, b in zip(path[:-1], path[1:], strict=True):
+        for a, b in pairwise(path):
             xy = graph[a][b]["xy"]
             if np.linalg.norm(xy[0] - np.array(a)) > 0.05:
                 xy = xy[::-1]

@@ -186,7 +186,13 @@ def solve_container(task: ContainerTask) -> ContainerResult:
             notes[next_label + g] = why or piece_note
         next_label += sol.k
     if orphans:
-        _attach_orphans(orphans, labels, task)
+        for piece in _attach_orphans(orphans, labels, task):
+            labels[piece] = next_label
+            notes[next_label] = (
+                "an unpopulated piece of the community that no grid can reach without crossing a hard "
+                "barrier; it needs no grid worker of its own"
+            )
+            next_label += 1
     return ContainerResult(task.container_id, task.atom_ids, labels, flags, notes, pieces, time.perf_counter() - start)
 
 
@@ -204,8 +210,12 @@ def _piece_note(feas: Feasibility, off: int, k: int, isolated: bool, t: Targets)
     return ""
 
 
-def _attach_orphans(orphans: list[int], labels: np.ndarray, task: ContainerTask) -> None:
-    """Give unpopulated isolated atoms to a neighbouring grid, else the grid of the nearest atom."""
+def _attach_orphans(orphans: list[int], labels: np.ndarray, task: ContainerTask) -> list[list[int]]:
+    """Give unpopulated isolated atoms to a grid they border; return the pieces no grid borders.
+
+    Only usable edges count (none across a hard barrier), so a park cut off by a river
+    is never handed to a grid on the far bank.
+    """
     pending = set(orphans)
     changed = True
     while pending and changed:
@@ -217,11 +227,21 @@ def _attach_orphans(orphans: list[int], labels: np.ndarray, task: ContainerTask)
                 labels[i] = min(assigned)
                 pending.discard(i)
                 changed = True
-    if pending:
-        # no populated neighbour at all: the grid with the most atoms takes them
-        target = int(np.bincount(labels[labels >= 0]).argmax()) if (labels >= 0).any() else 0
-        for i in pending:
-            labels[i] = target
+    pieces: list[list[int]] = []
+    while pending:
+        start = min(pending)
+        piece, stack = [start], [start]
+        pending.discard(start)
+        while stack:
+            x = stack.pop()
+            nb = np.concatenate([task.right[task.left == x], task.left[task.right == x]])
+            for j in nb.tolist():
+                if j in pending:
+                    pending.discard(j)
+                    piece.append(j)
+                    stack.append(j)
+        pieces.append(sorted(piece))
+    return pieces
 
 
 def partition(
@@ -292,13 +312,19 @@ def partition(
             bars[HARD] = False
     tessellated = bool(shapely.get_type_id(u.geometry.values).max() == 0) if len(u) else False
     filled = False
+    spots = None
+    measure = u.geometry.values
     if tessellated:
+        spots, first = _shared_spots(u.geometry.values, container)
         u = _tessellate_units(u, comm, boundary, bars, metric)
+        # points on one spot share a cell: measure it once, through the first of them
+        measure = np.where(first, u.geometry.values, shapely.Polygon())
     elif len(u) and gap_share(u.geometry.values) > 0.01:
         u = _fill_gaps(u, comm)
         filled = True
-    adjacency = build_adjacency(u.geometry.values, barriers=bars)
-    atoms = group_atoms(u, container, t)
+        measure = u.geometry.values
+    adjacency = build_adjacency(measure, barriers=bars)
+    atoms = group_atoms(u, container, t, geoms=measure, spots=spots)
     tasks = list(_tasks(container, atoms, adjacency, t, seed, time_budget, len(u)))
     results: list[ContainerResult] = []
     for done, task in enumerate(tasks, start=1):
@@ -447,6 +473,17 @@ def _tessellate_units(
     return out.drop(columns=["address_point"])
 
 
+def _shared_spots(points: np.ndarray, container: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Key of each address point sharing its spot (1 cm) with another, and whether it comes first."""
+    xy = np.round(shapely.get_coordinates(points), 2)
+    frame = pd.DataFrame({"c": np.asarray(container, dtype=str), "x": xy[:, 0], "y": xy[:, 1]})
+    dup = frame.duplicated(keep=False).to_numpy()
+    first = ~frame.duplicated(keep="first").to_numpy()
+    keys = np.full(len(frame), None, dtype=object)
+    keys[dup] = (frame.c + "|" + frame.x.astype(str) + "|" + frame.y.astype(str)).to_numpy()[dup]
+    return keys, first
+
+
 def _fill_gaps(u: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """Replace parcels that leave the streets out by the territories around them, per community."""
     cells = np.asarray(u.geometry.values, dtype=object).copy()
@@ -570,6 +607,8 @@ def assemble(
     grids = grids.drop(columns="_key").sort_values(GRID_CODE).reset_index(drop=True)
     containers = _container_outlines(u, comm)
     checks = check_plan(grids, assignment, u, containers=containers)
+    allowed = {str(c["compound"]) for c in atoms.split_compounds}  # split on purpose: each exceeds a maximum
+    checks["split_compounds"] = [c for c in checks["split_compounds"] if c not in allowed]
     report = _report(
         grids,
         u,

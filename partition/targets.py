@@ -215,7 +215,9 @@ def _why(households: int, population: int, kh: tuple[int, int], kp: tuple[int, i
     def need(total: int, bounds: tuple[int, int], lo: int, hi: int, what: str) -> str:
         if bounds[0] > bounds[1]:
             if total < lo:
-                return f"{total:,} {what} are fewer than one grid's minimum of {lo:,}"
+                noun = what[:-1] if total == 1 else what
+                verb = "is" if total == 1 else "are"
+                return f"{total:,} {noun} {verb} fewer than one grid's minimum of {lo:,}"
             return (
                 f"{total:,} {what} need at least {bounds[0]} grids of at most {hi:,} "
                 f"but allow at most {bounds[1]} of at least {lo:,}"

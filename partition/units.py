@@ -204,6 +204,21 @@ def territories(geoms: gpd.GeoSeries, clip: shapely.Geometry | None = None) -> n
     return out
 
 
+def _merge_spots(atom_of: np.ndarray, spots: np.ndarray) -> np.ndarray:
+    """Join atoms whose units share a spot key (union of the two groupings)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_atoms = int(atom_of.max()) + 1
+    keyed = pd.Series(spots).notna().to_numpy()
+    frame = pd.DataFrame({"spot": np.asarray(spots, dtype=object)[keyed], "atom": atom_of[keyed]})
+    first = frame.groupby("spot")["atom"].transform("first").to_numpy()
+    graph = coo_matrix((np.ones(len(first)), (frame["atom"].to_numpy(), first)), shape=(n_atoms, n_atoms))
+    _, merged = connected_components(graph, directed=False)
+    _, dense = np.unique(merged[atom_of], return_inverse=True)
+    return dense.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Atoms:
     """Indivisible groups of units.
@@ -220,7 +235,14 @@ class Atoms:
     split_compounds: list[dict]
 
 
-def group_atoms(units: gpd.GeoDataFrame, container: np.ndarray, targets: Targets) -> Atoms:
+def group_atoms(
+    units: gpd.GeoDataFrame,
+    container: np.ndarray,
+    targets: Targets,
+    *,
+    geoms: np.ndarray | None = None,
+    spots: np.ndarray | None = None,
+) -> Atoms:
     """Group units of one compound (within one container) into one atom.
 
     Parameters
@@ -232,6 +254,12 @@ def group_atoms(units: gpd.GeoDataFrame, container: np.ndarray, targets: Targets
         that does is grouped per container).
     targets
         Ranges; a compound over a maximum is split back into its units.
+    geoms
+        Geometry that measures each unit (default: ``units.geometry``); address points
+        sharing a spot measure their shared cell once.
+    spots
+        Optional key per unit (``None`` for most); units with the same key share one
+        cell and always form one atom, whatever their compounds.
     """
     n = len(units)
     key = pd.Series(np.arange(n), index=units.index).astype(str).to_numpy()
@@ -255,9 +283,11 @@ def group_atoms(units: gpd.GeoDataFrame, container: np.ndarray, targets: Targets
         grouped = np.array([(c, k) not in big_keys for c, k in zip(frame.c, frame.k, strict=True)], dtype=bool)
         rows = np.flatnonzero(has)[grouped]
         key[rows] = ["c:" + str(c) + "\x1f" + str(k) for c, k in zip(frame.c[grouped], frame.k[grouped], strict=True)]
-    codes, atom_of = np.unique(key, return_inverse=True)
-    m = len(codes)
-    geoms = units.geometry.values
+    _, atom_of = np.unique(key, return_inverse=True)
+    if spots is not None:
+        atom_of = _merge_spots(atom_of, spots)
+    m = int(atom_of.max()) + 1 if n else 0
+    geoms = units.geometry.values if geoms is None else geoms
     households = np.bincount(atom_of, weights=units[HOUSEHOLDS].to_numpy(dtype=float), minlength=m)
     population = np.bincount(atom_of, weights=units[POPULATION].to_numpy(dtype=float), minlength=m)
     area = np.bincount(atom_of, weights=shapely.area(geoms), minlength=m)

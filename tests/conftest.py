@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import pool, text
@@ -23,6 +24,8 @@ from gis.cluster import DATABASE, throwaway_cluster
 from gis.store.engine import create_engine
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +90,11 @@ def db_session(db_conn: Connection) -> Iterator[Session]:
     """An ORM session joined to :func:`db_conn`'s transaction; its commits become savepoints."""
     with Session(bind=db_conn, join_transaction_mode="create_savepoint") as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real data folder next to the repository (``../shared/data``), or skip with the reason."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA.resolve()} is absent")
+    return SHARED_DATA.resolve()

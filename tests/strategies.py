@@ -16,8 +16,9 @@ Units hold 0–160 households (zeros included) of 2–3.5 residents each; now an
 unit holds more than a grid may. The point variant keeps each unit's centroid as its
 address point and always comes with community polygons to tessellate in.
 
-The plain builders (`lattice_units`, `band_communities`) make the hand-drawn districts of
-the example tests; `districts` draws whole districts for the invariants.
+The plain builders (`lattice_units`, `square_lattice`, `band_communities`, `district_from`)
+make the hand-drawn districts of the example tests; `districts` draws whole districts for
+the invariants.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from hypothesis import strategies as st
 
@@ -49,6 +51,7 @@ __all__ = [
     "District",
     "band_communities",
     "counts",
+    "district_from",
     "districts",
     "lattice_units",
     "lattices",
@@ -92,6 +95,7 @@ class District:
         )
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:
+        # hypothesis' pretty printer looks for this before falling back to dataclass fields
         printer.text(repr(self))
 
     def kwargs(self) -> dict:
@@ -191,6 +195,41 @@ def band_communities(
     )
 
 
+def district_from(
+    units: gpd.GeoDataFrame,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+) -> District:
+    """A `District` from hand-made frames, working out what the tests expect.
+
+    A unit's community is its ``community`` value, else the community polygon holding its
+    representative point; the outlines are the community polygons, else the union of the
+    units (polygon units only); the river is the union of the hard barrier lines.
+    """
+    points = bool((shapely.get_type_id(units.geometry.values) == 0).all())
+    if communities is None:
+        if points:
+            raise ValueError("point districts need community polygons to tessellate in")
+        community_of = dict.fromkeys(units[UNIT_ID], NO_COMMUNITY)
+        outlines = {NO_COMMUNITY: shapely.union_all(units.geometry.values)}
+    else:
+        ids = communities[COMMUNITY_ID].to_numpy()
+        if COMMUNITY in units.columns:
+            owner = units[COMMUNITY].to_numpy()
+        else:
+            anchors = shapely.point_on_surface(units.geometry.values)
+            polygons = np.asarray(communities.geometry.values, dtype=object)
+            inside = shapely.contains(polygons[:, None], anchors[None, :])
+            owner = ids[inside.argmax(axis=0)]
+        community_of = dict(zip(units[UNIT_ID], owner, strict=True))
+        outlines = dict(zip(ids, communities.geometry.values, strict=True))
+    river = None
+    if barriers is not None and barriers[HARD].any():
+        river = shapely.union_all(barriers.geometry.values[barriers[HARD].to_numpy(dtype=bool)])
+    return District(units, communities, barriers, community_of, outlines, river, points)
+
+
 @st.composite
 def lattices(
     draw: st.DrawFn,
@@ -213,12 +252,16 @@ def lattices(
 
 @st.composite
 def counts(draw: st.DrawFn, n: int, *, oversized: bool | None = None) -> tuple[list[int], list[int]]:
-    """Households (0–160, zeros likely) and residents (2–3.5 a household) of ``n`` units.
+    """Households (0–160, a quarter or half of them 0) and residents (2–3.5 a household) of ``n`` units.
 
     With ``oversized`` (drawn when ``None``) one unit holds 501–650 households, more than
     any grid may.
     """
-    some = st.one_of(st.just(0), st.integers(1, 160))
+    # half the districts have many empty units (parks, industry), where pieces with nobody form
+    if draw(st.booleans()):
+        some = st.one_of(st.just(0), st.integers(1, 160))
+    else:
+        some = st.one_of(st.just(0), st.integers(1, 160), st.integers(20, 160), st.integers(20, 160))
     households = draw(st.lists(some, min_size=n, max_size=n))
     sizes = draw(st.lists(st.floats(2.0, 3.5), min_size=n, max_size=n))
     if oversized is None:
@@ -241,6 +284,7 @@ def districts(
     communities: bool | None = None,
     barriers: bool | None = None,
     compounds: bool | None = None,
+    shared_spots: bool | None = False,
     max_units: int = 80,
 ) -> District:
     """A small district; each option is drawn when ``None`` and forced otherwise.
@@ -256,6 +300,9 @@ def districts(
         A hard river along one inner lattice line plus 0–2 soft streets.
     compounds
         Runs of 2–3 neighbouring units of one row sharing a compound id.
+    shared_spots
+        With points, 1–2 more units (``d0``, ``d1``) at the very spot of others, as when
+        two buildings are geocoded to one address.
     max_units
         Upper bound on the number of units.
     """
@@ -277,7 +324,6 @@ def districts(
     col_of = np.tile(np.arange(cols), rows)
     row_of = np.repeat(np.arange(rows), cols)
 
-    river = None
     river_side = np.zeros(n, dtype=np.int64)
     lines, hard = [], []
     if barriers:
@@ -289,8 +335,7 @@ def districts(
         else:
             ends = [(xs[0] - RIVER_OVERHANG, ys[at]), (xs[-1] + RIVER_OVERHANG, ys[at])]
             river_side = (row_of >= at).astype(np.int64)
-        river = shapely.LineString(ends)
-        lines.append(river)
+        lines.append(shapely.LineString(ends))
         hard.append(True)
         for _ in range(draw(st.integers(0, 2))):
             # a street from the lattice's edge along an inner line, maybe not all the way across
@@ -312,14 +357,8 @@ def districts(
         cuts = sorted(draw(st.lists(st.integers(1, inner - 1), min_size=k - 1, max_size=k - 1, unique=True)))
         comm = band_communities(xs, ys, cuts, by=by, admin_codes=draw(st.booleans()))
         band = np.array([_band_of(i, cuts) for i in (col_of if by == "columns" else row_of)])
-        ids = comm[COMMUNITY_ID].to_numpy()
-        community_of = dict(zip(units[UNIT_ID], ids[band], strict=True))
         if draw(st.booleans()):
-            units[COMMUNITY] = ids[band]
-        outlines = dict(zip(ids, comm.geometry.values, strict=True))
-    else:
-        community_of = dict.fromkeys(units[UNIT_ID], NO_COMMUNITY)
-        outlines = {NO_COMMUNITY: shapely.box(xs[0], ys[0], xs[-1], ys[-1])}
+            units[COMMUNITY] = comm[COMMUNITY_ID].to_numpy()[band]
 
     if compounds:
         compound = np.full(n, None, dtype=object)
@@ -335,4 +374,19 @@ def districts(
 
     if points:
         units = units.set_geometry(units.geometry.centroid)
-    return District(units, comm, bars, community_of, outlines, river, points)
+        if shared_spots is None:
+            shared_spots = draw(st.booleans())
+        if shared_spots:
+            hosts = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True))
+            extra_h, extra_p = draw(counts(len(hosts), oversized=False))
+            extra = units.iloc[hosts].assign(
+                **{
+                    UNIT_ID: [f"d{i}" for i in range(len(hosts))],
+                    HOUSEHOLDS: np.asarray(extra_h, dtype=np.int64),
+                    POPULATION: np.asarray(extra_p, dtype=np.int64),
+                }
+            )
+            if COMPOUND in extra.columns:
+                extra[COMPOUND] = None
+            units = gpd.GeoDataFrame(pd.concat([units, extra], ignore_index=True), crs=CRS)
+    return district_from(units, communities=comm, barriers=bars)

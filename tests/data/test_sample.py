@@ -29,7 +29,7 @@ def small() -> SampleDistrict:
 
 
 def metric(frame: gpd.GeoDataFrame, district: SampleDistrict) -> np.ndarray:
-    return frame.to_crs(district.working_crs).geometry.values._data
+    return frame.to_crs(district.working_crs).geometry.to_numpy()
 
 
 def overlap_areas(geoms: np.ndarray) -> np.ndarray:
@@ -178,7 +178,7 @@ def test_write_district_writes_geopackages_and_readme(small: SampleDistrict, tmp
     ("kwargs", "message"),
     [
         ({"households": 10}, "households=10 is too small"),
-        ({"n_communities": 0}, "n_communities=0 is outside 1–8"),
+        ({"n_communities": 0}, "n_communities=0 is outside 1–25 for 25000 households"),
         ({"workers": -1}, "workers=-1"),
     ],
 )

@@ -9,17 +9,6 @@ import geopandas as gpd
 import pytest
 import shapely
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The shared real data folder next to the repository, or skip."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA.resolve()} is absent")
-    return SHARED_DATA.resolve()
-
 
 @pytest.fixture
 def district() -> gpd.GeoDataFrame:

@@ -1,21 +1,21 @@
 """Fixtures of the partition tests: hypothesis profiles, one engine run per drawn district, real data.
 
-Profiles: ``ci`` (default: 25 derandomised examples, no deadline) and ``dev`` (200 random
-examples, for hunting bugs locally); choose with ``HYPOTHESIS_PROFILE=dev``.
+Profiles: ``ci`` (default: 25 derandomised examples, no deadline, no shrinking, so a
+failing run stays as quick as a passing one) and ``dev`` (200 examples, shrinking failures
+to a minimal district, for hunting and reproducing bugs); choose with
+``HYPOTHESIS_PROFILE=dev``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import geopandas as gpd
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
-from partition.plan import PartitionResult, partition
+from partition.plan import partition
+from tests.partition.invariants import Run
 from tests.strategies import District
 
 settings.register_profile(
@@ -24,22 +24,12 @@ settings.register_profile(
     deadline=None,
     derandomize=True,
     database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One engine run: the result, the units passed in and a copy taken before the call."""
-
-    result: PartitionResult
-    units_passed: gpd.GeoDataFrame
-    units_before: gpd.GeoDataFrame
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +51,3 @@ def partitioned() -> Callable[[District], Run]:
 
     return run
 
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared real data folder next to the repository, or skip."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA.resolve()} is absent")
-    return SHARED_DATA.resolve()

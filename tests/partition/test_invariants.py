@@ -1,13 +1,12 @@
-"""Invariants every plan must keep, on districts drawn by ``tests/strategies.py``.
-
-Each check recomputes its rule from the inputs and the output geometry rather than
-trusting the engine's own report (the report is checked as well, separately).
+"""Invariants every plan must keep: on districts drawn by ``tests/strategies.py`` and on a
+catalogue of hand-drawn edge cases. The checks live in ``invariants.py``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,220 +15,236 @@ from geopandas.testing import assert_geodataframe_equal
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from gis.columns import (
-    ADMIN_CODE,
-    COMMUNITY,
-    COMMUNITY_ID,
-    COMPOUND,
-    GRID_CODE,
-    GRID_UNITS,
-    HOUSEHOLDS,
-    POPULATION,
-    REASON,
-    STATUS,
-    STATUS_OK,
-    STATUS_OUT_OF_RANGE,
-    STATUS_OVERSIZED,
-    UNIT_ID,
-)
+from gis.columns import ADMIN_CODE, COMMUNITY, COMPOUND, HARD, HOUSEHOLDS, UNIT_ID
 from partition.plan import partition
-from partition.targets import Targets
-from tests.strategies import District, districts
+from tests.partition.invariants import (
+    CHECKS,
+    TARGETS,
+    TOLERANCE,
+    check_every_unit_assigned_once,
+    check_grids_do_not_overlap,
+    check_grids_tile_each_community,
+    check_no_grid_crosses_the_river,
+    check_totals_kept,
+)
+from tests.strategies import CRS, ORIGIN, District, band_communities, district_from, districts, square_lattice
 
-TOLERANCE = 1.0  # square metres
-TARGETS = Targets()
 # A fixed seed makes every check of a parametrised test see the same districts, so the
 # `partitioned` fixture runs the engine once per district (derandomize alone mixes the
 # parameters into the seed).
 SEED = 20241123
 
 
-def _grid_units(district: District, run) -> pd.DataFrame:
-    """Input units (ids, counts, expected community, compound) with the grid each went to."""
-    units = pd.DataFrame(district.units.drop(columns="geometry"))
-    units["expected"] = units[UNIT_ID].map(district.community_of)
-    return units.merge(run.result.assignment, on=UNIT_ID, how="left", validate="one_to_one")
+def _river_at(y: float) -> gpd.GeoDataFrame:
+    """A hard line along ``y`` running 20 m past the lattices of these cases."""
+    line = shapely.LineString([(ORIGIN[0] - 20, y), (ORIGIN[0] + 420, y)])
+    return gpd.GeoDataFrame({HARD: [True]}, geometry=[line], crs=CRS)
 
 
-def check_grids_are_single_polygons(district: District, run) -> None:
-    grids = run.result.grids
-    kinds = shapely.get_type_id(grids.geometry.values)
-    assert (kinds == 3).all(), f"grids not one polygon: {grids.loc[kinds != 3, GRID_CODE].tolist()}"
-    assert run.result.report["checks"]["noncontiguous"] == []
+def _whole(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One community covering the lattice."""
+    b = units.total_bounds
+    return band_communities([b[0], b[2]], [b[1], b[3]], [])
 
 
-def check_grids_do_not_overlap(district: District, run) -> None:
-    geoms = run.result.grids.geometry.values
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    pairs = left < right
-    shared = shapely.area(shapely.intersection(geoms[left[pairs]], geoms[right[pairs]]))
-    assert (shared <= TOLERANCE).all(), f"overlaps of {shared[shared > TOLERANCE]} m²"
+def empty_district() -> District:
+    """3 × 3 units, nobody lives anywhere."""
+    return district_from(square_lattice(3, 3, [0] * 9, [0] * 9))
 
 
-def check_grids_tile_each_community(district: District, run) -> None:
-    units = _grid_units(district, run)
-    grids = run.result.grids.set_index(GRID_CODE)
-    for cid, outline in district.outlines.items():
-        codes = units.loc[units.expected == cid, GRID_CODE].unique()
-        geoms = grids.loc[codes].geometry.values
-        covered = shapely.union_all(geoms)
-        missing = shapely.area(shapely.symmetric_difference(covered, outline))
-        assert missing <= TOLERANCE, f"community {cid}: grids and outline differ by {missing:.2f} m²"
-        excess = shapely.area(geoms).sum() - shapely.area(outline)
-        assert abs(excess) <= TOLERANCE, f"community {cid}: grid areas exceed the outline by {excess:.2f} m²"
+def single_unit() -> District:
+    """One unit that is exactly one grid (400 households, 1,200 residents)."""
+    return district_from(square_lattice(1, 1, [400], [1200]))
 
 
-def check_grids_nest_in_communities(district: District, run) -> None:
-    units = _grid_units(district, run)
-    per_grid = units.groupby(GRID_CODE)["expected"].agg(set)
-    mixed = per_grid[per_grid.map(len) > 1]
-    assert mixed.empty, f"grids across communities: {mixed.to_dict()}"
-    if district.communities is not None:
-        labels = run.result.grids.set_index(GRID_CODE)[COMMUNITY]
-        assert (labels.loc[per_grid.index] == per_grid.map(min)).all()
+def oversized_unit_cuts_the_community() -> District:
+    """``| 200 | 600 | 200 |``: the oversized middle leaves two isolated pieces."""
+    return district_from(square_lattice(3, 1, [200, 600, 200], [600, 1700, 600]))
 
 
-def check_compounds_stay_whole(district: District, run) -> None:
-    if COMPOUND not in district.units.columns:
-        return
-    units = _grid_units(district, run).dropna(subset=[COMPOUND])
-    by_compound = units.groupby(COMPOUND).agg(
-        households=(HOUSEHOLDS, "sum"), population=(POPULATION, "sum"), grids=(GRID_CODE, "nunique")
-    )
-    too_big = by_compound.households.gt(TARGETS.h_max) | by_compound.population.gt(TARGETS.p_max)
-    split = by_compound[~too_big & (by_compound.grids > 1)]
-    assert split.empty, f"compounds split although they fit one grid: {split.index.tolist()}"
-    listed = {item["compound"] for item in run.result.report["split_compounds"]}
-    assert listed == set(by_compound.index[too_big]), "report['split_compounds'] lists other compounds"
+def river_along_a_community_border() -> District:
+    """Two communities of 2 × 2 units (400 households, 1,200 residents each), a river between::
+
+    +---+---+~+---+---+
+    | C1    | ~ C2    |
+    +---+---+~+---+---+
+    """
+    units = square_lattice(4, 2, [100] * 8, [300] * 8)
+    xs = [ORIGIN[0] + 100 * c for c in range(5)]
+    communities = band_communities(xs, [ORIGIN[1], ORIGIN[1] + 200], [2])
+    x = ORIGIN[0] + 200
+    river = shapely.LineString([(x, ORIGIN[1] - 20), (x, ORIGIN[1] + 220)])
+    barriers = gpd.GeoDataFrame({HARD: [True]}, geometry=[river], crs=CRS)
+    return district_from(units, communities=communities, barriers=barriers)
 
 
-def check_no_grid_crosses_the_river(district: District, run) -> None:
-    assert run.result.report["hard_barrier_crossings"] == 0
-    if district.river is None:
-        return
-    # 1 cm inside its outline, a grid that stops at the river no longer touches it
-    inner = shapely.buffer(run.result.grids.geometry.values, -0.01)
-    across = shapely.length(shapely.intersection(inner, district.river))
-    codes = run.result.grids[GRID_CODE].to_numpy()
-    assert (across < 1e-6).all(), f"grids across the river: {codes[across >= 1e-6].tolist()}"
+def empty_strip_across_a_river(*, points: bool = False) -> District:
+    """A park strip (row 0, nobody living there) on the far side of a river::
+
+    +----+----+----+
+    | 60 | 60 | 60 |   360 households, 1,050 residents: one grid
+    +----+----+----+
+    | 60 | 60 | 60 |
+    ~~~~~~~~~~~~~~~~ river (hard)
+    |  0 |  0 |  0 |
+    +----+----+----+
+    """
+    households = [0, 0, 0] + [60] * 6
+    population = [0, 0, 0] + [175] * 6
+    units = square_lattice(3, 3, households, population)
+    barriers = _river_at(ORIGIN[1] + 100)
+    if not points:
+        return district_from(units, barriers=barriers)
+    communities = _whole(units)
+    return district_from(units.set_geometry(units.centroid), communities=communities, barriers=barriers)
 
 
-def check_every_unit_assigned_once(district: District, run) -> None:
-    assignment = run.result.assignment
-    assert Counter(assignment[UNIT_ID]) == Counter(district.units[UNIT_ID])
-    grids = run.result.grids.set_index(GRID_CODE)
-    assert set(assignment[GRID_CODE]) == set(grids.index)
-    sizes = assignment[GRID_CODE].value_counts()
-    assert (grids[GRID_UNITS] == sizes.reindex(grids.index)).all()
+def oversized_compound() -> District:
+    """Compound K (u0_0 with 501 households and an empty u0_1) exceeds a grid, so it is split::
+
+    +-----+-----+
+    | 200 | 200 |
+    +-----+-----+
+    | 501 K  0  |
+    +-----+-----+
+    """
+    units = square_lattice(2, 2, [501, 0, 200, 200], [1002, 0, 600, 600])
+    units[COMPOUND] = ["K", "K", None, None]
+    return district_from(units)
 
 
-def check_totals_kept(district: District, run) -> None:
-    units = _grid_units(district, run)
-    expected = units.groupby(GRID_CODE)[[HOUSEHOLDS, POPULATION]].sum()
-    grids = run.result.grids.set_index(GRID_CODE)[[HOUSEHOLDS, POPULATION]]
-    pd.testing.assert_frame_equal(grids.sort_index(), expected.sort_index(), check_dtype=False)
-    assert grids[HOUSEHOLDS].sum() == district.units[HOUSEHOLDS].sum()
-    assert grids[POPULATION].sum() == district.units[POPULATION].sum()
+def empty_strip_away_from_the_largest_grid() -> District:
+    """As above, but the north needs two grids and the larger one does not touch the river::
+
+    +----+----+----+
+    | 70 | 70 | 70 |   grid of 6 units: 420 households, 1,200 residents
+    | 70 | 70 | 70 |
+    +----+----+----+
+    |130 |130 |130 |   grid of 3 units: 390 households, 1,200 residents
+    ~~~~~~~~~~~~~~~~ river (hard)
+    |  0 |  0 |  0 |
+    +----+----+----+
+    """
+    households = [0, 0, 0] + [130] * 3 + [70] * 6
+    population = [0, 0, 0] + [400] * 3 + [200] * 6
+    return district_from(square_lattice(3, 4, households, population), barriers=_river_at(ORIGIN[1] + 100))
 
 
-def check_codes_unique_and_numbered(district: District, run) -> None:
-    grids = run.result.grids
-    assert grids[GRID_CODE].is_unique
-    admin = {}
-    if district.communities is not None:
-        admin = dict(zip(district.communities[COMMUNITY_ID], district.communities[ADMIN_CODE], strict=True))
-    for cid, codes in grids.groupby(COMMUNITY)[GRID_CODE]:
-        prefix = admin.get(cid) or (f"{cid}-" if district.communities is not None else "G-")
-        expected = [f"{prefix}{i:03d}" for i in range(1, len(codes) + 1)]
-        assert sorted(codes) == expected
+def two_address_points_on_one_spot() -> District:
+    """Address points at the centres of 4 × 2 squares, plus ``dup`` on the very spot of u0_0::
+
+    +-----+-----+-----+-----+
+    | 100 | 100 | 100 | 100 |   1,300 households, 3,900 residents: 3 grids
+    +-----+-----+-----+-----+
+    | 300 | 100 | 100 | 100 |   u0_0 and dup hold 300 households each at one spot,
+    | 300 |     |     |     |   too many for one grid
+    +-----+-----+-----+-----+
+    """
+    units = square_lattice(4, 2, [300] + [100] * 7, [900] + [300] * 7)
+    communities = _whole(units)
+    points = units.set_geometry(units.centroid)
+    dup = points.iloc[[0]].assign(**{UNIT_ID: "dup"})
+    points = gpd.GeoDataFrame(pd.concat([points, dup], ignore_index=True), crs=CRS)
+    return district_from(points, communities=communities)
 
 
-def check_status_matches_counts(district: District, run) -> None:
-    units = _grid_units(district, run)
-    grids = run.result.grids.set_index(GRID_CODE)
-    for code, grid in grids.iterrows():
-        members = units[units[GRID_CODE] == code]
-        big = members[(members[HOUSEHOLDS] > TARGETS.h_max) | (members[POPULATION] > TARGETS.p_max)]
-        if grid[STATUS] == STATUS_OVERSIZED:
-            assert len(big) == 1 and members[HOUSEHOLDS].sum() == big[HOUSEHOLDS].sum(), code
-            assert f"{int(big[HOUSEHOLDS].iloc[0]):,} households" in grid[REASON]
-        else:
-            assert big.empty, f"grid {code} holds oversized unit(s) {big[UNIT_ID].tolist()}"
-            in_range = TARGETS.in_range(int(grid[HOUSEHOLDS]), int(grid[POPULATION]))
-            assert grid[STATUS] == (STATUS_OK if in_range else STATUS_OUT_OF_RANGE), code
-            assert bool(grid[REASON]) != in_range, f"grid {code}: reason {grid[REASON]!r}"
+EDGE_CASES = {
+    "empty district": empty_district,
+    "single unit": single_unit,
+    "oversized unit cuts the community": oversized_unit_cuts_the_community,
+    "river along a community border": river_along_a_community_border,
+    "empty strip across a river": empty_strip_across_a_river,
+    "empty strip across a river, points": lambda: empty_strip_across_a_river(points=True),
+    "empty strip away from the largest grid": empty_strip_away_from_the_largest_grid,
+    "oversized compound": oversized_compound,
+    "two address points on one spot": two_address_points_on_one_spot,
+}
+
+# Engine bugs these tests found are fixed; a new one goes here as a strict xfail with its
+# reason (hand-drawn cases) until the engine is mended.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
-def check_report_valid(district: District, run) -> None:
-    report = run.result.report
-    assert all(not offenders for offenders in report["checks"].values()), report["checks"]
-    assert report["valid"] is True, f"hard_barrier_crossings: {report['hard_barrier_crossings']}"
-    assert report["units"] == len(district.units)
-    assert report["grids"] == len(run.result.grids)
+def _name(check) -> str:
+    return check.__name__.removeprefix("check_")
 
 
-def check_inputs_untouched(district: District, run) -> None:
-    assert_geodataframe_equal(run.units_passed, run.units_before)
+def _cases(case: str, checks: list) -> list:
+    """``pytest.param``s of ``checks`` for ``case``, with known bugs marked as xfails."""
+    params = []
+    for check in checks:
+        bug = KNOWN_BUGS.get((case, _name(check)))
+        strict = not case.startswith("drawn")
+        marks = [pytest.mark.xfail(strict=strict, reason=bug)] if bug else []
+        params.append(pytest.param(case, check, marks=marks, id=f"{case}-{_name(check)}"))
+    return params
 
 
-CHECKS = [
-    check_grids_are_single_polygons,
-    check_grids_do_not_overlap,
-    check_grids_tile_each_community,
-    check_grids_nest_in_communities,
-    check_compounds_stay_whole,
-    check_no_grid_crosses_the_river,
-    check_every_unit_assigned_once,
-    check_totals_kept,
-    check_codes_unique_and_numbered,
-    check_status_matches_counts,
-    check_report_valid,
-    check_inputs_untouched,
-]
+@pytest.mark.parametrize(("case", "check"), [p for case in EDGE_CASES for p in _cases(case, CHECKS)])
+def test_edge_case(partitioned, case, check):
+    district = EDGE_CASES[case]()
+    check(district, partitioned(district))
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda f: f.__name__.removeprefix("check_"))
+@pytest.mark.parametrize(("case", "check"), _cases("drawn", CHECKS))
 @seed(SEED)
 @given(district=districts(points=None))
-def test_invariant(partitioned, check, district):
+def test_invariant(partitioned, case, check, district):
     check(district, partitioned(district))
 
 
 @pytest.mark.parametrize(
-    "check",
-    [check_grids_tile_each_community, check_no_grid_crosses_the_river, check_every_unit_assigned_once],
-    ids=lambda f: f.__name__.removeprefix("check_"),
+    ("case", "check"),
+    _cases("drawn", [check_grids_tile_each_community, check_no_grid_crosses_the_river, check_every_unit_assigned_once]),
 )
 @seed(SEED)
 @given(district=districts(barriers=True, compounds=True))
-def test_invariant_with_river_and_compounds(partitioned, check, district):
+def test_invariant_with_river_and_compounds(partitioned, case, check, district):
+    check(district, partitioned(district))
+
+
+@pytest.mark.parametrize(
+    ("case", "check"),
+    _cases(
+        "drawn with shared spots",
+        [
+            check_grids_do_not_overlap,
+            check_grids_tile_each_community,
+            check_every_unit_assigned_once,
+            check_totals_kept,
+        ],
+    ),
+)
+@seed(SEED)
+@given(district=districts(points=True, shared_spots=True))
+def test_invariant_with_shared_spots(partitioned, case, check, district):
     check(district, partitioned(district))
 
 
 @settings(max_examples=15)
-@given(district=districts(points=True))
+@given(district=districts(points=True, shared_spots=False))
 def test_points_become_cells_that_tile_the_communities(partitioned, district):
     run = partitioned(district)
     units = run.result.units
     assert np.isin(shapely.get_type_id(units.geometry.values), [3, 6]).all()
     cells = units.set_index(UNIT_ID).geometry
     assert set(cells.index) == set(district.units[UNIT_ID])
+    spots = district.units.set_index(UNIT_ID).geometry
     for cid, outline in district.outlines.items():
         ids = [u for u, c in district.community_of.items() if c == cid]
         mine = cells.loc[ids].values
+        assert shapely.covers(mine, spots.loc[ids].values).all(), "an address point outside its cell"
+        # points on one spot share one cell (partition.units.tessellate), so count each spot once
+        first = ~spots.loc[ids].to_wkb().duplicated().to_numpy()
         assert shapely.area(shapely.symmetric_difference(shapely.union_all(mine), outline)) <= TOLERANCE
-        assert abs(shapely.area(mine).sum() - shapely.area(outline)) <= TOLERANCE
-        # every address point lies in its own cell
-        points = district.units.set_index(UNIT_ID).geometry.loc[ids].values
-        assert shapely.covers(mine, points).all()
-    check_grids_tile_each_community(district, run)
+        assert abs(shapely.area(mine[first]).sum() - shapely.area(outline)) <= TOLERANCE
 
 
 @settings(max_examples=10)
-@given(district=districts(points=None), seed=st.integers(0, 3))
-def test_same_seed_same_plan(district, seed):
-    first = partition(district.units, seed=seed, **district.kwargs())
-    second = partition(district.units, seed=seed, **district.kwargs())
+@given(district=districts(points=None), plan_seed=st.integers(0, 3))
+def test_same_seed_same_plan(district, plan_seed):
+    first = partition(district.units, seed=plan_seed, **district.kwargs())
+    second = partition(district.units, seed=plan_seed, **district.kwargs())
     assert_geodataframe_equal(first.grids, second.grids)
     pd.testing.assert_frame_equal(first.assignment, second.assignment)
     assert_geodataframe_equal(first.units, second.units)
@@ -243,6 +258,19 @@ def _without_timing(value):
     if isinstance(value, list):
         return [_without_timing(v) for v in value]
     return value
+
+
+VARIANTS = (
+    "points",
+    "river",
+    "communities",
+    "compounds",
+    "community column",
+    "zero households",
+    "oversized",
+    "admin codes",
+    "several communities",
+)
 
 
 def test_strategy_draws_every_variant():
@@ -263,19 +291,5 @@ def test_strategy_draws_every_variant():
         seen["several communities"] += district.communities is not None and len(district.communities) > 1
 
     collect()
-    missing = [
-        k
-        for k in (
-            "points",
-            "river",
-            "communities",
-            "compounds",
-            "community column",
-            "zero households",
-            "oversized",
-            "admin codes",
-            "several communities",
-        )
-        if not seen[k]
-    ]
+    missing = [variant for variant in VARIANTS if not seen[variant]]
     assert not missing, f"never drawn: {missing}"
