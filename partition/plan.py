@@ -160,7 +160,8 @@ def solve_container(task: ContainerTask) -> ContainerResult:
         if feas.feasible:
             lo, hi = feas.k_feasible  # type: ignore[misc]
             k_choices = sorted(range(lo, hi + 1), key=lambda x: (abs(x - feas.k), x))[:4]
-            restarts = 6
+            # a restart re-solves the whole piece: cheap for a village, not for a whole district
+            restarts = 6 if len(members) <= 150 else 3 if len(members) <= 400 else 1
         else:
             k_choices, restarts = [], 1
         budget = math.inf if task.time_budget is None else task.time_budget * len(members) / max(1, n)
