@@ -27,7 +27,9 @@ import os
 import platform
 import random
 import resource
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -71,6 +73,12 @@ MAXP_FLOOR = 300
 # number of regions as 20 / 2, which run in a few seconds.
 MAXP_CONSTRUCTIONS = 20
 MAXP_ANNEALING = 2
+# spopt 0.7's annealing can loop forever when no candidate touches another region
+# (pysal/spopt#506, fixed upstream after 0.7.0); a call that outlives this cap is
+# abandoned and retried with the next seed.
+MAXP_CAP_SECONDS = 15.0
+MAXP_CAP_PER_UNIT = 0.1
+MAXP_TRIES = 3
 
 # Targets the issue sets for our engine.
 DAAN_SHARE_TARGET = 0.97
@@ -428,6 +436,29 @@ def gerrychain_plan(case: Case, seed: int) -> tuple[np.ndarray, list[str], dict]
     return labels, notes, stats
 
 
+class _CapReached(Exception):
+    """A capped call ran out of time."""
+
+
+@contextmanager
+def _time_cap(seconds: float) -> Iterator[None]:
+    """Raise `_CapReached` inside the block after ``seconds`` (Unix main thread; else no cap)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _stop(signum, frame):
+        raise _CapReached
+
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def maxp_plan(case: Case, seed: int) -> tuple[np.ndarray, list[str]]:
     """spopt ``MaxPHeuristic`` per connected piece: floor of 300 households.
 
@@ -439,7 +470,7 @@ def maxp_plan(case: Case, seed: int) -> tuple[np.ndarray, list[str]]:
     from spopt.region import MaxPHeuristic
 
     labels = np.empty(len(case.ids), dtype=object)
-    notes: list[str] = []
+    stats = {"capped": 0, "kept_whole": 0}
     centroids = shapely.centroid(case.geoms)
     for p in pieces_of(case):
         n = len(p.idx)
@@ -460,24 +491,43 @@ def maxp_plan(case: Case, seed: int) -> tuple[np.ndarray, list[str]]:
             geometry=case.geoms[p.idx],
             crs=BENCH_CRS,
         )
-        np.random.seed(seed)  # spopt draws from numpy's global generator
-        random.seed(seed)
-        model = MaxPHeuristic(
-            frame,
-            W(neighbours, silence_warnings=True),
-            ["x", "y"],
-            HOUSEHOLDS,
-            MAXP_FLOOR,
-            top_n=2,
-            max_iterations_construction=MAXP_CONSTRUCTIONS,
-            max_iterations_sa=MAXP_ANNEALING,
-        )
-        model.solve()
-        if model.labels_ is None:
-            notes.append(f"no feasible regions in {p.container}, kept whole")
+        w = W(neighbours, silence_warnings=True)
+        cap = max(MAXP_CAP_SECONDS, MAXP_CAP_PER_UNIT * n)
+        found = None
+        for attempt in range(MAXP_TRIES):
+            np.random.seed(seed + attempt)  # spopt draws from numpy's global generator
+            random.seed(seed + attempt)
+            model = MaxPHeuristic(
+                frame,
+                w,
+                ["x", "y"],
+                HOUSEHOLDS,
+                MAXP_FLOOR,
+                top_n=2,
+                max_iterations_construction=MAXP_CONSTRUCTIONS,
+                max_iterations_sa=MAXP_ANNEALING,
+            )
+            try:
+                with _time_cap(cap):
+                    model.solve()
+            except _CapReached:
+                stats["capped"] += 1
+                continue
+            found = model.labels_
+            break
+        if found is None:
+            stats["kept_whole"] += 1
             labels[p.idx] = [f"{tag}/0"] * n
             continue
-        labels[p.idx] = [f"{tag}/{x}" for x in np.asarray(model.labels_)]
+        labels[p.idx] = [f"{tag}/{x}" for x in np.asarray(found)]
+    notes = []
+    if stats["capped"]:
+        notes.append(
+            f"{stats['capped']} solve(s) stopped after {MAXP_CAP_SECONDS:.0f}+ s (spopt 0.7 annealing loop, "
+            f"pysal/spopt#506) and retried with seed+1"
+        )
+    if stats["kept_whole"]:
+        notes.append(f"{stats['kept_whole']} piece(s) without a result in {MAXP_TRIES} tries, kept whole")
     return labels, notes
 
 

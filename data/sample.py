@@ -69,7 +69,9 @@ DEFAULT_START = datetime(2024, 3, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 _GROSS_DENSITY = 0.014
 _MAJOR_HALF_WIDTH = 14.0
 _MINOR_HALF_WIDTH = 6.0
-_COMPOUND_MAX_HOUSEHOLDS = 450
+# Real compounds (小区) run from a few hundred to a few thousand households; one larger than
+# a grid's maximum is divided along its buildings by the partition engine.
+_COMPOUND_MAX_HOUSEHOLDS = 1200
 _BUILDING_MAX_HOUSEHOLDS = 150
 _BUILDING_MIN_HOUSEHOLDS = 20
 _WALK_SPEED = 1.2  # m/s
@@ -287,7 +289,7 @@ units.gpkg        one row per building, geometry = the building's parcel (parcel
   unit_id         U00001...
   households      households living in the building (0 for schools, parks, offices)
   population      residents (sum of household sizes, mean about 2.6 per household)
-  compound        residential compound id XQ0001... (2-8 buildings, <= 450 households) or empty
+  compound        residential compound id XQ0001... (2-8 buildings, <= 1,200 households) or empty
   building        building id LD00001...
   community       community id SQ01...
   kind            compound, residential, shops, school, park, office
@@ -669,7 +671,7 @@ def _draw_land_use(rng: np.random.Generator, lots: np.ndarray) -> dict:
 
     households = np.zeros(len(parcels), dtype=int)
     compound_mask = parcel_kind == _COMPOUND
-    # compounds of many buildings are low-rise, so the 450-household cap holds by design
+    # per-building cap keeps every compound within _COMPOUND_MAX_HOUSEHOLDS by design
     cap = np.minimum(_BUILDING_MAX_HOUSEHOLDS, _COMPOUND_MAX_HOUSEHOLDS // per_lot[parcel_lot])
     low = np.maximum(_BUILDING_MIN_HOUSEHOLDS, (0.45 * cap).astype(int))
     households[compound_mask] = rng.integers(low[compound_mask], cap[compound_mask] + 1)
@@ -695,7 +697,7 @@ def _adjust_households(
 ) -> np.ndarray:
     """Scale residential buildings so the district holds ``target`` households.
 
-    Buildings stay within 20–150 households and compounds within 450; the total is
+    Buildings stay within 20–150 households and compounds within 1,200; the total is
     exact unless the buildings cannot hold it within those limits.
     """
     households = households.copy()

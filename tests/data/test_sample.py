@@ -82,7 +82,7 @@ def test_compounds_group_two_to_eight_buildings_in_one_community(district: Sampl
         n=(col.UNIT_ID, "size"), hh=(col.HOUSEHOLDS, "sum"), communities=(col.COMMUNITY, "nunique")
     )
     assert compounds["n"].between(2, 8).all()
-    assert (compounds["hh"] <= 450).all()
+    assert (compounds["hh"] <= 1200).all()
     assert (compounds["communities"] == 1).all()
     shapes = units.to_crs(district.working_crs).buffer(0.01).groupby(units[col.COMPOUND]).agg(shapely.union_all)
     assert (shapely.get_num_geometries(shapes.values) == 1).all()
