@@ -326,7 +326,7 @@ def partition(
         measure = u.geometry.values
     adjacency = build_adjacency(measure, barriers=bars)
     atoms = group_atoms(u, container, t, geoms=measure, spots=spots)
-    tasks = list(_tasks(container, atoms, adjacency, t, seed, time_budget, len(u)))
+    tasks = list(_tasks(container, atoms, adjacency, t, seed, time_budget))
     results: list[ContainerResult] = []
     for done, task in enumerate(tasks, start=1):
         results.append(solve_container(task))
@@ -501,7 +501,6 @@ def _tasks(
     t: Targets,
     seed: int,
     time_budget: float | None,
-    n_units: int,
 ):
     atom_container = np.empty(len(atoms.households), dtype=object)
     atom_container[atoms.atom_of] = container
@@ -541,7 +540,6 @@ def _tasks(
             seed=seed,
             time_budget=budget,
         )
-    del n_units
 
 
 def assemble(
@@ -606,7 +604,7 @@ def assemble(
     code_of = dict(zip(grids["_key"], grids[GRID_CODE], strict=True))
     assignment = pd.DataFrame({UNIT_ID: u[UNIT_ID].to_numpy(), GRID_CODE: [code_of[k] for k in unit_grid]})
     grids = grids.drop(columns="_key").sort_values(GRID_CODE).reset_index(drop=True)
-    containers = _container_outlines(u, comm)
+    containers = _container_outlines(u)
     checks = check_plan(grids, assignment, u, containers=containers)
     allowed = {str(c["compound"]) for c in atoms.split_compounds}  # split on purpose: each exceeds a maximum
     checks["split_compounds"] = [c for c in checks["split_compounds"] if c not in allowed]
@@ -689,12 +687,11 @@ def _with_codes(grids: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None) -> gpd.G
     return grids
 
 
-def _container_outlines(u: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None) -> gpd.GeoSeries:
+def _container_outlines(u: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """The area each community's grids must tile: the union of its units."""
     outlines = {}
     for cid, idx in u.groupby(COMMUNITY).indices.items():
         outlines[cid] = shapely.union_all(u.geometry.values[idx])
-    del comm
     return gpd.GeoSeries(outlines, crs=u.crs)
 
 

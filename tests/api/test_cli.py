@@ -40,8 +40,16 @@ def test_help_lists_every_command():
 def test_partition_writes_every_output(sample_inputs, tmp_path):
     result = runner.invoke(
         app,
-        _args(sample_inputs, tmp_path, "--report", str(tmp_path / "r.json"), "--map", str(tmp_path / "m.html"),
-              "--geojson", str(tmp_path / "g.geojson")),
+        _args(
+            sample_inputs,
+            tmp_path,
+            "--report",
+            str(tmp_path / "r.json"),
+            "--map",
+            str(tmp_path / "m.html"),
+            "--geojson",
+            str(tmp_path / "g.geojson"),
+        ),
     )
     assert result.exit_code == 0, result.output
     assert "in both ranges" in result.output
@@ -57,7 +65,7 @@ def test_partition_writes_every_output(sample_inputs, tmp_path):
 
 def test_missing_field_exits_2_naming_file_and_field(sample_inputs, tmp_path):
     args = _args(sample_inputs, tmp_path)
-    args[args.index("households") ] = "HH_TYPO"
+    args[args.index("households")] = "HH_TYPO"
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "HH_TYPO" in result.output and "units.gpkg" in result.output
@@ -112,3 +120,46 @@ def test_load_of_a_file_that_is_not_a_plan_exits_2(tmp_path):
     result = runner.invoke(app, ["load", str(bogus), "--plan", "p", "--db", "postgresql://nobody@127.0.0.1:1/x"])
     assert result.exit_code == 2
     assert "x.gpkg" in result.output
+
+
+def test_community_field_nests_grids_without_polygons(sample_inputs, tmp_path):
+    args = [
+        "partition", str(sample_inputs["units"]),
+        "--id", "unit_id", "--households", "households", "--population", "population",
+        "--community-field", "community", "--out", str(tmp_path / "g.gpkg"), "--report", str(tmp_path / "r.json"),
+    ]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["valid"] and report["checks"]["unnested"] == []
+    units = gpd.read_file(sample_inputs["units"])
+    assert {c["community_id"] for c in report["per_community"]} == set(units["community"])
+
+
+def test_time_budget_still_gives_a_valid_plan(sample_inputs, tmp_path):
+    result = runner.invoke(
+        app, _args(sample_inputs, tmp_path, "--time-budget", "0.5", "--report", str(tmp_path / "r.json"))
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["valid"] is True
+
+
+def test_blank_counts_need_the_zero_flag(tmp_path):
+    units = gpd.GeoDataFrame(
+        {"uid": ["a", "b"], "hh": [400, None], "pop": [1200, None]},
+        geometry=gpd.GeoSeries.from_wkt(
+            ["POLYGON((0 0,100 0,100 100,0 100,0 0))", "POLYGON((100 0,200 0,200 100,100 100,100 0))"]
+        ),
+        crs="EPSG:3826",
+    )
+    src = tmp_path / "u.gpkg"
+    units.to_file(src)
+    base = ["partition", str(src), "--id", "uid", "--households", "hh", "--population", "pop",
+            "--out", str(tmp_path / "g.gpkg"), "--crs", "EPSG:3826"]  # fmt: skip
+    refused = runner.invoke(app, base)
+    assert refused.exit_code == 2
+    assert "u.gpkg" in refused.output and "hh" in refused.output and "b" in refused.output
+    assert not (tmp_path / "g.gpkg").exists()
+    accepted = runner.invoke(app, [*base, "--missing-counts", "zero"])
+    assert accepted.exit_code == 0, accepted.output
+    assert (tmp_path / "g.gpkg").exists()
