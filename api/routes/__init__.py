@@ -1,1 +1,1 @@
-"""commgrid package."""
+"""One module per resource of the web service."""
