@@ -163,3 +163,26 @@ def test_blank_counts_need_the_zero_flag(tmp_path):
     accepted = runner.invoke(app, [*base, "--missing-counts", "zero"])
     assert accepted.exit_code == 0, accepted.output
     assert (tmp_path / "g.gpkg").exists()
+
+
+def test_demo_runs_the_main_job_without_serving(create_database, tmp_path):
+    from gis.cluster import DATABASE
+    from gis.store import connect, create_engine, read_grids
+
+    url = create_database("demo", template=DATABASE)
+    out = tmp_path / "demo"
+    result = runner.invoke(
+        app,
+        ["demo", "--no-serve", "--households", "6000", "--seed", "5", "--out", str(out),
+         "--db", url.render_as_string(hide_password=False)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for name in ("grids.gpkg", "grids.geojson", "report.json", "map.html", "input/units.gpkg"):
+        assert (out / name).exists(), name
+    report = json.loads((out / "report.json").read_text())
+    engine = create_engine(url)
+    with connect(engine) as conn:
+        stored = read_grids(conn)
+    engine.dispose()
+    assert len(stored) == report["grids"]
+    assert stored.attrs["plan_status"] == "published"
