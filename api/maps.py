@@ -44,9 +44,7 @@ def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.85},
         tooltip=folium.GeoJsonTooltip(fields=fields, sticky=True),
     ).add_to(m)
-    legend = "".join(
-        f'<div><span style="{_SWATCH}background:{c}"></span>{s}</div>' for s, c in STATUS_COLORS.items()
-    )
+    legend = "".join(f'<div><span style="{_SWATCH}background:{c}"></span>{s}</div>' for s, c in STATUS_COLORS.items())
     m.get_root().html.add_child(
         folium.Element(
             '<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px 8px;'

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import BBox, Conn
 from gis.errors import InputError
-from gis.store.features import grid_features
+from gis.store.features import FeaturePage, community_features, grid_features
 
 router = APIRouter(tags=["features"])
 
@@ -19,25 +19,7 @@ class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
 
 
-@router.get(
-    "/collections/grids/items",
-    response_class=GeoJSONResponse,
-    operation_id="grids_items",
-    summary="Grids of the published plan (or ?plan=NAME) as a GeoJSON FeatureCollection",
-)
-def grid_items(
-    request: Request,
-    conn: Conn,
-    bbox: BBox,
-    plan: Annotated[str | None, Query(description="plan name; the published plan when absent")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="page size")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> GeoJSONResponse:
-    settings = request.app.state.settings
-    limit = settings.items_limit if limit is None else limit
-    if limit > settings.items_limit_max:
-        raise InputError(f"limit may be at most {settings.items_limit_max}, got {limit}", field="limit")
-    page = grid_features(conn, plan=plan, bbox=bbox, limit=limit, offset=offset)
+def _collection(request: Request, page: FeaturePage, limit: int, offset: int) -> GeoJSONResponse:
     features = [{**f, "geometry": json.loads(f["geometry"])} for f in page.features]
     links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
     if offset + len(features) < page.number_matched:
@@ -55,3 +37,53 @@ def grid_items(
         "links": links,
     }
     return GeoJSONResponse(body)
+
+
+def _page_size(request: Request, limit: int | None) -> int:
+    settings = request.app.state.settings
+    limit = settings.items_limit if limit is None else limit
+    if limit > settings.items_limit_max:
+        raise InputError(f"limit may be at most {settings.items_limit_max}, got {limit}", field="limit")
+    return limit
+
+
+PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
+LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
+OffsetParam = Annotated[int, Query(ge=0)]
+
+
+@router.get(
+    "/collections/grids/items",
+    response_class=GeoJSONResponse,
+    operation_id="grids_items",
+    summary="Grids of the published plan (or ?plan=NAME) as a GeoJSON FeatureCollection",
+)
+def grid_items(
+    request: Request,
+    conn: Conn,
+    bbox: BBox,
+    plan: PlanParam = None,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
+) -> GeoJSONResponse:
+    size = _page_size(request, limit)
+    return _collection(request, grid_features(conn, plan=plan, bbox=bbox, limit=size, offset=offset), size, offset)
+
+
+@router.get(
+    "/collections/communities/items",
+    response_class=GeoJSONResponse,
+    operation_id="communities_items",
+    summary="Communities of the published plan's district (or ?plan=NAME) as a GeoJSON FeatureCollection",
+)
+def community_items(
+    request: Request,
+    conn: Conn,
+    bbox: BBox,
+    plan: PlanParam = None,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
+) -> GeoJSONResponse:
+    size = _page_size(request, limit)
+    page = community_features(conn, plan=plan, bbox=bbox, limit=size, offset=offset)
+    return _collection(request, page, size, offset)

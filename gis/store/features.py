@@ -18,6 +18,7 @@ from gis.store.queries import _resolve_plan
 
 __all__ = ["PUBLIC_GRID_FIELDS", "FeaturePage", "grid_features"]
 
+PUBLIC_COMMUNITY_FIELDS = ("community_id", "name", "admin_code")
 PUBLIC_GRID_FIELDS = ("code", "name", "community", "community_name", "households", "population", "status")
 
 
@@ -79,4 +80,42 @@ def grid_features(
     for r in conn.execute(query).mappings():
         props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
         features.append({"type": "Feature", "id": r["code"], "geometry": r["geometry"], "properties": props})
+    return FeaturePage(row.name, row.status, features, int(matched))
+
+
+def community_features(
+    conn: Connection,
+    *,
+    plan: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> FeaturePage:
+    """Communities of the district a plan (the published one by default) belongs to, as GeoJSON features."""
+    row = _resolve_plan(conn, plan, None)
+    where = [Community.district_id == row.district_id]
+    if bbox is not None:
+        where.append(func.ST_Intersects(Community.geom, func.ST_MakeEnvelope(*bbox, SRID)))
+    matched = conn.execute(select(func.count()).select_from(Community).where(*where)).scalar_one()
+    query = (
+        select(
+            Community.community_id,
+            Community.name,
+            Community.admin_code,
+            func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
+        )
+        .where(*where)
+        .order_by(Community.community_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    features = [
+        {
+            "type": "Feature",
+            "id": r["community_id"],
+            "geometry": r["geometry"],
+            "properties": {k: r[k] for k in PUBLIC_COMMUNITY_FIELDS},
+        }
+        for r in conn.execute(query).mappings()
+    ]
     return FeaturePage(row.name, row.status, features, int(matched))

@@ -67,3 +67,12 @@ def test_map_page_is_self_contained(client):
     page = client.get("/map").text
     assert "/collections/grids/items" in page
     assert "https://" not in page and "http://" not in page  # no CDN: works without internet
+
+
+def test_communities_of_the_published_plan(client, sample_inputs):
+    import geopandas as gpd
+
+    body = client.get("/collections/communities/items").json()
+    expected = set(gpd.read_file(sample_inputs["communities"])["community_id"])
+    assert {f["id"] for f in body["features"]} == expected
+    assert set(body["features"][0]["properties"]) == {"community_id", "name", "admin_code"}
