@@ -352,13 +352,14 @@ def _metis(inst: Instance, k: int, seed: int) -> list[int]:
     opts.contig = 1
     opts.ufactor = 10
     graph = pymetis.CSRAdjacency(xadj, adjncy)
+    # k-way mode always: pymetis bisects recursively for k <= 8, where METIS ignores contig
     # shared boundary lengths as edge weights make METIS cut short borders: more compact parts
     ew = [max(1, round(inst.nbrs[i][j][0])) for i in range(n) for j in sorted(inst.nbrs[i])]
     try:
-        _, parts = pymetis.part_graph(k, graph, vweights=vweights, eweights=ew, options=opts)
+        _, parts = pymetis.part_graph(k, graph, vweights=vweights, eweights=ew, options=opts, recursive=False)
     except Exception:  # METIS' contiguous mode refuses some awkward graphs; contiguity is fixed after
         opts.contig = 0
-        _, parts = pymetis.part_graph(k, graph, vweights=vweights, eweights=ew, options=opts)
+        _, parts = pymetis.part_graph(k, graph, vweights=vweights, eweights=ew, options=opts, recursive=False)
     return _compact_labels(list(parts))
 
 
