@@ -725,7 +725,16 @@ def _report(
         if comm is not None and r.container_id in comm.index:
             value = comm.loc[r.container_id, COMMUNITY_NAME]
             name = None if pd.isna(value) else str(value)
-        explanation = [p["reason"] for p in r.pieces if p.get("reason")]
+        explanation = [
+            (
+                f"an isolated piece ({p['units']} units, {p['households']:,} households) cut off from the rest "
+                f"of the community: {p['reason']}"
+                if p.get("isolated")
+                else p["reason"]
+            )
+            for p in r.pieces
+            if p.get("reason")
+        ]
         if feasible and off:
             bad = g[g[STATUS] == STATUS_OUT_OF_RANGE].head(3)
             listed = "; ".join(
