@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api.errors import register_error_handlers
-from api.routes import common, features, map
+from api.routes import collections, common, features, map
 from api.settings import Settings
 
 __all__ = ["create_app"]
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     register_error_handlers(app)
-    for module in (common, features, map):
+    # features first: its item routes for known collections must win over the generic ones
+    for module in (common, features, collections, map):
         app.include_router(module.router)
     return app

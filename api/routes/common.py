@@ -24,6 +24,8 @@ def landing(request: Request) -> dict:
                 "type": "application/vnd.oai.openapi+json;version=3.0",
                 "href": f"{base}/openapi.json",
             },
+            {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
+            {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
             {"rel": "items", "type": "application/geo+json", "href": f"{base}/collections/grids/items"},
             {"rel": "alternate", "type": "text/html", "title": "web map", "href": f"{base}/map"},
         ],

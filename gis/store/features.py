@@ -13,10 +13,20 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
+from gis.errors import NotFoundError
 from gis.store.models import SRID, Community, Grid
 from gis.store.queries import _resolve_plan
 
-__all__ = ["PUBLIC_GRID_FIELDS", "FeaturePage", "grid_features"]
+__all__ = [
+    "PUBLIC_COMMUNITY_FIELDS",
+    "PUBLIC_GRID_FIELDS",
+    "FeaturePage",
+    "community_feature",
+    "community_features",
+    "grid_feature",
+    "grid_features",
+    "plan_extent",
+]
 
 PUBLIC_COMMUNITY_FIELDS = ("community_id", "name", "admin_code")
 PUBLIC_GRID_FIELDS = ("code", "name", "community", "community_name", "households", "population", "status")
@@ -119,3 +129,72 @@ def community_features(
         for r in conn.execute(query).mappings()
     ]
     return FeaturePage(row.name, row.status, features, int(matched))
+
+
+def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dict:
+    """One grid of a plan (the published one by default) as a GeoJSON feature.
+
+    Raises
+    ------
+    NotFoundError
+        When the plan has no grid with that code.
+    """
+    row = _resolve_plan(conn, plan, None)
+    query = (
+        select(
+            Grid.code,
+            Grid.name,
+            Community.community_id.label(C.COMMUNITY),
+            Community.name.label("community_name"),
+            Grid.households,
+            Grid.population,
+            Grid.status,
+            func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
+        )
+        .select_from(Grid)
+        .outerjoin(Community, Grid.community_id == Community.id)
+        .where(Grid.plan_id == row.id, Grid.code == code)
+    )
+    r = conn.execute(query).mappings().first()
+    if r is None:
+        raise NotFoundError(f"plan {row.name!r} has no grid with code {code!r}")
+    props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
+    return {"type": "Feature", "id": r["code"], "geometry": r["geometry"], "properties": props}
+
+
+def community_feature(conn: Connection, community_id: str, *, plan: str | None = None) -> dict:
+    """One community of the plan's district as a GeoJSON feature.
+
+    Raises
+    ------
+    NotFoundError
+        When the district has no community with that id.
+    """
+    row = _resolve_plan(conn, plan, None)
+    query = select(
+        Community.community_id,
+        Community.name,
+        Community.admin_code,
+        func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
+    ).where(Community.district_id == row.district_id, Community.community_id == community_id)
+    r = conn.execute(query).mappings().first()
+    if r is None:
+        raise NotFoundError(f"the district of plan {row.name!r} has no community {community_id!r}")
+    props = {k: r[k] for k in PUBLIC_COMMUNITY_FIELDS}
+    return {"type": "Feature", "id": r["community_id"], "geometry": r["geometry"], "properties": props}
+
+
+def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:
+    """The plan's name and the lon/lat bounding box of its grids (``None`` when it has none)."""
+    row = _resolve_plan(conn, plan, None)
+    box = conn.execute(
+        select(
+            func.ST_XMin(func.ST_Extent(Grid.geom)),
+            func.ST_YMin(func.ST_Extent(Grid.geom)),
+            func.ST_XMax(func.ST_Extent(Grid.geom)),
+            func.ST_YMax(func.ST_Extent(Grid.geom)),
+        ).where(Grid.plan_id == row.id)
+    ).first()
+    if box is None or box[0] is None:
+        return row.name, None
+    return row.name, [float(v) for v in box]

@@ -76,3 +76,52 @@ def test_communities_of_the_published_plan(client, sample_inputs):
     expected = set(gpd.read_file(sample_inputs["communities"])["community_id"])
     assert {f["id"] for f in body["features"]} == expected
     assert set(body["features"][0]["properties"]) == {"community_id", "name", "admin_code"}
+
+
+def test_conformance_declares_core_geojson_and_openapi(client):
+    classes = client.get("/conformance").json()["conformsTo"]
+    assert any(c.endswith("/conf/core") for c in classes)
+    assert any(c.endswith("/conf/geojson") for c in classes)
+
+
+def test_collections_describe_grids_and_communities_with_extent(client):
+    body = client.get("/collections").json()
+    ids = [c["id"] for c in body["collections"]]
+    assert ids == ["grids", "communities"]
+    minx, miny, maxx, maxy = body["collections"][0]["extent"]["spatial"]["bbox"][0]
+    assert -180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90
+    assert client.get("/collections/grids").json()["id"] == "grids"
+
+
+def test_unknown_collection_is_404_listing_the_known_ones(client):
+    for path in ("/collections/nope", "/collections/nope/items", "/collections/nope/items/1"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert "grids" in r.json()["description"]
+
+
+def test_one_grid_by_code(client):
+    code = client.get("/collections/grids/items", params={"limit": 1}).json()["features"][0]["id"]
+    body = client.get(f"/collections/grids/items/{code}").json()
+    assert body["id"] == code
+    assert body["properties"]["code"] == code
+    assert any(link["rel"] == "collection" for link in body["links"])
+
+
+def test_missing_grid_is_404(client):
+    r = client.get("/collections/grids/items/999999999999999")
+    assert r.status_code == 404
+    assert "999999999999999" in r.json()["description"]
+
+
+def test_one_community_by_id(client, sample_inputs):
+    import geopandas as gpd
+
+    cid = str(gpd.read_file(sample_inputs["communities"])["community_id"].iloc[0])
+    assert client.get(f"/collections/communities/items/{cid}").json()["properties"]["community_id"] == cid
+
+
+def test_openapi_lists_the_ogc_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/conformance", "/collections", "/collections/{collection_id}", "/collections/grids/items"):
+        assert path in paths, path
