@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
@@ -42,6 +42,24 @@ class FeaturePage:
     number_matched: int
 
 
+def _public_grids() -> Select:
+    """The public columns of grids with their community, geometry as GeoJSON text."""
+    return (
+        select(
+            Grid.code,
+            Grid.name,
+            Community.community_id.label(C.COMMUNITY),
+            Community.name.label("community_name"),
+            Grid.households,
+            Grid.population,
+            Grid.status,
+            func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
+        )
+        .select_from(Grid)
+        .outerjoin(Community, Grid.community_id == Community.id)
+    )
+
+
 def grid_features(
     conn: Connection,
     *,
@@ -68,24 +86,7 @@ def grid_features(
     if bbox is not None:
         where.append(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*bbox, SRID)))
     matched = conn.execute(select(func.count()).select_from(Grid).where(*where)).scalar_one()
-    query = (
-        select(
-            Grid.code,
-            Grid.name,
-            Community.community_id.label(C.COMMUNITY),
-            Community.name.label("community_name"),
-            Grid.households,
-            Grid.population,
-            Grid.status,
-            func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
-        )
-        .select_from(Grid)
-        .outerjoin(Community, Grid.community_id == Community.id)
-        .where(*where)
-        .order_by(Grid.code)
-        .limit(limit)
-        .offset(offset)
-    )
+    query = _public_grids().where(*where).order_by(Grid.code).limit(limit).offset(offset)
     features = []
     for r in conn.execute(query).mappings():
         props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
@@ -140,21 +141,7 @@ def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dic
         When the plan has no grid with that code.
     """
     row = _resolve_plan(conn, plan, None)
-    query = (
-        select(
-            Grid.code,
-            Grid.name,
-            Community.community_id.label(C.COMMUNITY),
-            Community.name.label("community_name"),
-            Grid.households,
-            Grid.population,
-            Grid.status,
-            func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
-        )
-        .select_from(Grid)
-        .outerjoin(Community, Grid.community_id == Community.id)
-        .where(Grid.plan_id == row.id, Grid.code == code)
-    )
+    query = _public_grids().where(Grid.plan_id == row.id, Grid.code == code)
     r = conn.execute(query).mappings().first()
     if r is None:
         raise NotFoundError(f"plan {row.name!r} has no grid with code {code!r}")
