@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from sqlalchemy.engine import Connection
+from fastapi import APIRouter, Request
 
 from api.dependencies import Conn
-from api.routes.features import GeoJSONResponse
+from api.routes.features import COLLECTIONS, Collection, GeoJSONResponse, PlanParam
 from gis.errors import NotFoundError
-from gis.store.features import community_feature, grid_feature, plan_extent
+from gis.store.features import plan_extent
 
 router = APIRouter(tags=["features"])
 
@@ -22,38 +18,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
-
-
-@dataclass(frozen=True)
-class Collection:
-    """A public collection: how to describe it and how to fetch one of its features."""
-
-    id: str
-    title: str
-    description: str
-    feature: Callable[[Connection, str, str | None], dict]
-
-
-COLLECTIONS = {
-    c.id: c
-    for c in (
-        Collection(
-            "grids",
-            "Grids",
-            "Grid polygons of the published plan (?plan=NAME for another): code, community, households, "
-            "residents and status.",
-            lambda conn, fid, plan: grid_feature(conn, fid, plan=plan),
-        ),
-        Collection(
-            "communities",
-            "Communities",
-            "Communities (社区) of the published plan's district: id, name and admin code.",
-            lambda conn, fid, plan: community_feature(conn, fid, plan=plan),
-        ),
-    )
-}
-
-PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
 
 
 def _collection(collection_id: str) -> Collection:
@@ -121,7 +85,7 @@ def unknown_items(collection_id: str) -> GeoJSONResponse:
 )
 def feature(request: Request, conn: Conn, collection_id: str, feature_id: str, plan: PlanParam = None):
     c = _collection(collection_id)
-    f = c.feature(conn, feature_id, plan)
+    f = c.feature(conn, feature_id, plan=plan)
     base = str(request.base_url).rstrip("/")
     f = {**f, "geometry": json.loads(f["geometry"])}
     f["links"] = [
