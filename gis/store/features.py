@@ -60,6 +60,35 @@ def _public_grids() -> Select:
     )
 
 
+def _public_communities() -> Select:
+    """The public columns of communities, geometry as GeoJSON text."""
+    return select(
+        Community.community_id,
+        Community.name,
+        Community.admin_code,
+        func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
+    )
+
+
+def _feature(r) -> dict:
+    """A GeoJSON feature from a row of _public_grids or _public_communities (geometry still text)."""
+    if "code" in r:
+        fid, fields = r["code"], PUBLIC_GRID_FIELDS
+    else:
+        fid, fields = r["community_id"], PUBLIC_COMMUNITY_FIELDS
+    return {"type": "Feature", "id": fid, "geometry": r["geometry"], "properties": {k: r[k] for k in fields}}
+
+
+def _page(conn: Connection, row, query: Select, table, where: list, bbox, limit: int, offset: int) -> FeaturePage:
+    """Count what matches, then fetch one page ordered by the feature id, filtered in PostGIS."""
+    if bbox is not None:
+        where = [*where, func.ST_Intersects(table.geom, func.ST_MakeEnvelope(*bbox, SRID))]
+    matched = conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+    order = Grid.code if table is Grid else Community.community_id
+    rows = conn.execute(query.where(*where).order_by(order).limit(limit).offset(offset)).mappings()
+    return FeaturePage(row.name, row.status, [_feature(r) for r in rows], int(matched))
+
+
 def grid_features(
     conn: Connection,
     *,
@@ -82,16 +111,7 @@ def grid_features(
         The page.
     """
     row = _resolve_plan(conn, plan, None)
-    where = [Grid.plan_id == row.id]
-    if bbox is not None:
-        where.append(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*bbox, SRID)))
-    matched = conn.execute(select(func.count()).select_from(Grid).where(*where)).scalar_one()
-    query = _public_grids().where(*where).order_by(Grid.code).limit(limit).offset(offset)
-    features = []
-    for r in conn.execute(query).mappings():
-        props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
-        features.append({"type": "Feature", "id": r["code"], "geometry": r["geometry"], "properties": props})
-    return FeaturePage(row.name, row.status, features, int(matched))
+    return _page(conn, row, _public_grids(), Grid, [Grid.plan_id == row.id], bbox, limit, offset)
 
 
 def community_features(
@@ -105,31 +125,7 @@ def community_features(
     """Communities of the district a plan (the published one by default) belongs to, as GeoJSON features."""
     row = _resolve_plan(conn, plan, None)
     where = [Community.district_id == row.district_id]
-    if bbox is not None:
-        where.append(func.ST_Intersects(Community.geom, func.ST_MakeEnvelope(*bbox, SRID)))
-    matched = conn.execute(select(func.count()).select_from(Community).where(*where)).scalar_one()
-    query = (
-        select(
-            Community.community_id,
-            Community.name,
-            Community.admin_code,
-            func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
-        )
-        .where(*where)
-        .order_by(Community.community_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    features = [
-        {
-            "type": "Feature",
-            "id": r["community_id"],
-            "geometry": r["geometry"],
-            "properties": {k: r[k] for k in PUBLIC_COMMUNITY_FIELDS},
-        }
-        for r in conn.execute(query).mappings()
-    ]
-    return FeaturePage(row.name, row.status, features, int(matched))
+    return _page(conn, row, _public_communities(), Community, where, bbox, limit, offset)
 
 
 def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dict:
@@ -145,8 +141,7 @@ def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dic
     r = conn.execute(query).mappings().first()
     if r is None:
         raise NotFoundError(f"plan {row.name!r} has no grid with code {code!r}")
-    props = {k: r[k] for k in PUBLIC_GRID_FIELDS}
-    return {"type": "Feature", "id": r["code"], "geometry": r["geometry"], "properties": props}
+    return _feature(r)
 
 
 def community_feature(conn: Connection, community_id: str, *, plan: str | None = None) -> dict:
@@ -158,17 +153,13 @@ def community_feature(conn: Connection, community_id: str, *, plan: str | None =
         When the district has no community with that id.
     """
     row = _resolve_plan(conn, plan, None)
-    query = select(
-        Community.community_id,
-        Community.name,
-        Community.admin_code,
-        func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
-    ).where(Community.district_id == row.district_id, Community.community_id == community_id)
+    query = _public_communities().where(
+        Community.district_id == row.district_id, Community.community_id == community_id
+    )
     r = conn.execute(query).mappings().first()
     if r is None:
         raise NotFoundError(f"the district of plan {row.name!r} has no community {community_id!r}")
-    props = {k: r[k] for k in PUBLIC_COMMUNITY_FIELDS}
-    return {"type": "Feature", "id": r["community_id"], "geometry": r["geometry"], "properties": props}
+    return _feature(r)
 
 
 def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:
