@@ -33,7 +33,3 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port the web service listens on.")
     items_limit: int = Field(default=1000, ge=1, description="Default page size of feature collections.")
     items_limit_max: int = Field(default=10000, ge=1, description="Largest page size a client may ask for.")
-    basemap_url: str | None = Field(
-        default=None,
-        description="Optional XYZ raster basemap template for the web map, e.g. https://.../{z}/{x}/{y}.png",
-    )
