@@ -715,6 +715,7 @@ def _report(
     hard_crossings = int(adjacency.hard[same].sum())
     by_status = grids[STATUS].value_counts().to_dict()
     per_comm = []
+    units_per = u[COMMUNITY].value_counts()
     grid_by_comm = grids.groupby(COMMUNITY)
     for r in results:
         g = grid_by_comm.get_group(r.container_id) if r.container_id in grid_by_comm.groups else grids.iloc[:0]
@@ -757,7 +758,7 @@ def _report(
                 "name": name,
                 "households": int(g[HOUSEHOLDS].sum()),
                 "population": int(g[POPULATION].sum()),
-                "units": int((u[COMMUNITY] == r.container_id).sum()),
+                "units": int(units_per.get(r.container_id, 0)),
                 "grids": len(g),
                 "grids_ok": int(counts.get(STATUS_OK, 0)),
                 "grids_out_of_range": off,
