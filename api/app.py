@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import Engine
 
+from api.access import TokenCache, authorize, check_routes
 from api.errors import register_error_handlers
-from api.routes import collections, common, features, map
+from api.routes import collections, common, features, map, tiles
+from api.routes.map import VENDOR
 from api.settings import Settings
+from tiles.freshness import VersionProbe, version_reader
+from tiles.service import TileService
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_env"]
+
+
+def _conninfo(engine: Engine) -> str:
+    # the async pool speaks libpq directly; it takes the same URL without SQLAlchemy's driver tag
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -37,21 +48,55 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             app.state.engine = open_store(settings)
         else:
             app.state.engine = engine
+        # Tiles and token checks run on the event loop through an async pool; the
+        # feature routes keep SQLAlchemy's engine in the thread pool.
+        pool = AsyncConnectionPool(
+            _conninfo(app.state.engine),
+            min_size=1,
+            max_size=settings.pool_size,
+            open=False,
+            kwargs={"autocommit": True},
+            timeout=10,
+        )
+        await pool.open(wait=False)
+        app.state.pool = pool
+        app.state.probe = VersionProbe(version_reader(pool))
+        app.state.token_cache = TokenCache()
+        app.state.tiles = TileService(
+            pool,
+            app.state.probe,
+            cache_bytes=settings.tile_cache_mb << 20,
+            max_features=settings.tile_max_features,
+        )
         try:
             yield
         finally:
+            await pool.close()
             if own:
                 app.state.engine.dispose()
 
     app = FastAPI(
         title="commgrid",
-        description="Community grid management: grids, map and (soon) incidents and patrols.",
-        version="0.1.0",
+        description=(
+            "Community grid management: grid polygons, communities, units and incidents as OGC API Features "
+            "and vector tiles, and a web map. Without a token you get the public view; send "
+            "`Authorization: Bearer TOKEN` (from `commgrid users add`) for more."
+        ),
+        version="0.2.0",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     register_error_handlers(app)
-    # features first: its item routes for known collections must win over the generic ones
-    for module in (common, features, collections, map):
+    # features first: its routes for known collections must win over the generic ones
+    for module in (common, features, collections, tiles, map):
         app.include_router(module.router)
+    if VENDOR.is_dir():
+        app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=VENDOR), name="maplibre")
+    check_routes(app)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several worker processes): settings from ``COMMGRID_*``."""
+    return create_app(Settings())

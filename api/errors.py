@@ -28,4 +28,5 @@ def register_error_handlers(app: FastAPI) -> None:
         body = {"code": type(exc).__name__, "description": exc.message}
         if isinstance(exc, InputError):
             body["detail"] = exc.to_dict()
-        return JSONResponse(body, status_code=status)
+        headers = {"WWW-Authenticate": 'Bearer realm="commgrid"'} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)

@@ -33,3 +33,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port the web service listens on.")
     items_limit: int = Field(default=1000, ge=1, description="Default page size of feature collections.")
     items_limit_max: int = Field(default=10000, ge=1, description="Largest page size a client may ask for.")
+    pool_size: int = Field(default=10, ge=1, description="Most async connections (tiles, tokens) per worker process.")
+    tile_cache_mb: int = Field(default=256, ge=0, description="Memory for cached tiles per worker process, in MiB.")
+    tile_max_features: int = Field(
+        default=10000, ge=1, description="Most features of a point layer (incidents) in one tile."
+    )
+    basemap_url: str | None = Field(
+        default=None,
+        description="Optional XYZ raster basemap for the web map, e.g. https://tile.example.org/{z}/{x}/{y}.png.",
+    )
+    basemap_attribution: str = Field(default="", description="Attribution shown for the basemap.")

@@ -2,8 +2,9 @@
 # Set up commgrid on a fresh Debian machine: system packages, then a virtual
 # environment at .venv with commgrid installed (editable) and its extras.
 #
-#   scripts/setup.sh            # runtime: PostGIS + the package
-#   scripts/setup.sh test       # also test tools and headless Chromium
+#   scripts/setup.sh            # runtime: PostGIS, CJK fonts, Node (for MapLibre) + the package
+#   scripts/setup.sh test       # also test tools, GDAL's ogrinfo and headless Chromium
+#   scripts/setup.sh bench      # also the benchmark tools (wrk, tipg, spopt, GerryChain)
 #
 # Safe to run again: it installs only what is missing, and reinstalls the Python
 # packages only when pyproject.toml changed.
@@ -18,10 +19,12 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); fi
 fi
 
-apt_packages=(postgresql-15-postgis-3 postgresql-15)
-if [ "$mode" = "test" ]; then
-  apt_packages+=(chromium)
-fi
+apt_packages=(postgresql-15-postgis-3 postgresql-15 fonts-noto-cjk)
+command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+case "$mode" in
+  test) apt_packages+=(chromium gdal-bin) ;;
+  bench) apt_packages+=(chromium gdal-bin wrk) ;;
+esac
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -46,15 +49,30 @@ if [ ! -x .venv/bin/python ]; then
   "$python_bin" -m venv .venv
 fi
 
-extras="[test]"
-[ "$mode" = "run" ] && extras=""
+# MapLibre GL JS for the web map, from npm at the version package-lock.json pins; the
+# app serves it itself, so browsers need no CDN
+vendor=api/static/vendor
+if [ ! -f "$vendor/node_modules/maplibre-gl/dist/maplibre-gl.mjs" ] \
+   || [ "$vendor/package-lock.json" -nt "$vendor/node_modules/.package-lock.json" ]; then
+  say "installing MapLibre GL JS from npm"
+  (cd "$vendor" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+case "$mode" in
+  run) extras="" ;;
+  test) extras="[test]" ;;
+  bench) extras="[test,bench]" ;;
+  *) echo "unknown mode $mode: use run, test or bench" >&2; exit 2 ;;
+esac
 stamp=".venv/.commgrid-installed"
 hash="$(sha256sum pyproject.toml | cut -c1-16)"
 have="$(cat "$stamp" 2>/dev/null || true)"
-# a test install includes everything the runtime needs
-if [ "$have" = "$hash test" ] || [ "$have" = "$hash $mode" ]; then
-  exit 0
-fi
+# a bench install includes the tests', a test install everything the runtime needs
+case "$have" in
+  "$hash bench") exit 0 ;;
+  "$hash test") [ "$mode" != "bench" ] && exit 0 ;;
+  "$hash run") [ "$mode" = "run" ] && exit 0 ;;
+esac
 say "installing commgrid${extras} into .venv (the first time takes a few minutes)"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".${extras}"

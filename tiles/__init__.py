@@ -1,5 +1,13 @@
-"""Vector tiles and aggregation for the map service.
+"""Vector tiles for the map service.
 
-Reserved for the map-service issue: MVT built in PostGIS, the layer registry, binned
-incident density and a tile cache keyed by data versions. Nothing lives here yet.
+Layers are declared once (:mod:`tiles.layers`), cut into Mapbox Vector Tiles by
+PostGIS (:mod:`tiles.mvt`), and kept in a cache (:mod:`tiles.cache`) keyed by the
+data versions that the store's triggers move on every change (:mod:`tiles.freshness`).
+:class:`tiles.service.TileService` puts the four together for the API.
 """
+
+from tiles.layers import LAYERS, Layer
+from tiles.matrix import TMS, check_tile
+from tiles.service import Tile, TileService
+
+__all__ = ["LAYERS", "TMS", "Layer", "Tile", "TileService", "check_tile"]

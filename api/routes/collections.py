@@ -1,11 +1,12 @@
-"""OGC API – Features Part 1 Core: conformance, the collections and single features."""
+"""OGC API – Features Part 1 Core: conformance and the collections the caller may read."""
 
 from __future__ import annotations
 
-import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from api.access import COLLECTION_ROLES, Caller, caller, require
 from api.dependencies import Conn
 from api.routes.features import COLLECTIONS, Collection, GeoJSONResponse, PlanParam
 from gis.errors import NotFoundError
@@ -14,10 +15,21 @@ from gis.store.features import plan_extent
 router = APIRouter(tags=["features"])
 
 CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 ]
+
+Who = Annotated[Caller, Depends(caller)]
 
 
 def _collection(collection_id: str) -> Collection:
@@ -28,6 +40,7 @@ def _collection(collection_id: str) -> Collection:
 
 def _describe(request: Request, c: Collection, bbox: list[float] | None) -> dict:
     base = str(request.base_url).rstrip("/")
+    here = f"{base}/collections/{c.id}"
     out = {
         "id": c.id,
         "title": c.title,
@@ -35,8 +48,18 @@ def _describe(request: Request, c: Collection, bbox: list[float] | None) -> dict
         "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
         "links": [
-            {"rel": "self", "type": "application/json", "href": f"{base}/collections/{c.id}"},
-            {"rel": "items", "type": "application/geo+json", "href": f"{base}/collections/{c.id}/items"},
+            {"rel": "self", "type": "application/json", "href": here},
+            {"rel": "items", "type": "application/geo+json", "href": f"{here}/items"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "href": f"{here}/queryables",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "type": "application/json",
+                "href": f"{here}/tiles",
+            },
         ],
     }
     if bbox is not None:
@@ -49,23 +72,25 @@ def conformance() -> dict:
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections", operation_id="collections", summary="The public collections")
-def collections(request: Request, conn: Conn, plan: PlanParam = None) -> dict:
+@router.get("/collections", operation_id="collections", summary="The collections the caller may read")
+def collections(request: Request, conn: Conn, who: Who, plan: PlanParam = None) -> dict:
     _, bbox = plan_extent(conn, plan=plan)
     base = str(request.base_url).rstrip("/")
     return {
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
-        "collections": [_describe(request, c, bbox) for c in COLLECTIONS.values()],
+        "collections": [_describe(request, COLLECTIONS[c], bbox) for c in who.readable(COLLECTIONS)],
     }
 
 
 @router.get("/collections/{collection_id}", operation_id="collection", summary="One collection")
-def collection(request: Request, conn: Conn, collection_id: str, plan: PlanParam = None) -> dict:
+def collection(request: Request, conn: Conn, who: Who, collection_id: str, plan: PlanParam = None) -> dict:
     c = _collection(collection_id)
+    require(who, COLLECTION_ROLES[c.id], f"collection {c.id!r}")
     _, bbox = plan_extent(conn, plan=plan)
     return _describe(request, c, bbox)
 
 
+# Known collections have their own routes, registered before these; what reaches these is unknown.
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
@@ -73,23 +98,16 @@ def collection(request: Request, conn: Conn, collection_id: str, plan: PlanParam
     include_in_schema=False,
 )
 def unknown_items(collection_id: str) -> GeoJSONResponse:
-    _collection(collection_id)  # known collections have their own routes, registered first
+    _collection(collection_id)
     raise NotFoundError(f"no collection {collection_id!r}")
 
 
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=GeoJSONResponse,
-    operation_id="feature",
-    summary="One feature by id (a grid's code, a community's id)",
+    operation_id="unknown_collection_feature",
+    include_in_schema=False,
 )
-def feature(request: Request, conn: Conn, collection_id: str, feature_id: str, plan: PlanParam = None):
-    c = _collection(collection_id)
-    f = c.feature(conn, feature_id, plan=plan)
-    base = str(request.base_url).rstrip("/")
-    f = {**f, "geometry": json.loads(f["geometry"])}
-    f["links"] = [
-        {"rel": "self", "type": "application/geo+json", "href": str(request.url)},
-        {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{c.id}"},
-    ]
-    return GeoJSONResponse(f)
+def unknown_feature(collection_id: str, feature_id: str) -> GeoJSONResponse:
+    _collection(collection_id)
+    raise NotFoundError(f"no collection {collection_id!r}")

@@ -1,10 +1,15 @@
-"""Features of the public collections as GeoJSON (OGC API – Features items)."""
+"""OGC API – Features: items, single features and queryables of each collection.
+
+Every collection gets its own routes (``/collections/grids/items`` ...), so the OpenAPI
+document names each and :data:`api.access.ROUTE_ROLES` can give each its role.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,13 +17,10 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import BBox, Conn
 from gis.errors import InputError
-from gis.store.features import (
-    FeaturePage,
-    community_feature,
-    community_features,
-    grid_feature,
-    grid_features,
-)
+from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
+from tiles.layers import LAYERS, Layer
+
+__all__ = ["COLLECTIONS", "Collection", "GeoJSONResponse", "PlanParam", "parse_datetime"]
 
 router = APIRouter(tags=["features"])
 
@@ -29,55 +31,106 @@ class GeoJSONResponse(JSONResponse):
 
 @dataclass(frozen=True)
 class Collection:
-    """A public collection: how to describe it, page through it and fetch one feature."""
+    """A served collection: its description, how its features are read, its tile layer."""
 
     id: str
     title: str
     description: str
-    page: Callable[..., FeaturePage]  # (conn, *, plan, bbox, limit, offset)
-    feature: Callable[..., dict]  # (conn, feature_id, *, plan)
+    source: FeatureSource
+    layer: Layer
 
 
-COLLECTIONS = {
+COLLECTIONS: dict[str, Collection] = {
     c.id: c
     for c in (
         Collection(
             "grids",
             "Grids",
-            "Grid polygons of the published plan (?plan=NAME for another): code, community, households, "
-            "residents and status.",
-            grid_features,
-            grid_feature,
+            "Grid polygons of the published plan (?plan=NAME for another, ?datetime= for the plan published "
+            "then): code, community, households, residents, status and the grid worker's posted name and "
+            "work phone.",
+            SOURCES["grids"],
+            LAYERS["grids"],
         ),
         Collection(
             "communities",
             "Communities",
             "Communities (社区) of the published plan's district: id, name and admin code.",
-            community_features,
-            community_feature,
+            SOURCES["communities"],
+            LAYERS["communities"],
+        ),
+        Collection(
+            "incidents",
+            "Incidents",
+            "Reported incidents as points, without reporter data (analyst role).",
+            SOURCES["incidents"],
+            LAYERS["incidents"],
+        ),
+        Collection(
+            "units",
+            "Units",
+            "Small areas or address cells with households, residents, compound and grid (planner role).",
+            SOURCES["units"],
+            LAYERS["units"],
         ),
     )
 }
 
+RESERVED = {"bbox", "limit", "offset", "plan", "datetime", "f"}
 
-def _collection(request: Request, page: FeaturePage, limit: int, offset: int) -> GeoJSONResponse:
-    features = [{**f, "geometry": json.loads(f["geometry"])} for f in page.features]
+
+def parse_datetime(value: str | None) -> TimeFilter | None:
+    """An RFC 3339 instant or ``start/end`` interval (``..`` or empty for an open end).
+
+    Times without a zone are taken as UTC; a bare date means its midnight.
+    """
+    if value is None:
+        return None
+
+    def one(text: str) -> datetime | None:
+        text = text.strip()
+        if text in ("", ".."):
+            return None
+        try:
+            t = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(
+                f"datetime {text!r} is not RFC 3339 (e.g. 2026-01-31T08:00:00Z or 2026-01-31)", field="datetime"
+            ) from None
+        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+    if "/" in value:
+        start_text, _, end_text = value.partition("/")
+        start, end = one(start_text), one(end_text)
+        if start is None and end is None:
+            raise InputError("datetime interval '../..' has no end at all; give at least one", field="datetime")
+        if start is not None and end is not None and start > end:
+            raise InputError(f"datetime interval {value!r} ends before it starts", field="datetime")
+        return TimeFilter(start, end)
+    t = one(value)
+    if t is None:
+        raise InputError("datetime needs an instant or an interval", field="datetime")
+    return TimeFilter(t, t)
+
+
+def _body(request: Request, page: FeaturePage, limit: int, offset: int) -> dict:
+    feats = [{**f, "geometry": json.loads(f["geometry"])} for f in page.features]
     links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
-    if offset + len(features) < page.number_matched:
+    if offset + len(feats) < page.number_matched:
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
         links.append({"rel": "next", "type": "application/geo+json", "href": str(nxt)})
     if offset > 0:
         prev = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
         links.append({"rel": "prev", "type": "application/geo+json", "href": str(prev)})
-    body = {
+    return {
         "type": "FeatureCollection",
         "plan": page.plan,
         "numberMatched": page.number_matched,
-        "numberReturned": len(features),
-        "features": features,
+        "numberReturned": len(feats),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "features": feats,
         "links": links,
     }
-    return GeoJSONResponse(body)
 
 
 def _page_size(request: Request, limit: int | None) -> int:
@@ -91,6 +144,14 @@ def _page_size(request: Request, limit: int | None) -> int:
 PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
 LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
 OffsetParam = Annotated[int, Query(ge=0)]
+DatetimeParam = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339 instant or interval (start/end, '..' for open). Grids: the plan published at "
+        "that instant. Incidents: reported in the interval.",
+        examples=["2026-01-01T00:00:00Z/.."],
+    ),
+]
 
 
 def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
@@ -99,17 +160,77 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
         conn: Conn,
         bbox: BBox,
         plan: PlanParam = None,
+        datetime: DatetimeParam = None,
         limit: LimitParam = None,
         offset: OffsetParam = 0,
     ) -> GeoJSONResponse:
         size = _page_size(request, limit)
-        return _collection(request, c.page(conn, plan=plan, bbox=bbox, limit=size, offset=offset), size, offset)
+        filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+        page = features(
+            conn,
+            c.source,
+            plan=plan,
+            bbox=bbox,
+            filters=filters,
+            time=parse_datetime(datetime),
+            limit=size,
+            offset=offset,
+        )
+        return GeoJSONResponse(_body(request, page, size, offset))
 
     return items
 
 
-# one path per collection, so the OpenAPI document names each; the generic
-# /collections/{collection_id}/items in collections.py answers 404 for the rest
+def _feature_route(c: Collection) -> Callable[..., GeoJSONResponse]:
+    def one(request: Request, conn: Conn, feature_id: str, plan: PlanParam = None) -> GeoJSONResponse:
+        f = feature(conn, c.source, feature_id, plan=plan)
+        base = str(request.base_url).rstrip("/")
+        f = {**f, "geometry": json.loads(f["geometry"])}
+        f["links"] = [
+            {"rel": "self", "type": "application/geo+json", "href": str(request.url)},
+            {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{c.id}"},
+        ]
+        return GeoJSONResponse(f)
+
+    return one
+
+
+def _queryables_route(c: Collection) -> Callable[..., JSONResponse]:
+    def queryables(request: Request) -> JSONResponse:
+        props = {name: {"title": name, "type": "integer" if name == "id" else "string"} for name in c.source.filters}
+        props["geometry"] = {"$ref": "https://geojson.org/schema/Geometry.json"}
+        if c.source.time is not None or c.source.time_is_plan:
+            props["datetime"] = {"type": "string", "format": "date-time"}
+        return JSONResponse(
+            {
+                "$schema": "https://json-schema.org/draft/2019-09/schema",
+                "$id": str(request.url),
+                "type": "object",
+                "title": c.title,
+                "properties": props,
+                "additionalProperties": False,
+            },
+            media_type="application/schema+json",
+        )
+
+    return queryables
+
+
+def _filter_params(c: Collection) -> dict:
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": f"only features whose {name} equals this value",
+            }
+            for name in c.source.filters
+        ]
+    }
+
+
 for _c in COLLECTIONS.values():
     router.add_api_route(
         f"/collections/{_c.id}/items",
@@ -117,5 +238,21 @@ for _c in COLLECTIONS.values():
         methods=["GET"],
         response_class=GeoJSONResponse,
         operation_id=f"{_c.id}_items",
-        summary=f"{_c.title} as a GeoJSON FeatureCollection (published plan, or ?plan=NAME)",
+        summary=f"{_c.title} as a GeoJSON FeatureCollection",
+        openapi_extra=_filter_params(_c),
+    )
+    router.add_api_route(
+        f"/collections/{_c.id}/items/{{feature_id}}",
+        _feature_route(_c),
+        methods=["GET"],
+        response_class=GeoJSONResponse,
+        operation_id=f"{_c.id}_feature",
+        summary=f"One feature of {_c.title.lower()} by id",
+    )
+    router.add_api_route(
+        f"/collections/{_c.id}/queryables",
+        _queryables_route(_c),
+        methods=["GET"],
+        operation_id=f"{_c.id}_queryables",
+        summary=f"Properties {_c.title.lower()} can be filtered on",
     )

@@ -1,16 +1,53 @@
-"""The web map page (self-contained: works on machines without internet)."""
+"""The web map: the page, its MapLibre style, and who the caller is."""
 
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from api.access import Caller, caller
+from api.routes.features import COLLECTIONS, PlanParam
+from api.style import map_style
+from gis.errors import CommgridError
+
 router = APIRouter(tags=["map"])
+
+# MapLibre GL JS, installed from npm by scripts/setup.sh (api/static/vendor/package.json)
+VENDOR = Path(str(resources.files("api"))) / "static" / "vendor" / "node_modules" / "maplibre-gl" / "dist"
+Who = Annotated[Caller, Depends(caller)]
+
+
+class WebMapMissingError(CommgridError):
+    http_status = 503
 
 
 @router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")
 def web_map() -> HTMLResponse:
+    if not (VENDOR / "maplibre-gl.mjs").is_file():
+        raise WebMapMissingError(
+            f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
+            "(it runs `npm ci` in api/static/vendor)"
+        )
     page = resources.files("api").joinpath("static/map.html").read_text(encoding="utf-8")
     return HTMLResponse(page)
+
+
+@router.get("/styles/commgrid", operation_id="style", summary="MapLibre style of the web map, for the caller's role")
+def style(request: Request, who: Who, plan: PlanParam = None) -> dict:
+    settings = request.app.state.settings
+    return map_style(
+        str(request.base_url).rstrip("/"),
+        who.readable(COLLECTIONS),
+        plan=plan,
+        basemap_url=settings.basemap_url,
+        basemap_attribution=settings.basemap_attribution,
+    )
+
+
+@router.get("/whoami", operation_id="whoami", summary="The caller's user name and role")
+def whoami(who: Who) -> dict:
+    return {"user": who.name, "role": who.role.label, "collections": who.readable(COLLECTIONS)}

@@ -1,40 +1,75 @@
-"""Paged, bbox-filtered reads of public grid features, for the web service.
+"""Paged, filtered reads of the served collections as GeoJSON-ready features.
 
-Only the columns a resident may see leave this module: code, name, community,
-counts and status. Filtering and paging happen in PostGIS so a page costs the same
-however large the plan.
+Each collection is a :class:`FeatureSource`: which columns leave the store (only
+those its readers may see; grids carry the grid worker's *posted* name and work
+phone, nothing else about them), which properties can filter it and which timestamp
+``datetime`` applies to. Filtering and paging happen in PostGIS, so a page costs the
+same however large the table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, and_, false, func, or_, select, true
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from gis import columns as C
-from gis.errors import NotFoundError
-from gis.store.models import SRID, Community, Grid
+from gis.errors import InputError, NotFoundError
+from gis.store.models import SRID, Community, Grid, GridAssignment, GridPlan, GridWorker, Incident, PlanStatus, Unit
 from gis.store.queries import _resolve_plan
 
 __all__ = [
     "PUBLIC_COMMUNITY_FIELDS",
     "PUBLIC_GRID_FIELDS",
+    "SOURCES",
     "FeaturePage",
+    "FeatureSource",
+    "TimeFilter",
     "community_feature",
     "community_features",
+    "feature",
+    "features",
     "grid_feature",
     "grid_features",
     "plan_extent",
 ]
 
 PUBLIC_COMMUNITY_FIELDS = ("community_id", "name", "admin_code")
-PUBLIC_GRID_FIELDS = ("code", "name", "community", "community_name", "households", "population", "status")
+PUBLIC_GRID_FIELDS = (
+    "code",
+    "name",
+    "community",
+    "community_name",
+    "households",
+    "population",
+    "status",
+    "worker",
+    "worker_phone",
+)
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class TimeFilter:
+    """An instant (``start == end``) or an interval; ``None`` ends are open."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def instant(self) -> bool:
+        return self.start is not None and self.start == self.end
 
 
 @dataclass(frozen=True)
 class FeaturePage:
-    """One page of features as GeoJSON-ready dicts, with the total that matched."""
+    """One page of features as GeoJSON-ready dicts (geometry still JSON text), with the total."""
 
     plan: str
     plan_status: str
@@ -42,8 +77,32 @@ class FeaturePage:
     number_matched: int
 
 
-def _public_grids() -> Select:
-    """The public columns of grids with their community, geometry as GeoJSON text."""
+@dataclass(frozen=True)
+class FeatureSource:
+    """How one collection is read."""
+
+    id_field: str
+    fields: tuple[str, ...]
+    query: Callable[[Any], Select]  # plan row -> SELECT of fields + geometry (GeoJSON text)
+    geom: Any  # the geometry column, for bbox
+    order: Any
+    filters: dict[str, ColumnElement] = field(default_factory=dict)
+    time: ColumnElement | None = None  # what datetime= filters; None: no time
+    time_is_plan: bool = False  # datetime= picks the plan valid at that instant
+
+
+def _grids(plan: Any) -> Select:
+    worker = (
+        select(GridWorker.name, GridWorker.work_phone)
+        .where(
+            GridWorker.district_id == plan.district_id,
+            GridWorker.grid_code == Grid.code,
+            GridWorker.active,
+        )
+        .order_by(GridWorker.id)
+        .limit(1)
+        .lateral("w")
+    )
     return (
         select(
             Grid.code,
@@ -53,113 +112,264 @@ def _public_grids() -> Select:
             Grid.households,
             Grid.population,
             Grid.status,
+            worker.c.name.label("worker"),
+            worker.c.work_phone.label("worker_phone"),
             func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
         )
         .select_from(Grid)
         .outerjoin(Community, Grid.community_id == Community.id)
+        .outerjoin(worker, true())
+        .where(Grid.plan_id == plan.id)
     )
 
 
-def _public_communities() -> Select:
-    """The public columns of communities, geometry as GeoJSON text."""
+def _communities(plan: Any) -> Select:
     return select(
         Community.community_id,
         Community.name,
         Community.admin_code,
         func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
+    ).where(Community.district_id == plan.district_id)
+
+
+def _units(plan: Any) -> Select:
+    return (
+        select(
+            Unit.unit_id,
+            Unit.households,
+            Unit.population,
+            Unit.compound,
+            Community.community_id.label(C.COMMUNITY),
+            Grid.code.label("grid"),
+            func.ST_AsGeoJSON(Unit.geom, 7).label("geometry"),
+        )
+        .select_from(Unit)
+        .outerjoin(Community, Unit.community_id == Community.id)
+        .outerjoin(GridAssignment, and_(GridAssignment.unit_id == Unit.id, GridAssignment.plan_id == plan.id))
+        .outerjoin(Grid, Grid.id == GridAssignment.grid_id)
+        .where(Unit.district_id == plan.district_id)
     )
 
 
-def _feature(r) -> dict:
-    """A GeoJSON feature from a row of _public_grids or _public_communities (geometry still text)."""
-    if "code" in r:
-        fid, fields = r["code"], PUBLIC_GRID_FIELDS
-    else:
-        fid, fields = r["community_id"], PUBLIC_COMMUNITY_FIELDS
-    return {"type": "Feature", "id": fid, "geometry": r["geometry"], "properties": {k: r[k] for k in fields}}
+def _incidents(plan: Any) -> Select:
+    # reporter columns are personal data: not served as features (issue of incidents decides who may)
+    return (
+        select(
+            Incident.id,
+            Incident.category,
+            Incident.handling_class,
+            Incident.status,
+            Incident.reported_at,
+            Grid.code.label("grid"),
+            func.ST_AsGeoJSON(Incident.geom, 7).label("geometry"),
+        )
+        .select_from(Incident)
+        .outerjoin(Grid, Grid.id == Incident.grid_id)
+        .where(Incident.district_id == plan.district_id)
+    )
 
 
-def _page(conn: Connection, row, query: Select, table, where: list, bbox, limit: int, offset: int) -> FeaturePage:
-    """Count what matches, then fetch one page ordered by the feature id, filtered in PostGIS."""
-    if bbox is not None:
-        where = [*where, func.ST_Intersects(table.geom, func.ST_MakeEnvelope(*bbox, SRID))]
-    matched = conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-    order = Grid.code if table is Grid else Community.community_id
-    rows = conn.execute(query.where(*where).order_by(order).limit(limit).offset(offset)).mappings()
-    return FeaturePage(row.name, row.status, [_feature(r) for r in rows], int(matched))
+SOURCES: dict[str, FeatureSource] = {
+    "grids": FeatureSource(
+        id_field="code",
+        fields=PUBLIC_GRID_FIELDS,
+        query=_grids,
+        geom=Grid.geom,
+        order=Grid.code,
+        filters={
+            "code": Grid.code,
+            "name": Grid.name,
+            "community": Community.community_id,
+            "status": Grid.status,
+        },
+        time_is_plan=True,
+    ),
+    "communities": FeatureSource(
+        id_field="community_id",
+        fields=PUBLIC_COMMUNITY_FIELDS,
+        query=_communities,
+        geom=Community.geom,
+        order=Community.community_id,
+        filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
+    ),
+    "units": FeatureSource(
+        id_field="unit_id",
+        fields=("unit_id", "households", "population", "compound", "community", "grid"),
+        query=_units,
+        geom=Unit.geom,
+        order=Unit.unit_id,
+        filters={
+            "unit_id": Unit.unit_id,
+            "compound": Unit.compound,
+            "community": Community.community_id,
+            "grid": Grid.code,
+        },
+    ),
+    "incidents": FeatureSource(
+        id_field="id",
+        fields=("id", "category", "handling_class", "status", "reported_at", "grid"),
+        query=_incidents,
+        geom=Incident.geom,
+        order=Incident.id,
+        filters={
+            "id": Incident.id,
+            "category": Incident.category,
+            "handling_class": Incident.handling_class,
+            "status": Incident.status,
+            "grid": Grid.code,
+        },
+        time=Incident.reported_at,
+    ),
+}
 
 
-def grid_features(
+def _feature(source: FeatureSource, r: Any) -> dict:
+    props = {}
+    for k in source.fields:
+        v = r[k]
+        props[k] = v.isoformat() if isinstance(v, datetime) else v
+    return {"type": "Feature", "id": r[source.id_field], "geometry": r["geometry"], "properties": props}
+
+
+def _plan_at(conn: Connection, at: datetime) -> Any:
+    """The plan that was published at instant ``at``."""
+    rows = conn.execute(
+        select(GridPlan.id, GridPlan.name, GridPlan.district_id, GridPlan.status).where(
+            GridPlan.status.in_((PlanStatus.PUBLISHED, PlanStatus.ARCHIVED)),
+            GridPlan.valid_from <= at,
+            or_(GridPlan.valid_to.is_(None), GridPlan.valid_to > at),
+        )
+    ).all()
+    if not rows:
+        raise NotFoundError(f"no plan was published at {at.isoformat()}")
+    if len(rows) > 1:
+        found = ", ".join(f"{r.name!r} (district {r.district_id})" for r in rows)
+        raise InputError(f"several districts had a published plan at {at.isoformat()}: {found}; pass plan=NAME")
+    return rows[0]
+
+
+def _conditions(source: FeatureSource, filters: dict[str, str]) -> list[ColumnElement]:
+    out = []
+    for name, value in filters.items():
+        if name not in source.filters:
+            known = ", ".join(source.filters) or "none"
+            raise InputError(f"unknown property filter {name!r}; this collection filters on: {known}", field=name)
+        column = source.filters[name]
+        if isinstance(column.type, Integer):
+            try:
+                number = int(value)
+            except ValueError:
+                raise InputError(f"{name} must be a whole number, got {value!r}", field=name) from None
+            # beyond the column's range nothing can match; asking PostgreSQL would be an error
+            out.append(column == number if -(2**31) <= number < 2**31 else false())
+        else:
+            out.append(column == value)
+    return out
+
+
+def features(
     conn: Connection,
+    source: FeatureSource,
     *,
     plan: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
+    bbox: BBox | None = None,
+    filters: dict[str, str] | None = None,
+    time: TimeFilter | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> FeaturePage:
-    """Grids of a plan (the published one by default) as GeoJSON features.
+    """One page of a collection's features.
 
     Parameters
     ----------
     conn
         An open connection.
+    source
+        The collection (one of :data:`SOURCES`).
     plan
-        Plan name; ``None`` for the published plan.
+        Plan name; ``None`` for the published plan (or, with ``time`` on grids, the plan
+        published at that instant).
     bbox
-        ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326; only grids intersecting it.
+        ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326; only features intersecting it.
+    filters
+        Property name → exact value; names must be among the source's filters.
+    time
+        An instant or interval matched against the source's timestamp.
     limit, offset
         The page.
+
+    Raises
+    ------
+    InputError
+        For an unknown filter, a value of the wrong type, or a time filter on a
+        collection without time.
+    NotFoundError
+        For an unknown plan, or no plan published (at that time).
     """
-    row = _resolve_plan(conn, plan, None)
-    return _page(conn, row, _public_grids(), Grid, [Grid.plan_id == row.id], bbox, limit, offset)
+    row = _plan_for(conn, source, plan, time)
+    query = source.query(row)
+    where = _conditions(source, filters or {})
+    if bbox is not None:
+        where.append(func.ST_Intersects(source.geom, func.ST_MakeEnvelope(*bbox, SRID)))
+    if time is not None and source.time is not None:
+        if time.start is not None:
+            where.append(source.time >= time.start)
+        if time.end is not None:
+            where.append(source.time <= time.end)
+    query = query.where(*where)
+    matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = conn.execute(query.order_by(source.order).limit(limit).offset(offset)).mappings()
+    return FeaturePage(row.name, row.status, [_feature(source, r) for r in rows], int(matched))
 
 
-def community_features(
-    conn: Connection,
-    *,
-    plan: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    limit: int = 1000,
-    offset: int = 0,
-) -> FeaturePage:
-    """Communities of the district a plan (the published one by default) belongs to, as GeoJSON features."""
-    row = _resolve_plan(conn, plan, None)
-    where = [Community.district_id == row.district_id]
-    return _page(conn, row, _public_communities(), Community, where, bbox, limit, offset)
+def feature(conn: Connection, source: FeatureSource, feature_id: str, *, plan: str | None = None) -> dict:
+    """One feature by id.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such feature.
+    """
+    row = _plan_for(conn, source, plan, None)
+    where = _conditions(source, {source.id_field: feature_id}) if source.id_field in source.filters else []
+    r = conn.execute(source.query(row).where(*where)).mappings().first()
+    if r is None:
+        raise NotFoundError(f"plan {row.name!r} has no feature {feature_id!r} in this collection")
+    return _feature(source, r)
+
+
+def _plan_for(conn: Connection, source: FeatureSource, plan: str | None, time: TimeFilter | None) -> Any:
+    if time is not None and source.time is None:
+        if not source.time_is_plan:
+            raise InputError("this collection has no time; drop the datetime parameter", field="datetime")
+        if not time.instant:
+            raise InputError(
+                "for grids, datetime must be one instant (the plan published then), not an interval",
+                field="datetime",
+            )
+        if plan is None:
+            return _plan_at(conn, time.start)  # type: ignore[arg-type]
+    return _resolve_plan(conn, plan, None)
+
+
+def grid_features(conn: Connection, **kwargs: Any) -> FeaturePage:
+    """Grids of a plan (the published one by default); see :func:`features`."""
+    return features(conn, SOURCES["grids"], **kwargs)
+
+
+def community_features(conn: Connection, **kwargs: Any) -> FeaturePage:
+    """Communities of a plan's district; see :func:`features`."""
+    return features(conn, SOURCES["communities"], **kwargs)
 
 
 def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dict:
-    """One grid of a plan (the published one by default) as a GeoJSON feature.
-
-    Raises
-    ------
-    NotFoundError
-        When the plan has no grid with that code.
-    """
-    row = _resolve_plan(conn, plan, None)
-    query = _public_grids().where(Grid.plan_id == row.id, Grid.code == code)
-    r = conn.execute(query).mappings().first()
-    if r is None:
-        raise NotFoundError(f"plan {row.name!r} has no grid with code {code!r}")
-    return _feature(r)
+    """One grid by code; see :func:`feature`."""
+    return feature(conn, SOURCES["grids"], code, plan=plan)
 
 
 def community_feature(conn: Connection, community_id: str, *, plan: str | None = None) -> dict:
-    """One community of the plan's district as a GeoJSON feature.
-
-    Raises
-    ------
-    NotFoundError
-        When the district has no community with that id.
-    """
-    row = _resolve_plan(conn, plan, None)
-    query = _public_communities().where(
-        Community.district_id == row.district_id, Community.community_id == community_id
-    )
-    r = conn.execute(query).mappings().first()
-    if r is None:
-        raise NotFoundError(f"the district of plan {row.name!r} has no community {community_id!r}")
-    return _feature(r)
+    """One community by id; see :func:`feature`."""
+    return feature(conn, SOURCES["communities"], community_id, plan=plan)
 
 
 def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:

@@ -20,6 +20,7 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -36,10 +37,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "SRID",
+    "WEB_MERCATOR",
     "AppUser",
     "Barrier",
     "Base",
     "Community",
+    "DataVersion",
     "District",
     "Grid",
     "GridAssignment",
@@ -55,6 +58,7 @@ __all__ = [
 ]
 
 SRID = 4326
+WEB_MERCATOR = 3857
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -88,6 +92,16 @@ def _fk(target: str, *, on_delete: str = "CASCADE", index: bool = True, nullable
 def _geometry(geometry_type: str, *, nullable: bool = False) -> Any:
     # spatial_index=True makes GeoAlchemy2 add a GiST index named idx_<table>_<column>.
     return mapped_column(Geometry(geometry_type, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+def _tile_geometry(geometry_type: str) -> Any:
+    # Tiles are cut in Web Mercator; keeping a projected copy (maintained by PostgreSQL)
+    # spares every tile request a transform of every feature it touches.
+    return mapped_column(
+        Geometry(geometry_type, srid=WEB_MERCATOR, spatial_index=True),
+        Computed(f"ST_Transform(geom, {WEB_MERCATOR})", persisted=True),
+        comment="geom in EPSG:3857 for vector tiles; computed by the database",
+    )
 
 
 class Base(DeclarativeBase):
@@ -142,6 +156,7 @@ class Community(Base):
     admin_code: Mapped[str | None] = mapped_column(comment="12 digits: 6 county + 3 street + 3 community")
     name: Mapped[str]
     geom: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
+    geom_3857: Mapped[WKBElement] = _tile_geometry("MULTIPOLYGON")
 
 
 class Unit(Base):
@@ -165,6 +180,7 @@ class Unit(Base):
     )
     building: Mapped[str | None]
     geom: Mapped[WKBElement] = _geometry("GEOMETRY")
+    geom_3857: Mapped[WKBElement] = _tile_geometry("GEOMETRY")
 
 
 class Barrier(Base):
@@ -233,6 +249,7 @@ class Grid(Base):
     status: Mapped[str]
     reason: Mapped[str | None]
     geom: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
+    geom_3857: Mapped[WKBElement] = _tile_geometry("MULTIPOLYGON")
 
 
 class GridAssignment(Base):
@@ -281,6 +298,7 @@ class Incident(Base):
     reporter_phone: Mapped[str | None] = mapped_column(comment="personal data")
     public: Mapped[bool] = mapped_column(server_default=text("false"))
     geom: Mapped[WKBElement] = _geometry("POINT")
+    geom_3857: Mapped[WKBElement] = _tile_geometry("POINT")
 
 
 class IncidentEvent(Base):
@@ -312,6 +330,22 @@ class PatrolPoint(Base):
     device: Mapped[str | None]
     recorded_at: Mapped[datetime]
     geom: Mapped[WKBElement] = _geometry("POINT")
+
+
+class DataVersion(Base):
+    """A counter per served layer that every change of its tables moves forward.
+
+    Statement-level triggers (migration 0002) bump it in the same transaction as the
+    change, whoever writes, so a tile cache keyed by it can never serve a tile from
+    before a committed change. Values come from one sequence started at the
+    migration's clock time, so they never repeat, not even in a re-created store.
+    """
+
+    __tablename__ = "data_version"
+
+    layer: Mapped[str] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[created]
 
 
 class AppUser(Base):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
@@ -46,20 +50,25 @@ def sample_plan(sample_inputs: dict[str, Path], tmp_path_factory: pytest.TempPat
     )
 
 
+def database_with_plans(create: Callable[..., URL], name: str, plan_file: Path, plans: dict[str, bool]) -> URL:
+    """A migrated database holding ``plan_file`` stored once per name in ``plans`` (name → publish)."""
+    from gis import migrations
+
+    url = create(name, template=DATABASE)
+    migrations.upgrade(url)
+    engine = create_engine(url)
+    files = read_plan_file(plan_file)
+    with begin(engine) as conn:
+        for plan, publish in plans.items():
+            store_plan(conn, files, plan=plan, district="sample", publish=publish)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
 def api_db(create_database: Callable[..., URL], sample_plan: PartitionFiles) -> URL:
     """A database holding the sample plan, published as 'v1', plus a draft 'v0'."""
-    from gis import migrations
-
-    url = create_database("api", template=DATABASE)
-    migrations.upgrade(url)
-    engine = create_engine(url)
-    files = read_plan_file(sample_plan.gpkg)
-    with begin(engine) as conn:
-        store_plan(conn, files, plan="v0", district="sample", publish=False)
-        store_plan(conn, files, plan="v1", district="sample", publish=True)
-    engine.dispose()
-    return url
+    return database_with_plans(create_database, "api", sample_plan.gpkg, {"v0": False, "v1": True})
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +77,38 @@ def client(api_db: URL) -> TestClient:
     app = create_app(Settings(database_url=url, items_limit=50))
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def tokens(api_db: URL) -> dict[str, str]:
+    """A bearer token per role, for users stored in the API database."""
+    from gis.store.users import add_user
+
+    engine = create_engine(api_db)
+    with begin(engine) as conn:
+        out = {role: add_user(conn, f"test-{role}", role=role) for role in ("analyst", "planner", "admin")}
+    engine.dispose()
+    return out
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def live_url(api_db: URL):
+    """The app served by uvicorn on a free port, for clients outside the process (browsers, GDAL)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(Settings(database_url=api_db.render_as_string(hide_password=False)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

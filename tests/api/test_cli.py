@@ -186,3 +186,50 @@ def test_demo_runs_the_main_job_without_serving(create_database, tmp_path):
     engine.dispose()
     assert len(stored) == report["grids"]
     assert stored.attrs["plan_status"] == "published"
+
+
+def test_dask_workers_give_the_plan_of_one_process(sample_inputs, tmp_path):
+    """Two worker processes: every job travels pickled to another process and back."""
+    alone = runner.invoke(app, _args(sample_inputs, tmp_path / "one"))
+    spread = runner.invoke(app, _args(sample_inputs, tmp_path / "two", "--workers", "2"))
+    assert alone.exit_code == 0, alone.output
+    assert spread.exit_code == 0, spread.output
+    assert "on 2 Dask workers" in spread.output
+    one, two = (pyogrio.read_dataframe(tmp_path / d / "grids.gpkg", layer="assignment") for d in ("one", "two"))
+    assert one.equals(two)
+
+
+def test_workers_and_scheduler_together_exit_2(sample_inputs, tmp_path):
+    result = runner.invoke(app, _args(sample_inputs, tmp_path, "--workers", "2", "--scheduler", "tcp://h:8786"))
+    assert result.exit_code == 2
+    assert "give either --workers" in result.output
+    assert not (tmp_path / "grids.gpkg").exists()
+
+
+def test_a_failing_community_is_named_and_the_others_are_written(tmp_path):
+    """Community ``huge`` holds 1,000 units over a maximum: 1,000 grids, but codes stop at 999."""
+    boxes = [f"POLYGON(({x} 0,{x + 10} 0,{x + 10} 10,{x} 10,{x} 0))" for x in range(0, 10_000, 10)]
+    boxes += [f"POLYGON(({x} 100,{x + 100} 100,{x + 100} 200,{x} 200,{x} 100))" for x in range(0, 800, 100)]
+    units = gpd.GeoDataFrame(
+        {
+            "uid": [f"h{i}" for i in range(1_000)] + [f"k{i}" for i in range(8)],
+            "hh": [600] * 1_000 + [100] * 8,
+            "pop": [1_600] * 1_000 + [260] * 8,
+            "village": ["huge"] * 1_000 + ["ok"] * 8,
+        },
+        geometry=gpd.GeoSeries.from_wkt(boxes),
+        crs="EPSG:3826",
+    )
+    src = tmp_path / "u.gpkg"
+    units.to_file(src)
+    args = ["partition", str(src), "--id", "uid", "--households", "hh", "--population", "pop",
+            "--community-field", "village", "--out", str(tmp_path / "g.gpkg"),
+            "--report", str(tmp_path / "r.json")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "1 community failed" in result.output
+    assert "huge: ValueError: community 'huge' would get 1000 grids; codes allow at most 999" in result.output
+    grids = gpd.read_file(tmp_path / "g.gpkg", layer="grids")
+    assert set(grids["community"]) == {"ok"}
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [f["community_id"] for f in report["failed_containers"]] == ["huge"]

@@ -125,3 +125,44 @@ def test_openapi_lists_the_ogc_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/conformance", "/collections", "/collections/{collection_id}", "/collections/grids/items"):
         assert path in paths, path
+
+
+def test_property_filters_and_queryables(client):
+    ok = client.get("/collections/grids/items", params={"status": "ok", "limit": 500}).json()
+    assert ok["numberMatched"] > 0
+    assert {f["properties"]["status"] for f in ok["features"]} == {"ok"}
+    code = ok["features"][0]["id"]
+    one = client.get("/collections/grids/items", params={"code": code}).json()
+    assert [f["id"] for f in one["features"]] == [code]
+    bad = client.get("/collections/grids/items", params={"colour": "red"})
+    assert bad.status_code == 400
+    assert "unknown property filter 'colour'" in bad.json()["description"]
+    q = client.get("/collections/grids/queryables")
+    assert q.headers["content-type"].startswith("application/schema+json")
+    assert {"code", "status", "community", "datetime"} <= set(q.json()["properties"])
+
+
+def test_datetime_picks_the_plan_published_then(client):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    current = client.get("/collections/grids/items", params={"datetime": now.isoformat(), "limit": 1}).json()
+    assert current["plan"] == "v1"
+    early = client.get("/collections/grids/items", params={"datetime": "2000-01-01T00:00:00Z"})
+    assert early.status_code == 404 and "no plan was published at 2000-01-01" in early.json()["description"]
+    interval = client.get("/collections/grids/items", params={"datetime": f"{(now - timedelta(days=1)).date()}/.."})
+    assert interval.status_code == 400
+    nonsense = client.get("/collections/grids/items", params={"datetime": "yesterday"})
+    assert nonsense.status_code == 400 and "RFC 3339" in nonsense.json()["description"]
+    no_time = client.get("/collections/communities/items", params={"datetime": now.isoformat()})
+    assert no_time.status_code == 400
+
+
+def test_incident_items_for_analysts_filter_by_time(client, tokens):
+    from tests.api.conftest import bearer
+
+    r = client.get(
+        "/collections/incidents/items", params={"datetime": "2020-01-01/.."}, headers=bearer(tokens["analyst"])
+    )
+    assert r.status_code == 200
+    assert r.json()["numberMatched"] == 0  # none reported in the API database

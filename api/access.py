@@ -1,0 +1,225 @@
+"""Who may call what: roles, bearer tokens, and the one table of every route's role.
+
+Requests without a token are the public. A token (``Authorization: Bearer ...``) made
+by ``commgrid users add`` names a user with a role; roles are ordered, each allowed
+what the ones below it are. :data:`ROUTE_ROLES` gives every route (by operation id) the
+least role it needs; :func:`check_routes` makes the app refuse to start when a route is
+missing from it, so no route is ever open by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import IntEnum
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from psycopg_pool import AsyncConnectionPool
+
+from gis.errors import CommgridError
+from gis.store.users import hash_token
+from tiles.freshness import VersionProbe
+
+__all__ = [
+    "COLLECTION_ROLES",
+    "ROUTE_ROLES",
+    "AuthenticationError",
+    "Caller",
+    "PermissionDeniedError",
+    "Role",
+    "api_routes",
+    "authorize",
+    "caller",
+    "check_routes",
+]
+
+
+class Role(IntEnum):
+    """Roles from least to most allowed."""
+
+    PUBLIC = 0
+    ANALYST = 1
+    PLANNER = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class AuthenticationError(CommgridError):
+    """No valid token where one is needed."""
+
+    http_status = 401
+
+
+class PermissionDeniedError(CommgridError):
+    """A valid token whose role is too low for the route."""
+
+    http_status = 403
+
+
+# Collections and the least role that may read them (features and tiles alike).
+COLLECTION_ROLES: dict[str, Role] = {
+    "grids": Role.PUBLIC,
+    "communities": Role.PUBLIC,
+    "incidents": Role.ANALYST,
+    "units": Role.PLANNER,
+}
+
+# Per collection, the operations registered for it (see api/routes/features.py, tiles.py).
+COLLECTION_OPERATIONS = ("items", "feature", "queryables", "tilesets", "tileset", "tile", "tilejson")
+
+_OTHER_ROUTES: dict[str, Role] = {
+    "landing": Role.PUBLIC,
+    "health": Role.PUBLIC,
+    "conformance": Role.PUBLIC,
+    "collections": Role.PUBLIC,  # lists only what the caller may see
+    "collection": Role.PUBLIC,  # answers 401/403 itself for a hidden collection
+    "unknown_collection_items": Role.PUBLIC,
+    "unknown_collection_feature": Role.PUBLIC,
+    "tile_matrix_sets": Role.PUBLIC,
+    "tile_matrix_set": Role.PUBLIC,
+    "dataset_tilesets": Role.PUBLIC,
+    "dataset_tileset": Role.PUBLIC,  # these four hold only the layers the caller may see
+    "dataset_tile": Role.PUBLIC,
+    "dataset_tilejson": Role.PUBLIC,
+    "style": Role.PUBLIC,
+    "web_map": Role.PUBLIC,
+    "whoami": Role.PUBLIC,
+    "openapi": Role.PUBLIC,
+    "swagger_ui": Role.PUBLIC,
+    "swagger_ui_redirect": Role.PUBLIC,
+    "redoc": Role.PUBLIC,
+}
+
+ROUTE_ROLES: dict[str, Role] = {
+    **_OTHER_ROUTES,
+    **{f"{c}_{op}": role for c, role in COLLECTION_ROLES.items() for op in COLLECTION_OPERATIONS},
+}
+
+
+class Caller:
+    """Who is asking: a user name (``None`` for the public) and their role."""
+
+    __slots__ = ("name", "role")
+
+    def __init__(self, name: str | None, role: Role) -> None:
+        self.name = name
+        self.role = role
+
+    def may_read(self, collection: str) -> bool:
+        return self.role >= COLLECTION_ROLES[collection]
+
+    def readable(self, collections: Iterable[str]) -> list[str]:
+        return [c for c in collections if self.may_read(c)]
+
+
+PUBLIC = Caller(None, Role.PUBLIC)
+
+
+def route_id(route: object) -> str:
+    """The key of a route in :data:`ROUTE_ROLES`: its operation id, else its name."""
+    return getattr(route, "operation_id", None) or getattr(route, "name", "")
+
+
+def api_routes(routes: Iterable[object]) -> Iterator[APIRoute]:
+    """Every API route, including those of included routers (nested since FastAPI 0.16x)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)  # an included router
+        if inner is not None:
+            yield from api_routes(inner.routes)
+
+
+def check_routes(app: FastAPI) -> None:
+    """Fail when a route has no declared role (so none is open by omission)."""
+    routes = list(api_routes(app.routes))
+    if not routes:
+        raise RuntimeError("found no API routes to check; has FastAPI changed how routers are included?")
+    missing = [f"{sorted(r.methods)} {r.path} ({route_id(r)})" for r in routes if route_id(r) not in ROUTE_ROLES]
+    if missing:
+        raise RuntimeError("routes without a role in api.access.ROUTE_ROLES: " + "; ".join(missing))
+
+
+class TokenCache:
+    """Token hash → caller, valid while the ``users`` data version stays the same."""
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._callers: dict[str, Caller | None] = {}
+
+    def get(self, digest: str, version: int) -> tuple[bool, Caller | None]:
+        if version != self._version:
+            self._callers.clear()
+            self._version = version
+            return False, None
+        if digest in self._callers:
+            return True, self._callers[digest]
+        return False, None
+
+    def put(self, digest: str, version: int, who: Caller | None) -> None:
+        if version == self._version and len(self._callers) < 10_000:
+            self._callers[digest] = who
+
+
+async def _lookup(pool: AsyncConnectionPool, digest: str) -> Caller | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT name, role FROM app_user WHERE token_hash = %s", (digest,))
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return Caller(row[0], Role[row[1].upper()])
+
+
+async def caller(request: Request) -> Caller:
+    """The caller of this request, from its bearer token (checked against the store).
+
+    Raises
+    ------
+    AuthenticationError
+        For a malformed header or a token no user holds.
+    """
+    if hasattr(request.state, "caller"):
+        return request.state.caller
+    header = request.headers.get("authorization")
+    if header is None:
+        request.state.caller = PUBLIC
+        return PUBLIC
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    digest = hash_token(token)
+    probe: VersionProbe = request.app.state.probe
+    version = (await probe.current()).get("users", 0)
+    cache: TokenCache = request.app.state.token_cache
+    known, who = cache.get(digest, version)
+    if not known:
+        who = await _lookup(request.app.state.pool, digest)
+        cache.put(digest, version, who)
+    if who is None:
+        raise AuthenticationError("the token is not valid (it was never issued, or it was renewed or revoked)")
+    request.state.caller = who
+    return who
+
+
+def require(who: Caller, role: Role, what: str) -> None:
+    """Raise 401/403 when ``who`` may not do ``what``."""
+    if who.role >= role:
+        return
+    if who.name is None:
+        raise AuthenticationError(f"{what} needs the {role.label} role: send 'Authorization: Bearer <token>'")
+    raise PermissionDeniedError(f"{what} needs the {role.label} role; user {who.name!r} is {who.role.label}")
+
+
+async def authorize(request: Request) -> None:
+    """App-wide dependency: the caller must hold the role the matched route declares."""
+    route = request.scope.get("route")
+    needed = ROUTE_ROLES.get(route_id(route), Role.ADMIN)  # check_routes keeps this from happening
+    if needed == Role.PUBLIC and "authorization" not in request.headers:
+        request.state.caller = PUBLIC
+        return
+    who = await caller(request)
+    require(who, needed, f"{request.method} {request.url.path}")

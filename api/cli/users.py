@@ -1,0 +1,84 @@
+"""``commgrid users``: who may use the API beyond the public view."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli._common import console, handle_errors, settings_from
+
+app = typer.Typer(help="API users and their bearer tokens (analyst, planner, admin).", no_args_is_help=True)
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
+]
+RoleOpt = Annotated[str, typer.Option("--role", help="analyst, planner or admin.")]
+
+
+@contextmanager
+def _conn(db: str | None):
+    from api.database import open_store
+    from gis.store import begin
+
+    engine = open_store(settings_from(db))
+    try:
+        with begin(engine) as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _print_token(name: str, token: str) -> None:
+    console.print(f"token for [bold]{name}[/] (shown once; the store keeps only its hash):", highlight=False)
+    # plain print: the token must be copyable as one line, without rich wrapping it
+    print(token)
+
+
+@app.command()
+@handle_errors
+def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt, db: DbOpt = None) -> None:
+    """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`)."""
+    from gis.store.users import add_user
+
+    with _conn(db) as conn:
+        token = add_user(conn, name, role=role)
+    _print_token(name, token)
+
+
+@app.command()
+@handle_errors
+def token(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = None) -> None:
+    """Give a user a new token; the old one stops working at once."""
+    from gis.store.users import renew_token
+
+    with _conn(db) as conn:
+        new = renew_token(conn, name)
+    _print_token(name, new)
+
+
+@app.command()
+@handle_errors
+def remove(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = None) -> None:
+    """Remove a user; their token stops working at once."""
+    from gis.store.users import remove_user
+
+    with _conn(db) as conn:
+        remove_user(conn, name)
+    console.print(f"removed {name}")
+
+
+@app.command(name="list")
+@handle_errors
+def list_(db: DbOpt = None) -> None:
+    """List users and roles (never tokens)."""
+    from gis.store.users import list_users
+
+    with _conn(db) as conn:
+        users = list_users(conn)
+    table = Table("name", "role", "created")
+    for u in users:
+        table.add_row(u.name, u.role, f"{u.created_at:%Y-%m-%d %H:%M}" if u.created_at else "")
+    console.print(table)

@@ -1,0 +1,178 @@
+"""The MapLibre style document of the web map, built for the caller's role.
+
+It draws from the multi-layer tiles (one request per tile for every layer), colours
+grids by status and labels them with their codes. There is no ``glyphs`` URL on
+purpose: MapLibre GL JS (≥ 5.11) then renders labels with the browser's own fonts,
+so the map needs nothing from the internet.
+"""
+
+from __future__ import annotations
+
+from gis import columns as C
+
+__all__ = ["STATUS_COLOURS", "map_style"]
+
+STATUS_COLOURS = {C.STATUS_OK: "#7fc97f", C.STATUS_OUT_OF_RANGE: "#fdc086", C.STATUS_OVERSIZED: "#f0027f"}
+SOURCE_MAX_ZOOM = 16  # deeper zooms reuse z16 tiles: 4,096 units across a z16 tile is ~15 mm
+
+
+def _status_colour() -> list:
+    expr: list = ["match", ["get", "status"]]
+    for status, colour in STATUS_COLOURS.items():
+        expr += [status, colour]
+    return [*expr, "#bbbbbb"]
+
+
+def map_style(
+    base_url: str,
+    collections: list[str],
+    *,
+    plan: str | None = None,
+    basemap_url: str | None = None,
+    basemap_attribution: str = "",
+    center: tuple[float, float] | None = None,
+) -> dict:
+    """A MapLibre style (v8) showing ``collections`` from the service at ``base_url``.
+
+    Parameters
+    ----------
+    base_url
+        The service's root URL, no trailing slash.
+    collections
+        The collections the caller may read, in drawing order from the bottom.
+    plan
+        A plan name to show instead of the published plans.
+    basemap_url
+        An XYZ raster template drawn under everything, for deployments that have one.
+    center
+        Initial (lon, lat) of the view.
+    """
+    query = "" if plan is None else f"?plan={plan}"
+    tiles = f"{base_url}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}{query}"
+    sources: dict = {
+        "commgrid": {
+            "type": "vector",
+            "tiles": [tiles],
+            "minzoom": 0,
+            "maxzoom": SOURCE_MAX_ZOOM,
+            "attribution": "commgrid",
+        }
+    }
+    layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}}]
+    if basemap_url:
+        sources["basemap"] = {
+            "type": "raster",
+            "tiles": [basemap_url],
+            "tileSize": 256,
+            "attribution": basemap_attribution,
+        }
+        layers.append({"id": "basemap", "type": "raster", "source": "basemap"})
+    if "communities" in collections:
+        layers.append(
+            {
+                "id": "communities-fill",
+                "type": "fill",
+                "source": "commgrid",
+                "source-layer": "communities",
+                "paint": {"fill-color": "#ffffff", "fill-opacity": 0.4},
+                "metadata": {"commgrid:group": "communities"},
+            }
+        )
+    if "grids" in collections:
+        layers += [
+            {
+                "id": "grids-fill",
+                "type": "fill",
+                "source": "commgrid",
+                "source-layer": "grids",
+                "paint": {"fill-color": _status_colour(), "fill-opacity": 0.7},
+                "metadata": {"commgrid:group": "grids"},
+            },
+            {
+                "id": "grids-line",
+                "type": "line",
+                "source": "commgrid",
+                "source-layer": "grids",
+                "paint": {
+                    "line-color": "#444444",
+                    "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.3, 16, 1.5],
+                },
+                "metadata": {"commgrid:group": "grids"},
+            },
+        ]
+    if "units" in collections:
+        layers.append(
+            {
+                "id": "units-line",
+                "type": "line",
+                "source": "commgrid",
+                "source-layer": "units",
+                "minzoom": 14,
+                "paint": {"line-color": "#6a51a3", "line-width": 0.5, "line-dasharray": [2, 2]},
+                "metadata": {"commgrid:group": "units"},
+            }
+        )
+    if "communities" in collections:
+        layers.append(
+            {
+                "id": "communities-line",
+                "type": "line",
+                "source": "commgrid",
+                "source-layer": "communities",
+                "paint": {"line-color": "#222222", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 1, 16, 3]},
+                "metadata": {"commgrid:group": "communities"},
+            }
+        )
+    if "incidents" in collections:
+        layers.append(
+            {
+                "id": "incidents-circle",
+                "type": "circle",
+                "source": "commgrid",
+                "source-layer": "incidents",
+                "minzoom": 12,
+                "paint": {
+                    "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 1.5, 16, 4],
+                    "circle-color": "#d7301f",
+                    "circle-stroke-color": "#ffffff",
+                    "circle-stroke-width": 0.5,
+                },
+                "metadata": {"commgrid:group": "incidents"},
+            }
+        )
+    if "grids" in collections:
+        layers.append(
+            {
+                "id": "grids-label",
+                "type": "symbol",
+                "source": "commgrid",
+                "source-layer": "grid_labels",
+                "minzoom": 13,
+                "layout": {
+                    # the grid's number within its community; the whole code once there is room
+                    "text-field": ["step", ["zoom"], ["slice", ["get", "code"], -3], 16, ["get", "code"]],
+                    "text-size": ["interpolate", ["linear"], ["zoom"], 13, 10, 17, 16],
+                    "text-font": ["sans-serif"],
+                },
+                "paint": {"text-color": "#1a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
+                "metadata": {"commgrid:group": "grids"},
+            }
+        )
+    if "communities" in collections:
+        layers.append(
+            {
+                "id": "communities-label",
+                "type": "symbol",
+                "source": "commgrid",
+                "source-layer": "community_labels",
+                "maxzoom": 14,
+                "layout": {"text-field": ["get", "name"], "text-size": 13, "text-font": ["sans-serif"]},
+                "paint": {"text-color": "#000000", "text-halo-color": "#ffffff", "text-halo-width": 1.5},
+                "metadata": {"commgrid:group": "communities"},
+            }
+        )
+    style: dict = {"version": 8, "name": "commgrid", "sources": sources, "layers": layers}
+    if center is not None:
+        style["center"] = list(center)
+        style["zoom"] = 13
+    return style

@@ -1,0 +1,115 @@
+"""Roles: every route declares one, and each role gets exactly what its routes allow."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from api.access import ROUTE_ROLES, Role, api_routes, check_routes, route_id
+from api.cli import app as cli
+from tests.api.conftest import bearer
+
+
+def fill(path: str, code: str) -> str:
+    values = {"collection_id": "grids", "feature_id": code, "tms_id": "WebMercatorQuad", "z": "0", "y": "0", "x": "0"}
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_every_route_declares_its_role(client):
+    check_routes(client.app)  # raises when one is missing
+    routes = list(api_routes(client.app.routes))
+    assert len(routes) > 30
+    assert all(route_id(r) in ROUTE_ROLES for r in routes)
+
+
+def test_every_route_by_every_role(client, tokens):
+    code = client.get("/collections/grids/items", params={"limit": 1}).json()["features"][0]["id"]
+    callers = {Role.PUBLIC: {}, **{Role[r.upper()]: bearer(t) for r, t in tokens.items()}}
+    checked = 0
+    for route in api_routes(client.app.routes):
+        if "GET" not in route.methods:
+            continue
+        needed = ROUTE_ROLES[route_id(route)]
+        path = fill(route.path, code)
+        for role, headers in callers.items():
+            r = client.get(path, headers=headers)
+            if role < needed:
+                expected = 401 if role == Role.PUBLIC else 403
+                assert r.status_code == expected, (path, role, r.status_code)
+                assert r.json()["description"]
+            else:
+                assert r.status_code not in (401, 403), (path, role, r.text)
+                assert r.status_code < 500, (path, role, r.text)
+            checked += 1
+    assert checked > 100
+
+
+def test_401_says_how_to_authenticate(client):
+    r = client.get("/collections/units/items")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert "needs the planner role" in r.json()["description"]
+
+
+def test_403_names_the_user_and_role(client, tokens):
+    r = client.get("/collections/units/items", headers=bearer(tokens["analyst"]))
+    assert r.status_code == 403
+    assert "user 'test-analyst' is analyst" in r.json()["description"]
+
+
+@pytest.mark.parametrize("header", ["Bearer nope", "Basic dXNlcjpwdw==", "Bearer "])
+def test_bad_tokens_are_401_even_on_public_routes(client, header):
+    r = client.get("/collections/grids/items", headers={"Authorization": header})
+    assert r.status_code == 401
+
+
+def test_collections_list_what_the_role_may_read(client, tokens):
+    def ids(headers):
+        return [c["id"] for c in client.get("/collections", headers=headers).json()["collections"]]
+
+    assert ids({}) == ["grids", "communities"]
+    assert ids(bearer(tokens["analyst"])) == ["grids", "communities", "incidents"]
+    assert ids(bearer(tokens["planner"])) == ["grids", "communities", "incidents", "units"]
+    assert client.get("/collections/units").status_code == 401
+
+
+def test_public_grids_carry_no_personal_fields(client):
+    feature = client.get("/collections/grids/items", params={"limit": 1}).json()["features"][0]
+    assert set(feature["properties"]) == {
+        "code",
+        "name",
+        "community",
+        "community_name",
+        "households",
+        "population",
+        "status",
+        "worker",
+        "worker_phone",
+    }
+
+
+def test_users_cli_add_renew_remove(api_db, client):
+    db = api_db.render_as_string(hide_password=False)
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "carol", "--role", "planner", "--db", db])
+    assert added.exit_code == 0, added.output
+    token = added.output.strip().splitlines()[-1]
+    assert token.startswith("cg_")
+    assert client.get("/whoami", headers=bearer(token)).json() == {
+        "user": "carol",
+        "role": "planner",
+        "collections": ["grids", "communities", "incidents", "units"],
+    }
+    listed = runner.invoke(cli, ["users", "list", "--db", db])
+    assert "carol" in listed.output and token not in listed.output
+    renewed = runner.invoke(cli, ["users", "token", "carol", "--db", db])
+    new = renewed.output.strip().splitlines()[-1]
+    assert client.get("/whoami", headers=bearer(token)).status_code == 401  # the old token stops at once
+    assert client.get("/whoami", headers=bearer(new)).status_code == 200
+    assert runner.invoke(cli, ["users", "add", "carol", "--role", "planner", "--db", db]).exit_code == 1
+    bad = runner.invoke(cli, ["users", "add", "dave", "--role", "boss", "--db", db])
+    assert bad.exit_code == 2 and "unknown role 'boss'" in bad.output
+    assert runner.invoke(cli, ["users", "remove", "carol", "--db", db]).exit_code == 0
+    assert client.get("/whoami", headers=bearer(new)).status_code == 401

@@ -1,0 +1,85 @@
+"""Reading the data versions once for many concurrent requests, never from before they arrived.
+
+A tile request must see every change committed before it arrived. Reading the
+versions per request would cost a database round trip each; instead, requests share
+probes. A request joins the next probe that *starts* after it arrived: the one in
+flight may have read before a commit the request already saw, so it cannot answer
+it. Under load one probe answers every request that queued during the previous one,
+so the round trips stay at one per probe however many requests arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from gis.errors import DatabaseUnavailableError
+
+__all__ = ["VersionProbe", "version_reader"]
+
+Versions = dict[str, int]
+
+
+class VersionProbe:
+    """Coalesced reads of the data versions.
+
+    Parameters
+    ----------
+    fetch
+        Reads the versions from the database (``{layer: version}``).
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[Versions]]) -> None:
+        self._fetch = fetch
+        self._running: asyncio.Task | None = None
+        self._next: asyncio.Future | None = None
+        self.probes = 0
+
+    async def current(self) -> Versions:
+        """The versions as of a read that started after this call."""
+        if self._running is None:
+            future = asyncio.get_running_loop().create_future()
+            self._start(future)
+        else:
+            if self._next is None:
+                self._next = asyncio.get_running_loop().create_future()
+            future = self._next
+        return await asyncio.shield(future)
+
+    def _start(self, future: asyncio.Future) -> None:
+        self._running = asyncio.get_running_loop().create_task(self._probe(future))
+
+    async def _probe(self, future: asyncio.Future) -> None:
+        self.probes += 1
+        try:
+            versions = await self._fetch()
+        except Exception as exc:  # every waiter gets the failure (e.g. the database is down)
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved here so an unawaited failure logs nothing
+        else:
+            if not future.done():
+                future.set_result(versions)
+        finally:
+            waiting, self._next = self._next, None
+            if waiting is not None:
+                self._start(waiting)
+            else:
+                self._running = None
+
+
+def version_reader(pool: AsyncConnectionPool) -> Callable[[], Awaitable[Versions]]:
+    """A ``fetch`` for :class:`VersionProbe` reading the store's ``data_version`` table."""
+
+    async def read() -> Versions:
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute("SELECT layer, version FROM data_version")
+                return {layer: int(version) for layer, version in await cur.fetchall()}
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailableError(f"the database cannot be reached: {exc}") from exc
+
+    return read
