@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from api.access import TokenCache, authorize, check_routes
 from api.errors import register_error_handlers
-from api.routes import collections, common, features, map, tiles
+from api.routes import collections, common, features, map, plans, tiles
 from api.routes.map import VENDOR
 from api.settings import Settings
 from tiles.freshness import VersionProbe, version_reader
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     register_error_handlers(app)
     # features first: its routes for known collections must win over the generic ones
-    for module in (common, features, collections, tiles, map):
+    for module in (common, features, collections, tiles, map, plans):
         app.include_router(module.router)
     if VENDOR.is_dir():
         app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=VENDOR), name="maplibre")

@@ -11,10 +11,58 @@ import geopandas as gpd
 
 from gis.columns import GRID_CODE, HOUSEHOLDS, POLSBY_POPPER, POPULATION, REASON, STATUS
 
-__all__ = ["STATUS_COLORS", "plan_map"]
+__all__ = ["CHANGE_COLORS", "STATUS_COLORS", "diff_map", "plan_map"]
 
 _SWATCH = "display:inline-block;width:12px;height:12px;margin-right:4px;"
 STATUS_COLORS = {"ok": "#7fc97f", "out_of_range": "#fdc086", "oversized_unit": "#f0027f"}
+CHANGE_COLORS = {"kept": "#d9d9d9", "changed": "#fd8d3c", "added": "#e31a1c"}
+
+
+def _legend(m: folium.Map, colours: dict[str, str]) -> None:
+    legend = "".join(f'<div><span style="{_SWATCH}background:{c}"></span>{s}</div>' for s, c in colours.items())
+    m.get_root().html.add_child(
+        folium.Element(
+            '<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px 8px;'
+            f'border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px sans-serif">{legend}</div>'
+        )
+    )
+
+
+def diff_map(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, changed: set[str], added: set[str]) -> folium.Map:
+    """A folium map of a plan change: the new grids coloured kept / changed / added, the old outlines dashed.
+
+    Parameters
+    ----------
+    old, new
+        Grids of the two plans (any CRS), with ``code``.
+    changed, added
+        Codes of the new plan's grids that changed or are new (see ``gis.store.plans.diff_plans``).
+    """
+    g = new.to_crs(4326).copy()
+    g["change"] = ["added" if c in added else "changed" if c in changed else "kept" for c in g[GRID_CODE]]
+    fields = [c for c in (GRID_CODE, "change", HOUSEHOLDS, POPULATION, STATUS) if c in g]
+    minx, miny, maxx, maxy = g.total_bounds
+    m = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    folium.GeoJson(
+        g[[*fields, "geometry"]],
+        name="new plan",
+        style_function=lambda f: {
+            "fillColor": CHANGE_COLORS[f["properties"]["change"]],
+            "color": "#333333",
+            "weight": 1,
+            "fillOpacity": 0.6,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, sticky=True),
+    ).add_to(m)
+    folium.GeoJson(
+        old.to_crs(4326)[[GRID_CODE, "geometry"]],
+        name="old plan",
+        style_function=lambda f: {"fill": False, "color": "#08519c", "weight": 2, "dashArray": "6 4"},
+    ).add_to(m)
+    _legend(m, {**CHANGE_COLORS, "old outline": "#08519c"})
+    folium.LayerControl().add_to(m)
+    return m
 
 
 def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map:
@@ -44,12 +92,6 @@ def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.85},
         tooltip=folium.GeoJsonTooltip(fields=fields, sticky=True),
     ).add_to(m)
-    legend = "".join(f'<div><span style="{_SWATCH}background:{c}"></span>{s}</div>' for s, c in STATUS_COLORS.items())
-    m.get_root().html.add_child(
-        folium.Element(
-            '<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px 8px;'
-            f'border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px sans-serif">{legend}</div>'
-        )
-    )
+    _legend(m, STATUS_COLORS)
     folium.LayerControl().add_to(m)
     return m

@@ -24,7 +24,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from api.cli import db, demo, load, partition_cmd, sample, serve, users
+    from api.cli import db, demo, load, partition_cmd, plans, sample, serve, users
 
     app.add_typer(db.app, name="db")
     app.add_typer(sample.app, name="sample")
@@ -34,6 +34,7 @@ def _register() -> None:
     app.command(name="serve")(serve.serve)
     app.command(name="demo")(demo.demo)
     app.add_typer(users.app, name="users")
+    app.add_typer(plans.app, name="plans")
 
 
 _register()

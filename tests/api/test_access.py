@@ -13,7 +13,17 @@ from tests.api.conftest import bearer
 
 
 def fill(path: str, code: str) -> str:
-    values = {"collection_id": "grids", "feature_id": code, "tms_id": "WebMercatorQuad", "z": "0", "y": "0", "x": "0"}
+    values = {
+        "collection_id": "grids",
+        "feature_id": code,
+        "tms_id": "WebMercatorQuad",
+        "z": "0",
+        "y": "0",
+        "x": "0",
+        "name": "v1",
+        "a": "v0",
+        "b": "v1",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

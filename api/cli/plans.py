@@ -1,0 +1,96 @@
+"""``commgrid plans``: the history of plans, their differences, publishing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli._common import console, handle_errors, settings_from
+
+app = typer.Typer(help="Stored plans: list them, compare two, publish one.", no_args_is_help=True)
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
+]
+
+
+def _engine(db: str | None):
+    from api.database import open_store
+
+    return open_store(settings_from(db))
+
+
+@app.command(name="list")
+@handle_errors
+def list_(db: DbOpt = None) -> None:
+    """Every stored plan with its status and validity."""
+    from gis.store import connect, list_plans
+
+    engine = _engine(db)
+    try:
+        with connect(engine) as conn:
+            plans = list_plans(conn)
+    finally:
+        engine.dispose()
+    table = Table("district", "plan", "status", "grids", "valid from", "valid to", "version")
+    for p in plans:
+        table.add_row(
+            p.district,
+            p.name,
+            p.status,
+            str(p.n_grids),
+            f"{p.valid_from:%Y-%m-%d %H:%M}" if p.valid_from else "",
+            f"{p.valid_to:%Y-%m-%d %H:%M}" if p.valid_to else "",
+            str(p.version),
+        )
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def diff(
+    a: Annotated[str, typer.Argument(help="The older plan.")],
+    b: Annotated[str, typer.Argument(help="The newer plan.")],
+    map_out: Annotated[Path | None, typer.Option("--map", help="Write a folium map of the changes.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """What changed from plan A to plan B: grids added, removed, changed; households moved."""
+    from gis.store import connect, read_grids
+    from gis.store.plans import diff_plans
+
+    engine = _engine(db)
+    try:
+        with connect(engine) as conn:
+            d = diff_plans(conn, a, b)
+            grids = (read_grids(conn, plan=a), read_grids(conn, plan=b)) if map_out else None
+    finally:
+        engine.dispose()
+    console.print(
+        f"{a} → {b}: {len(d.kept)} grids kept, {len(d.changed)} changed, {len(d.added)} added, "
+        f"{len(d.removed)} removed; {d.units_moved:,} units and {d.households_moved:,} of "
+        f"{d.households_total:,} households ({d.households_moved_share:.1%}) changed grid"
+    )
+    if map_out is not None and grids is not None:
+        from api.maps import diff_map
+
+        map_out.parent.mkdir(parents=True, exist_ok=True)
+        diff_map(grids[0], grids[1], changed=set(d.changed), added=set(d.added)).save(str(map_out))
+        console.print(f"wrote {map_out}")
+
+
+@app.command()
+@handle_errors
+def publish(name: Annotated[str, typer.Argument(help="The draft plan to publish.")], db: DbOpt = None) -> None:
+    """Publish a draft plan; the district's published plan is archived in the same transaction."""
+    from gis.store import begin, publish_plan
+
+    engine = _engine(db)
+    try:
+        with begin(engine) as conn:
+            publish_plan(conn, plan=name)
+    finally:
+        engine.dispose()
+    console.print(f"published {name}")

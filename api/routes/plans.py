@@ -1,0 +1,98 @@
+"""Plans for planners: history, one plan, the difference of two, manual edits, publishing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from api.dependencies import Conn
+from gis.errors import InputError
+from gis.store import list_plans, publish_plan
+from gis.store.plans import diff_plans, move_units
+from gis.store.queries import _resolve_plan
+
+router = APIRouter(tags=["plans"])
+
+
+def _summary(p, base: str) -> dict:
+    return {
+        "name": p.name,
+        "district": p.district,
+        "status": p.status,
+        "created_at": p.created_at.isoformat(),
+        "valid_from": p.valid_from.isoformat() if p.valid_from else None,
+        "valid_to": p.valid_to.isoformat() if p.valid_to else None,
+        "version": p.version,
+        "grids": p.n_grids,
+        "links": [
+            {"rel": "self", "href": f"{base}/plans/{p.name}"},
+            {"rel": "items", "href": f"{base}/collections/grids/items?plan={p.name}"},
+        ],
+    }
+
+
+@router.get("/plans", operation_id="plans_list", summary="Every stored plan, oldest first, with validity")
+def plans(request: Request, conn: Conn) -> dict:
+    base = str(request.base_url).rstrip("/")
+    return {"plans": [_summary(p, base) for p in list_plans(conn)]}
+
+
+@router.get("/plans/{name}", operation_id="plan_detail", summary="One plan; its ETag is its version")
+def plan(request: Request, response: Response, conn: Conn, name: str) -> dict:
+    _resolve_plan(conn, name, None)  # 404 listing the plans
+    found = next(p for p in list_plans(conn) if p.name == name)
+    report = conn.exec_driver_sql("SELECT report FROM grid_plan WHERE name = %(n)s", {"n": name}).scalar_one()
+    response.headers["ETag"] = f'"{found.version}"'
+    return {**_summary(found, str(request.base_url).rstrip("/")), "report": report}
+
+
+@router.get("/plans/{a}/diff/{b}", operation_id="plan_diff", summary="How plan b differs from plan a")
+def diff(conn: Conn, a: str, b: str) -> dict:
+    return diff_plans(conn, a, b).to_dict()
+
+
+class AssignmentEdit(BaseModel):
+    """Units to move into one grid."""
+
+    units: list[str] = Field(min_length=1, description="source ids of the units to move")
+    grid: str = Field(description="code of the grid that receives them")
+    version: int | None = Field(default=None, description="plan version edited (or send If-Match)")
+    dry_run: bool = Field(default=False, description="validate only; keep nothing")
+
+
+@router.patch(
+    "/plans/{name}/assignment",
+    operation_id="plan_edit",
+    summary="Move units between grids of a draft plan; answers with the checks of the grids touched",
+    responses={409: {"description": "the plan changed since it was read, or is not a draft"}},
+)
+def edit(
+    response: Response,
+    conn: Conn,
+    name: str,
+    body: AssignmentEdit,
+    if_match: Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")] = None,
+) -> dict:
+    version = body.version
+    if version is None and if_match is not None:
+        try:
+            version = int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise InputError(
+                f"If-Match must be a plan ETag such as '\"3\"', got {if_match!r}", field="If-Match"
+            ) from None
+    if version is None:
+        raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
+    result = move_units(conn, name, body.units, body.grid, version=version, dry_run=body.dry_run)
+    conn.commit()
+    response.headers["ETag"] = f'"{result.version}"'
+    return result.to_dict()
+
+
+@router.post("/plans/{name}/publish", operation_id="plan_publish", summary="Publish a draft; the old plan is archived")
+def publish(conn: Conn, name: str) -> dict:
+    publish_plan(conn, plan=name)
+    conn.commit()
+    return {"published": name}

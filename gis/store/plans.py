@@ -1,0 +1,339 @@
+"""The life of a plan after the engine: its history, differences between plans, and manual edits.
+
+Edits move units between grids of a *draft* plan. Each one is checked against the
+plan's version (a stale edit is refused, so two planners never overwrite each other),
+applied in one transaction, and answered with the validation of every grid it
+touched: contiguity, both ranges, nesting in the community, and whole compounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.errors import ConflictError, InputError, NotFoundError
+from gis.store.queries import _atomic, _resolve_plan
+
+__all__ = ["EditResult", "GridCheck", "PlanDiff", "diff_plans", "move_units", "plan_targets"]
+
+DEFAULT_TARGETS = {"households": [300, 500], "population": [1000, 1500]}
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """How plan ``b`` differs from plan ``a`` (grids matched by code)."""
+
+    a: str
+    b: str
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    kept: list[str]
+    units_moved: int
+    households_moved: int
+    households_total: int
+
+    @property
+    def households_moved_share(self) -> float:
+        return self.households_moved / self.households_total if self.households_total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "households_moved_share": round(self.households_moved_share, 4)}
+
+
+@dataclass(frozen=True)
+class GridCheck:
+    """The validation of one grid after an edit."""
+
+    code: str
+    households: int
+    population: int
+    units: int
+    contiguous: bool
+    in_range: bool
+    nested: bool
+    compounds_whole: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What an edit did: the plan's new version and the checks of the grids it touched."""
+
+    plan: str
+    version: int
+    moved_units: int
+    grids: list[GridCheck]
+    retired: list[str]
+    applied: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "version": self.version,
+            "moved_units": self.moved_units,
+            "applied": self.applied,
+            "retired": self.retired,
+            "grids": [{**asdict(g), "ok": g.ok} for g in self.grids],
+        }
+
+
+def diff_plans(conn: Connection, a: str, b: str) -> PlanDiff:
+    """Compare two plans of one district: grids added, removed, changed and kept, households moved.
+
+    Raises
+    ------
+    NotFoundError
+        When either plan does not exist.
+    InputError
+        When the plans belong to different districts.
+    """
+    pa, pb = _resolve_plan(conn, a, None), _resolve_plan(conn, b, None)
+    if pa.district_id != pb.district_id:
+        raise InputError(f"plans {a!r} and {b!r} belong to different districts; only plans of one district compare")
+    rows = conn.execute(
+        text(
+            """
+            WITH pa AS (SELECT x.unit_id, g.code FROM grid_assignment x JOIN grid g ON g.id = x.grid_id
+                        WHERE x.plan_id = :a),
+                 pb AS (SELECT x.unit_id, g.code FROM grid_assignment x JOIN grid g ON g.id = x.grid_id
+                        WHERE x.plan_id = :b)
+            SELECT pa.code AS code_a, pb.code AS code_b, u.households
+            FROM pa FULL JOIN pb ON pa.unit_id = pb.unit_id
+            JOIN unit u ON u.id = coalesce(pa.unit_id, pb.unit_id)
+            """
+        ),
+        {"a": pa.id, "b": pb.id},
+    ).all()
+    frame = pd.DataFrame(rows, columns=["code_a", "code_b", "households"])
+    codes_a = set(conn.execute(text("SELECT code FROM grid WHERE plan_id = :p"), {"p": pa.id}).scalars())
+    codes_b = set(conn.execute(text("SELECT code FROM grid WHERE plan_id = :p"), {"p": pb.id}).scalars())
+    moved = frame[frame.code_a.notna() & frame.code_b.notna() & (frame.code_a != frame.code_b)]
+    different = frame[frame.code_a.fillna("") != frame.code_b.fillna("")]
+    touched = set(different.code_a.dropna()) | set(different.code_b.dropna())
+    both = codes_a & codes_b
+    return PlanDiff(
+        a=a,
+        b=b,
+        added=sorted(codes_b - codes_a),
+        removed=sorted(codes_a - codes_b),
+        changed=sorted(both & touched),
+        kept=sorted(both - touched),
+        units_moved=len(moved),
+        households_moved=int(moved.households.sum()),
+        households_total=int(frame.households.sum()),
+    )
+
+
+def plan_targets(params: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The household and resident ranges a plan was made for (the defaults when it does not say)."""
+    targets = {**DEFAULT_TARGETS, **(params or {}).get("targets", {})}
+    h, p = targets["households"], targets["population"]
+    return (int(h[0]), int(h[1])), (int(p[0]), int(p[1]))
+
+
+def move_units(
+    conn: Connection,
+    plan: str,
+    unit_ids: list[str],
+    grid: str,
+    *,
+    version: int,
+    dry_run: bool = False,
+) -> EditResult:
+    """Move units into another grid of a draft plan, and validate every grid the move touched.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    plan
+        The draft plan's name.
+    unit_ids
+        Source ids of the units to move.
+    grid
+        Code of the grid that receives them.
+    version
+        The plan version the edit was made against; a different current version is a conflict.
+    dry_run
+        Validate without keeping the change.
+
+    Raises
+    ------
+    ConflictError
+        When the plan is not a draft, or ``version`` is stale.
+    NotFoundError
+        For an unknown plan or grid.
+    InputError
+        For unit ids the plan does not hold.
+    """
+    if not unit_ids:
+        raise InputError("name at least one unit to move", field="units")
+    with _atomic(conn):
+        row = conn.execute(
+            text("SELECT id, name, district_id, status, version, params FROM grid_plan WHERE name = :n FOR UPDATE"),
+            {"n": plan},
+        ).first()
+        if row is None:
+            _resolve_plan(conn, plan, None)  # raises NotFoundError listing the plans
+        if row.status != "draft":
+            raise ConflictError(
+                f"plan {plan!r} is {row.status} and read-only; edit a draft (store the plan again under a new name)"
+            )
+        if row.version != version:
+            raise ConflictError(
+                f"plan {plan!r} is at version {row.version}, the edit was made against version {version}; "
+                "reload the plan and apply the edit again"
+            )
+        target = conn.execute(
+            text("SELECT id, community_id FROM grid WHERE plan_id = :p AND code = :c"), {"p": row.id, "c": grid}
+        ).first()
+        if target is None:
+            raise NotFoundError(f"plan {plan!r} has no grid {grid!r}")
+        found = conn.execute(
+            text(
+                """
+                SELECT u.unit_id, u.id, x.grid_id FROM unit u
+                JOIN grid_assignment x ON x.unit_id = u.id AND x.plan_id = :p
+                WHERE u.district_id = :d AND u.unit_id = ANY(:ids)
+                """
+            ),
+            {"p": row.id, "d": row.district_id, "ids": list(unit_ids)},
+        ).all()
+        missing = sorted(set(unit_ids) - {r.unit_id for r in found})
+        if missing:
+            raise InputError(
+                f"plan {plan!r} holds no unit {', '.join(map(repr, missing[:10]))}",
+                field="units",
+                feature_id=missing,
+            )
+        sources = {r.grid_id for r in found} - {target.id}
+        affected = sorted(sources | {target.id})
+        savepoint = conn.begin_nested()
+        conn.execute(
+            text("UPDATE grid_assignment SET grid_id = :g WHERE plan_id = :p AND unit_id = ANY(:u)"),
+            {"g": target.id, "p": row.id, "u": [r.id for r in found]},
+        )
+        retired = _refresh_grids(conn, row, affected)
+        checks = _check_grids(conn, row, [g for g in affected if g not in retired.values()])
+        _mark(conn, row.id, checks)
+        new_version = row.version if dry_run else row.version + 1
+        if dry_run:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
+    return EditResult(plan, new_version, len(found), checks, sorted(retired), not dry_run)
+
+
+def _refresh_grids(conn: Connection, plan: Any, grid_ids: list[int]) -> dict[str, int]:
+    """Recompute counts, outline and compactness of grids; delete those left empty (code → id)."""
+    empty = conn.execute(
+        text(
+            """
+            SELECT g.code, g.id FROM grid g
+            WHERE g.id = ANY(:ids) AND NOT EXISTS (SELECT 1 FROM grid_assignment x WHERE x.grid_id = g.id)
+            """
+        ),
+        {"ids": grid_ids},
+    ).all()
+    retired = {r.code: r.id for r in empty}
+    if retired:
+        conn.execute(text("DELETE FROM grid WHERE id = ANY(:ids)"), {"ids": list(retired.values())})
+    srid = int(
+        conn.execute(
+            text("SELECT split_part(working_crs, ':', 2) FROM district WHERE id = :d"), {"d": plan.district_id}
+        ).scalar_one()
+        or 3857
+    )
+    conn.execute(
+        text(
+            """
+            UPDATE grid g SET households = s.households, population = s.population, n_units = s.n,
+                   geom = s.geom,
+                   polsby_popper = CASE WHEN ST_Perimeter(ST_Transform(s.geom, :srid)) > 0
+                       THEN 4 * pi() * ST_Area(ST_Transform(s.geom, :srid))
+                            / ST_Perimeter(ST_Transform(s.geom, :srid)) ^ 2 END
+            FROM (
+                SELECT x.grid_id, sum(u.households) AS households, sum(u.population) AS population,
+                       count(*) AS n, ST_Multi(ST_CollectionExtract(ST_Union(u.geom), 3)) AS geom
+                FROM grid_assignment x JOIN unit u ON u.id = x.unit_id
+                WHERE x.grid_id = ANY(:ids) GROUP BY x.grid_id
+            ) AS s
+            WHERE g.id = s.grid_id
+            """
+        ),
+        {"ids": grid_ids, "srid": srid},
+    )
+    return retired
+
+
+def _check_grids(conn: Connection, plan: Any, grid_ids: list[int]) -> list[GridCheck]:
+    (h_lo, h_hi), (p_lo, p_hi) = plan_targets(plan.params)
+    rows = conn.execute(
+        text(
+            """
+            SELECT g.id, g.code, g.households, g.population, g.n_units,
+                   ST_NumGeometries(g.geom) = 1 AS contiguous,
+                   NOT EXISTS (
+                       SELECT 1 FROM grid_assignment x JOIN unit u ON u.id = x.unit_id
+                       WHERE x.grid_id = g.id AND u.community_id IS DISTINCT FROM g.community_id
+                   ) AS nested,
+                   (SELECT array_agg(DISTINCT u.compound) FROM grid_assignment x JOIN unit u ON u.id = x.unit_id
+                    JOIN grid_assignment y ON y.plan_id = x.plan_id AND y.grid_id <> x.grid_id
+                    JOIN unit v ON v.id = y.unit_id AND v.compound = u.compound AND v.district_id = u.district_id
+                    WHERE x.grid_id = g.id AND u.compound IS NOT NULL) AS split_compounds
+            FROM grid g WHERE g.id = ANY(:ids) ORDER BY g.code
+            """
+        ),
+        {"ids": grid_ids},
+    ).all()
+    checks = []
+    for r in rows:
+        problems = []
+        if not r.contiguous:
+            problems.append("not contiguous: its units form more than one piece")
+        if not h_lo <= r.households <= h_hi:
+            problems.append(f"{r.households:,} households, outside {h_lo:,}–{h_hi:,}")
+        if not p_lo <= r.population <= p_hi:
+            problems.append(f"{r.population:,} residents, outside {p_lo:,}–{p_hi:,}")
+        if not r.nested:
+            problems.append("holds units of another community")
+        split = [c for c in (r.split_compounds or []) if c is not None]
+        if split:
+            problems.append(f"splits compound {', '.join(map(repr, split[:5]))} with another grid")
+        checks.append(
+            GridCheck(
+                code=r.code,
+                households=int(r.households),
+                population=int(r.population),
+                units=int(r.n_units),
+                contiguous=bool(r.contiguous),
+                in_range=h_lo <= r.households <= h_hi and p_lo <= r.population <= p_hi,
+                nested=bool(r.nested),
+                compounds_whole=not split,
+                problems=problems,
+            )
+        )
+    return checks
+
+
+def _mark(conn: Connection, plan_id: int, checks: list[GridCheck]) -> None:
+    for c in checks:
+        conn.execute(
+            text("UPDATE grid SET status = :s, reason = :r WHERE plan_id = :p AND code = :c"),
+            {
+                "s": "ok" if c.in_range else "out_of_range",
+                "r": "; ".join(c.problems) or None,
+                "p": plan_id,
+                "c": c.code,
+            },
+        )
