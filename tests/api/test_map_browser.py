@@ -107,3 +107,12 @@ def test_an_analyst_also_gets_incident_and_the_map_works_on_a_phone(browser, liv
     toggles = page.eval_on_selector_all("#layers input", "els => els.map(e => e.dataset.group)")
     assert "incidents" in toggles and "units" not in toggles
     page.close()
+
+
+def test_a_planner_overlays_two_plans(browser, live_url, tokens):
+    page, console_errors = open_map(browser, f"{live_url}/map?plan=v1&compare=v0", token=tokens["planner"])
+    page.wait_for_selector("#layers input[data-group=changes]", timeout=20_000)
+    assert "vs v0: 0 changed, 0 added, 0 removed" in page.inner_text("#plan")
+    assert page.evaluate("window.__commgrid.map.getLayer('compare-line') !== undefined")
+    assert console_errors == []
+    page.close()
