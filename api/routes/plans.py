@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.access import Caller, caller
 from api.dependencies import Conn
+from api.jobs import PartitionRequest, submit_partition
 from gis.errors import InputError
 from gis.store import list_plans, publish_plan
 from gis.store.plans import diff_plans, move_units
 from gis.store.queries import _resolve_plan
 
 router = APIRouter(tags=["plans"])
+Who = Annotated[Caller, Depends(caller)]
 
 
 def _summary(p, base: str) -> dict:
@@ -96,3 +100,20 @@ def publish(conn: Conn, name: str) -> dict:
     publish_plan(conn, plan=name)
     conn.commit()
     return {"published": name}
+
+
+@router.post(
+    "/plans",
+    status_code=202,
+    operation_id="plan_create",
+    summary="Partition a stored district into a new draft plan, in the background",
+    responses={202: {"description": "started; follow the Location"}},
+)
+def create_plan(request: Request, who: Who, body: PartitionRequest) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    job_id = submit_partition(request.app.state.engine, request.app.state.jobs, body, user=who.name)
+    return JSONResponse(
+        {"job": job_id, "status": "queued", "links": [{"rel": "monitor", "href": f"{base}/jobs/{job_id}"}]},
+        status_code=202,
+        headers={"Location": f"{base}/jobs/{job_id}"},
+    )

@@ -50,6 +50,7 @@ __all__ = [
     "GridWorker",
     "Incident",
     "IncidentEvent",
+    "Job",
     "PatrolPoint",
     "PlanStatus",
     "StreetOffice",
@@ -175,9 +176,7 @@ class Unit(Base):
     community_id: Mapped[int | None] = _fk("community.id", on_delete="SET NULL", nullable=True)
     households: Mapped[int]
     population: Mapped[int]
-    compound: Mapped[str | None] = mapped_column(
-        comment="residential compound; units sharing one stay together"
-    )
+    compound: Mapped[str | None] = mapped_column(comment="residential compound; units sharing one stay together")
     building: Mapped[str | None]
     geom: Mapped[WKBElement] = _geometry("GEOMETRY")
     geom_3857: Mapped[WKBElement] = _tile_geometry("GEOMETRY")
@@ -205,9 +204,7 @@ class GridPlan(Base):
 
     __tablename__ = "grid_plan"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in PlanStatus.ALL)), name="status_known"
-        ),
+        CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in PlanStatus.ALL)), name="status_known"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
         Index(
             "uq_grid_plan_published_per_district",
@@ -258,9 +255,7 @@ class GridAssignment(Base):
     __tablename__ = "grid_assignment"
 
     plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), primary_key=True)
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True, index=True)
     grid_id: Mapped[int] = _fk("grid.id")
 
 
@@ -348,6 +343,30 @@ class DataVersion(Base):
     changed_at: Mapped[created]
 
 
+class Job(Base):
+    """A long task run by the service (a partition), with its progress and outcome.
+
+    Stored rather than kept in memory, so every worker process and a restarted
+    service answer ``/jobs/{id}`` alike; a job a crash interrupted is marked failed
+    when the service starts again.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),)
+
+    id: Mapped[str] = mapped_column(primary_key=True, comment="random hex id")
+    kind: Mapped[str]
+    status: Mapped[str] = mapped_column(server_default="queued")
+    done: Mapped[int] = mapped_column(server_default=text("0"))
+    total: Mapped[int] = mapped_column(server_default=text("0"))
+    message: Mapped[str | None]
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    result: Mapped[dict[str, Any] | None]
+    created_by: Mapped[str | None]
+    created_at: Mapped[created]
+    updated_at: Mapped[created]
+
+
 class AppUser(Base):
     """A user of the API, with a role and the hash of their access token."""
 
@@ -356,7 +375,5 @@ class AppUser(Base):
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(unique=True)
     role: Mapped[str]
-    token_hash: Mapped[str | None] = mapped_column(
-        unique=True, comment="hash only; the token is never stored"
-    )
+    token_hash: Mapped[str | None] = mapped_column(unique=True, comment="hash only; the token is never stored")
     created_at: Mapped[created]

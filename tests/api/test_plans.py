@@ -132,3 +132,39 @@ def test_cli_lists_diffs_and_publishes(planning, tmp_path):
     assert "changed grid" in d.output and out.stat().st_size > 10_000
     missing = runner.invoke(cli, ["plans", "diff", "pub", "nope", "--db", db])
     assert missing.exit_code == 2 and "No plan named 'nope'" in missing.output
+
+
+def wait_for(client: TestClient, url: str, headers: dict) -> dict:
+    import time
+
+    deadline = time.monotonic() + 300  # a guard against hanging, not a speed check
+    while time.monotonic() < deadline:
+        job = client.get(url, headers=headers).json()
+        assert "status" in job, job
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {url} did not end")
+
+
+def test_a_partition_job_makes_a_draft_plan(planning):
+    client, _, headers = planning
+    r = client.post("/plans", json={"name": "job-plan", "district": "sample", "seed": 1}, headers=headers)
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.headers["location"].replace(str(client.base_url), ""), headers)
+    assert job["status"] == "done", job
+    assert job["result"]["plan"] == "job-plan" and job["result"]["grids"] > 0
+    assert job["done"] == job["total"] > 0
+    plan = client.get("/plans/job-plan", headers=headers).json()
+    assert plan["status"] == "draft" and plan["grids"] == job["result"]["grids"]
+    assert plan["report"]["grids"] == plan["grids"]
+
+
+def test_partition_jobs_check_their_request(planning):
+    client, _, headers = planning
+    assert client.post("/plans", json={"name": "x", "district": "sample"}).status_code == 401
+    unknown = client.post("/plans", json={"name": "x", "district": "atlantis"}, headers=headers)
+    assert unknown.status_code == 404 and "no district 'atlantis'" in unknown.json()["description"]
+    taken = client.post("/plans", json={"name": "pub", "district": "sample"}, headers=headers)
+    assert taken.status_code == 409
+    assert client.get("/jobs/nope", headers=headers).status_code == 404
