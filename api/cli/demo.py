@@ -65,6 +65,8 @@ def demo(
         district=f"sample-seed{seed}",
         publish=True,
         settings=settings,
+        barriers=paths["barriers"],
+        barrier_class="barrier_class",
     )
     console.print(f"stored and published plan {stored.plan!r} ({stored.grids} grids)")
     if serve:

@@ -14,20 +14,47 @@ DbOpt = Annotated[
 ]
 
 
-def load_plan_file(path: Path, *, plan: str, district: str, publish: bool, settings) -> object:
-    """Store a plan file (with its units and communities) in one transaction."""
+def load_plan_file(
+    path: Path,
+    *,
+    plan: str,
+    district: str,
+    publish: bool,
+    settings,
+    barriers: Path | None = None,
+    barrier_class: str | None = None,
+) -> object:
+    """Store a plan file (with its units and communities, and optionally the streets) in one transaction."""
     from api.database import open_store
+    from gis.io import read_barriers
     from gis.output import read_plan_file
     from gis.store import begin
     from gis.store.load import store_plan
 
     files = read_plan_file(path)
+    lines = read_barriers(barriers, class_field=barrier_class) if barriers is not None else None
+    if lines is not None and barriers is not None:
+        raw = _names(barriers)
+        if raw is not None and len(raw) == len(lines):
+            lines["name"] = raw
     engine = open_store(settings)
     try:
         with begin(engine) as conn:
-            return store_plan(conn, files, plan=plan, district=district, publish=publish, params={"source": str(path)})
+            return store_plan(
+                conn, files, plan=plan, district=district, publish=publish, params={"source": str(path)}, barriers=lines
+            )
     finally:
         engine.dispose()
+
+
+def _names(path: Path):
+    """Street and river names, when the barrier file has a ``name`` column."""
+    import pyogrio
+
+    fields = pyogrio.read_info(path)["fields"].tolist()
+    if "name" not in fields:
+        return None
+    return pyogrio.read_dataframe(path, columns=["name"], read_geometry=False)["name"].to_numpy()
 
 
 @handle_errors
@@ -36,10 +63,22 @@ def load(
     plan: Annotated[str, typer.Option("--plan", help="Name for the stored plan (unique).")],
     district: Annotated[str, typer.Option(help="District the plan belongs to (created if new).")] = "default",
     publish: Annotated[bool, typer.Option("--publish/--draft", help="Make it the published plan.")] = False,
+    barriers: Annotated[
+        Path | None, typer.Option(help="Streets, rivers, railways to keep for maps and posters (lines).")
+    ] = None,
+    barrier_class: Annotated[str | None, typer.Option(help="Field of the barriers holding their class.")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Put a partition output into the store, with its units and communities."""
-    stored = load_plan_file(grids, plan=plan, district=district, publish=publish, settings=settings_from(db))
+    """Put a partition output into the store, with its units and communities (and streets, if given)."""
+    stored = load_plan_file(
+        grids,
+        plan=plan,
+        district=district,
+        publish=publish,
+        settings=settings_from(db),
+        barriers=barriers,
+        barrier_class=barrier_class,
+    )
     console.print(
         f"stored plan {stored.plan!r} (id {stored.plan_id}): {stored.grids} grids, "
         f"{stored.new_units:,} new units, {stored.new_communities} new communities"

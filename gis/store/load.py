@@ -15,7 +15,7 @@ from gis import columns as C
 from gis.errors import InputError
 from gis.output import PlanFiles
 from gis.store.models import Community, District, Unit
-from gis.store.queries import write_communities, write_district, write_plan, write_units
+from gis.store.queries import write_barriers, write_communities, write_district, write_plan, write_units
 
 __all__ = ["StoredPlan", "store_plan"]
 
@@ -41,6 +41,7 @@ def store_plan(
     district: str,
     publish: bool,
     params: dict[str, Any] | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
 ) -> StoredPlan:
     """Store a plan with its district, communities and units, creating what is missing.
 
@@ -81,6 +82,9 @@ def store_plan(
         units[C.UNIT_ID] = units[C.UNIT_ID].astype(str)
         units = units[~units[C.UNIT_ID].isin(stored_units)]
         new_units = write_units(conn, district_id, units, pks)
+    if barriers is not None:
+        # streets and rivers for maps and posters; the newest set replaces the district's
+        write_barriers(conn, district_id, barriers, name_field="name" if "name" in barriers.columns else None)
     plan_id = write_plan(
         conn,
         district_id=district_id,

@@ -44,7 +44,7 @@ from gis.errors import (
     MissingCRSError,
     NotFoundError,
 )
-from gis.store.models import SRID, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
+from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 
 __all__ = [
     "GRID_COLUMNS",
@@ -52,6 +52,7 @@ __all__ = [
     "list_plans",
     "publish_plan",
     "read_grids",
+    "write_barriers",
     "write_communities",
     "write_district",
     "write_plan",
@@ -77,6 +78,7 @@ _unit = Unit.__table__
 _plan = GridPlan.__table__
 _grid = Grid.__table__
 _assignment = GridAssignment.__table__
+_barrier = Barrier.__table__
 
 
 @dataclass(frozen=True)
@@ -206,17 +208,61 @@ def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame)
             for i, n, a, g in zip(ids, names, admin_codes, geoms, strict=True)
         ]
         result = conn.execute(
-            insert(_community).returning(
-                _community.c.community_id, _community.c.id, sort_by_parameter_order=True
-            ),
+            insert(_community).returning(_community.c.community_id, _community.c.id, sort_by_parameter_order=True),
             rows,
         )
         return {cid: pk for cid, pk in result}
 
 
-def write_units(
-    conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, community_pks: dict[str, int]
-) -> int:
+def write_barriers(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, *, name_field: str | None = None) -> int:
+    """Replace the district's barriers (streets, rivers, railways) with ``gdf``.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    district_id
+        The district.
+    gdf
+        Lines (or polygons) with ``barrier_class`` and ``hard`` as ``gis.io.read_barriers``
+        returns them, in any CRS.
+    name_field
+        Optional column with street or river names, kept for maps and posters.
+
+    Returns
+    -------
+    int
+        How many barriers are stored.
+    """
+    what = "barriers"
+    if len(gdf) == 0:
+        return 0
+    _require_columns(gdf, [C.BARRIER_CLASS, C.HARD], what)
+    geoms = _in_4326(gdf, what)
+    ids = [str(i) for i in range(len(gdf))]
+    rows = [
+        {
+            "district_id": district_id,
+            "barrier_class": str(cls) if cls is not None and not pd.isna(cls) else "unknown",
+            "hard": bool(hard),
+            "name": None if name_field is None or pd.isna(nm) else str(nm),
+            "geom": g,
+        }
+        for cls, hard, nm, g in zip(
+            gdf[C.BARRIER_CLASS],
+            gdf[C.HARD],
+            gdf[name_field] if name_field in gdf.columns else [None] * len(gdf),
+            _geometries(geoms, what, ids),
+            strict=True,
+        )
+    ]
+    with _atomic(conn):
+        conn.execute(_barrier.delete().where(_barrier.c.district_id == district_id))
+        conn.execute(insert(_barrier), rows)
+    return len(rows)
+
+
+def write_units(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, community_pks: dict[str, int]) -> int:
     """Store the units of a district.
 
     Parameters
@@ -279,9 +325,7 @@ def write_units(
         _lock_district(conn, district_id)
         stored = set(
             conn.execute(
-                select(_unit.c.unit_id).where(
-                    _unit.c.district_id == district_id, _unit.c.unit_id == _any_text(ids)
-                )
+                select(_unit.c.unit_id).where(_unit.c.district_id == district_id, _unit.c.unit_id == _any_text(ids))
             ).scalars()
         )
         if stored:
@@ -375,9 +419,7 @@ def write_plan(
         _lock_district(conn, district_id)
         community_pks = dict(
             conn.execute(
-                select(_community.c.community_id, _community.c.id).where(
-                    _community.c.district_id == district_id
-                )
+                select(_community.c.community_id, _community.c.id).where(_community.c.district_id == district_id)
             ).all()
         )
         grid_rows = _grid_rows(grids, codes, geoms, community_pks, what)
@@ -436,9 +478,7 @@ def publish_plan(conn: Connection, *, plan: str) -> int:
     return row.id
 
 
-def read_grids(
-    conn: Connection, *, plan: str | None = None, district_id: int | None = None
-) -> gpd.GeoDataFrame:
+def read_grids(conn: Connection, *, plan: str | None = None, district_id: int | None = None) -> gpd.GeoDataFrame:
     """The grids of a plan, in EPSG:4326, ordered by code.
 
     Parameters
@@ -598,15 +638,11 @@ def _grid_rows(
     ]
 
 
-def _write_assignment(
-    conn: Connection, district_id: int, plan_id: int, unit_ids: list[str], codes: list[str]
-) -> None:
+def _write_assignment(conn: Connection, district_id: int, plan_id: int, unit_ids: list[str], codes: list[str]) -> None:
     # One INSERT ... SELECT over two arrays: the database maps unit ids and grid codes to
     # keys itself, so 12,000 rows cost one round trip.
     pairs = (
-        func.unnest(
-            bindparam("unit_ids", unit_ids, type_=ARRAY(Text)), bindparam("codes", codes, type_=ARRAY(Text))
-        )
+        func.unnest(bindparam("unit_ids", unit_ids, type_=ARRAY(Text)), bindparam("codes", codes, type_=ARRAY(Text)))
         .table_valued("unit_id", "code")
         .render_derived(name="pairs")
     )
@@ -623,9 +659,7 @@ def _write_assignment(
         return
     stored = set(
         conn.execute(
-            select(_unit.c.unit_id).where(
-                _unit.c.district_id == district_id, _unit.c.unit_id == _any_text(unit_ids)
-            )
+            select(_unit.c.unit_id).where(_unit.c.district_id == district_id, _unit.c.unit_id == _any_text(unit_ids))
         ).scalars()
     )
     positions = [i for i, uid in enumerate(unit_ids) if uid not in stored]
@@ -657,9 +691,7 @@ def _resolve_plan(conn: Connection, plan: str | None, district_id: int | None) -
         )
     if len(rows) > 1:
         found = ", ".join(f"{r.name!r} (district {r.district_id})" for r in rows)
-        raise InputError(
-            f"Several districts have a published plan: {found}. Pass the plan's name or the district id."
-        )
+        raise InputError(f"Several districts have a published plan: {found}. Pass the plan's name or the district id.")
     return rows[0]
 
 
@@ -688,9 +720,7 @@ def _atomic(conn: Connection) -> Iterator[None]:
 
 def _lock_district(conn: Connection, district_id: int) -> None:
     # Serialises writers of one district: two publishes never both see "no published plan".
-    found = conn.execute(
-        select(_district.c.id).where(_district.c.id == district_id).with_for_update()
-    ).scalar()
+    found = conn.execute(select(_district.c.id).where(_district.c.id == district_id).with_for_update()).scalar()
     if found is None:
         names = conn.execute(select(_district.c.id, _district.c.name).order_by(_district.c.id)).all()
         known = ", ".join(f"{row.id} ({row.name!r})" for row in names) or "none yet; write one first"
@@ -713,9 +743,7 @@ def _ids(frame: pd.DataFrame, column: str, what: str) -> list[str]:
     values = frame[column]
     blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
     if blank.any():
-        raise InputError(
-            "ids are missing; every feature needs one", file=what, index=_positions(blank), field=column
-        )
+        raise InputError("ids are missing; every feature needs one", file=what, index=_positions(blank), field=column)
     ids = values.astype(str).tolist()
     duplicated = pd.Series(ids).duplicated(keep=False).to_numpy()
     if duplicated.any():
@@ -736,9 +764,7 @@ def _texts(frame: pd.DataFrame, column: str, what: str, ids: list[str], *, requi
     missing = values.isna().to_numpy()
     if required and missing.any():
         pos = _positions(missing)
-        raise InputError(
-            "values are missing", file=what, index=pos, feature_id=[ids[i] for i in pos], field=column
-        )
+        raise InputError("values are missing", file=what, index=pos, feature_id=[ids[i] for i in pos], field=column)
     return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
 
 
