@@ -90,6 +90,11 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
             progress=progress,
             source=f"district {request.district!r}",
         )
+        failed = result.report.get("failed_containers") or []
+        if failed:
+            # a plan with holes is no plan: say which communities failed and store nothing
+            names = ", ".join(f"{f['community_id']}: {f['error']}" for f in failed[:5])
+            raise CommgridError(f"{len(failed)} communities could not be partitioned ({names}); no plan was stored")
         params: dict[str, Any] = {
             "source": "job",
             "job": job_id,

@@ -260,9 +260,7 @@ def read_units(
     validate_unique_ids(frame, id_field=id_field, file=file)
     frame, n_dropped_z = drop_z(frame)
     frame, n_repaired = validate_geometries(frame, file=file, id_field=id_field)
-    validate_geometry_types(
-        frame, allowed=POLYGON_TYPES | POINT_TYPES, file=file, id_field=id_field, what="units"
-    )
+    validate_geometry_types(frame, allowed=POLYGON_TYPES | POINT_TYPES, file=file, id_field=id_field, what="units")
     frame, n_zeroed = validate_counts(
         frame,
         fields=[households_field, population_field],
@@ -348,9 +346,7 @@ def read_communities(
     communities = _normalised(frame, roles)
     for name in (col.COMMUNITY_NAME, col.ADMIN_CODE):
         if name not in communities.columns:
-            communities.insert(
-                len(communities.columns) - 1, name, np.full(len(communities), None, dtype=object)
-            )
+            communities.insert(len(communities.columns) - 1, name, np.full(len(communities), None, dtype=object))
     return communities
 
 
@@ -412,9 +408,7 @@ def read_barriers(
         text = text.mask(text.eq(""))
         hard = text.isin({c.strip().lower() for c in hard_classes}).fillna(False).to_numpy(bool)
         classes = pd.Series(text.to_numpy(object, na_value=None), index=frame.index, dtype=object)
-    return gpd.GeoDataFrame(
-        {col.BARRIER_CLASS: classes, col.HARD: hard}, geometry=frame.geometry.values, crs=frame.crs
-    )
+    return gpd.GeoDataFrame({col.BARRIER_CLASS: classes, col.HARD: hard}, geometry=frame.geometry.values, crs=frame.crs)
 
 
 def read_boundary(
@@ -542,9 +536,7 @@ def _refuse_layer(path: Path, layer: str | int | None, kind: str) -> None:
 def _unreadable(path: Path, exc: Exception) -> FormatError:
     kind = _OGR_NAMES.get(path.suffix.lower())
     if kind is None:
-        return FormatError(
-            f"not in a format commgrid can read ({exc}); supported: {SUPPORTED_FORMATS}", file=path
-        )
+        return FormatError(f"not in a format commgrid can read ({exc}); supported: {SUPPORTED_FORMATS}", file=path)
     return FormatError(
         f"could not be read as {kind} ({exc}); the file may be truncated or damaged: export or copy it "
         "again, or check it opens in QGIS",
@@ -716,9 +708,7 @@ def _missing_field(name: str, columns: list[str], *, role: str, file: str | Path
     close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
     hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
     available = ", ".join(repr(c) for c in columns) or "none"
-    return InputError(
-        f"no such field (wanted for {role}); available fields: {available}{hint}", file=file, field=name
-    )
+    return InputError(f"no such field (wanted for {role}); available fields: {available}{hint}", file=file, field=name)
 
 
 def _normalised(frame: gpd.GeoDataFrame, roles: Mapping[str, str]) -> gpd.GeoDataFrame:

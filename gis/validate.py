@@ -477,9 +477,7 @@ def validate_admin_codes(
             feature_id=ids,
             field=field,
         )
-    return pd.Series(
-        np.where(blank, None, text.to_numpy(object, na_value=None)), index=frame.index, dtype=object
-    )
+    return pd.Series(np.where(blank, None, text.to_numpy(object, na_value=None)), index=frame.index, dtype=object)
 
 
 def warn_population_below_households(

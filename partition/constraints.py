@@ -31,12 +31,21 @@ def noncontiguous_grids(grids: gpd.GeoDataFrame) -> list[str]:
     return grids.loc[bad, GRID_CODE].astype(str).tolist()
 
 
-def overlapping_grids(grids: gpd.GeoDataFrame, *, tolerance: float = 1.0) -> list[tuple[str, str, float]]:
-    """Pairs of grids overlapping by more than ``tolerance`` square metres (metric CRS)."""
+def overlapping_grids(
+    grids: gpd.GeoDataFrame, *, tolerance: float = 1.0, across: str | None = None
+) -> list[tuple[str, str, float]]:
+    """Pairs of grids overlapping by more than ``tolerance`` square metres (metric CRS).
+
+    With ``across``, only pairs whose values in that column differ are checked (grids of
+    two communities, when each community's own grids were checked where they were made).
+    """
     geoms = grids.geometry.values
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
     keep = left < right
+    if across is not None:
+        values = grids[across].to_numpy()
+        keep &= values[left] != values[right]
     left, right = left[keep], right[keep]
     if len(left) == 0:
         return []

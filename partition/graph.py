@@ -65,7 +65,9 @@ def shared_boundaries(geoms: np.ndarray, *, min_shared: float = 0.5) -> tuple[np
     common = shapely.intersection(bounds[left], bounds[right])
     shared = shapely.length(common)
     keep = shared >= min_shared
-    return left[keep].astype(np.int64), right[keep].astype(np.int64), shared[keep]
+    # the tree's order depends on which polygons it holds; sorted pairs do not
+    order = np.lexsort((right[keep], left[keep]))
+    return left[keep][order].astype(np.int64), right[keep][order].astype(np.int64), shared[keep][order]
 
 
 def barrier_crossings(

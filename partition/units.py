@@ -19,7 +19,7 @@ import shapely
 from gis.columns import COMPOUND, HOUSEHOLDS, POPULATION
 from partition.targets import Targets
 
-__all__ = ["Atoms", "gap_share", "group_atoms", "territories", "tessellate"]
+__all__ = ["Atoms", "gap_share", "group_atoms", "territories", "tessellate", "voronoi_cells"]
 
 # Street space narrower than twice this (metres) counts as a gap between units, not as
 # the edge of the district.
@@ -75,6 +75,33 @@ def tessellate(
     if len(empty_blocks):
         cells = _absorb(cells, blocks[empty_blocks])
     return _single_parts(cells, points)
+
+
+def voronoi_cells(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One Voronoi diagram of all ``points``: a cell per distinct spot (1 mm), and each point's cell.
+
+    Outlines of containers that have no polygon are unions of their points' cells, so
+    they tile the plane without overlapping however the containers interleave.
+
+    Examples
+    --------
+    >>> cells, cell_of = voronoi_cells(shapely.points([(0, 0), (10, 0), (10, 0)]))
+    >>> len(cells), cell_of.tolist()
+    (2, [0, 1, 1])
+    """
+    coords = shapely.get_coordinates(np.asarray(points, dtype=object))
+    uniq, inverse = np.unique(np.round(coords, 3), axis=0, return_inverse=True)
+    inverse = inverse.ravel().astype(np.int64)
+    if len(uniq) < 2:
+        # one spot: its cell is everywhere; the caller clips it
+        x, y = uniq[0] if len(uniq) else (0.0, 0.0)
+        return np.array([shapely.box(x - 1e6, y - 1e6, x + 1e6, y + 1e6)], dtype=object), inverse
+    regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(uniq)))
+    # voronoi_polygons does not keep input order: match regions back to spots
+    s_idx, r_idx = shapely.STRtree(regions).query(shapely.points(uniq), predicate="intersects")
+    region_of = np.full(len(uniq), -1, dtype=np.int64)
+    region_of[s_idx] = r_idx
+    return np.asarray(regions[region_of], dtype=object), inverse
 
 
 def _single_parts(cells: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli._common import console, handle_errors, progress_bar
+from api.cli._common import console, err_console, handle_errors, progress_bar
 from gis.columns import HARD_BARRIER_CLASSES
 
 __all__ = ["PartitionFiles", "partition", "partition_files"]
@@ -58,12 +58,17 @@ def partition_files(
     report_path: Path | None = None,
     map_path: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> PartitionFiles:
     """Read and validate the inputs, partition, write every requested output.
 
     Inputs are all read and validated before anything is computed, and outputs are
     written only after the engine succeeds, each atomically, so bad input never leaves
-    partial files.
+    partial files. With ``workers`` the communities are partitioned on a local Dask
+    cluster of that many worker processes, with ``scheduler`` (``tcp://HOST:8786``) on a
+    running one; the plan is the same as without either. A community that fails is
+    listed in the report's ``failed_containers``; the others' grids are still written.
     """
     from gis.io import read_barriers, read_boundary, read_communities, read_units
     from gis.output import write_geojson, write_plan_files
@@ -71,6 +76,10 @@ def partition_files(
     from partition import partition as run
 
     targets = Targets(households_range, population_range)
+    if workers is not None and scheduler is not None:
+        raise ValueError("give either --workers (a local Dask cluster) or --scheduler (a running one), not both")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be 1 or more, got {workers}")
     if communities is not None and community_field is not None:
         raise ValueError("give either --communities (polygons) or --community-field, not both")
     if communities is not None and community_id is None:
@@ -100,18 +109,24 @@ def partition_files(
     bars = None
     if barriers is not None:
         bars = read_barriers(barriers, class_field=barrier_class, hard_classes=hard_classes, crs=input_crs)
-    result = run(
-        loaded.frame,
-        communities=comm,
-        barriers=bars,
-        boundary=boundary_frame,
-        targets=targets,
-        crs=crs,
-        seed=seed,
-        time_budget=time_budget,
-        progress=progress,
-        source=str(units),
-    )
+    options = {
+        "communities": comm,
+        "barriers": bars,
+        "boundary": boundary_frame,
+        "targets": targets,
+        "crs": crs,
+        "seed": seed,
+        "time_budget": time_budget,
+        "progress": progress,
+        "source": str(units),
+    }
+    if workers is None and scheduler is None:
+        result = run(loaded.frame, **options)
+    else:
+        from partition.distributed import dask_client, dask_runner
+
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            result = run(loaded.frame, runner=dask_runner(client), **options)
     report = {
         **result.report,
         "inputs": {
@@ -173,7 +188,13 @@ def print_summary(report: dict) -> None:
     if pp:
         table.add_row("Polsby–Popper", f"mean {pp['mean']:.3f}, min {pp['min']:.3f}")
     table.add_row("soft-barrier crossings", f"{report['soft_barrier_crossings']:,}")
-    table.add_row("checks", "[green]all pass[/]" if report["valid"] else f"[red]{report['checks']}[/]")
+    failed = report.get("failed_containers") or []
+    if failed:
+        table.add_row("failed communities", f"[red]{len(failed)}[/] (their units have no grid)")
+    failing = {k: v for k, v in report["checks"].items() if v and not (failed and k == "unassigned_units")}
+    table.add_row(
+        "checks", f"[red]{failing}[/]" if failing or report["hard_barrier_crossings"] else "[green]all pass[/]"
+    )
     table.add_row("time", f"{report['seconds']:.1f} s")
     console.print(table)
     short = [c for c in report["per_community"] if c["explanation"]]
@@ -223,13 +244,20 @@ def partition(
     geojson: Annotated[Path | None, typer.Option(help="Also write the grids as GeoJSON.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     map: Annotated[Path | None, typer.Option("--map", help="Write a folium HTML map here.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Partition on a local Dask cluster of N worker processes.", min=1)
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Partition on a running Dask cluster, e.g. tcp://HOST:8786.")
+    ] = None,
 ) -> None:
     """Split UNITS into grids of whole units: contiguous, compact, nested, in range where the counts allow."""
     if missing_counts not in ("error", "zero"):
         raise typer.BadParameter("must be 'error' or 'zero'", param_hint="--missing-counts")
     hh = _range(households_range, "--households-range")
     pop = _range(population_range, "--population-range")
-    with progress_bar("partitioning communities") as advance:
+    where = f" on {workers} Dask workers" if workers else f" on {scheduler}" if scheduler else ""
+    with progress_bar(f"partitioning communities{where}") as advance:
         files = partition_files(
             units,
             id_field=id_field,
@@ -258,6 +286,8 @@ def partition(
             report_path=report,
             map_path=map,
             progress=advance,
+            workers=workers,
+            scheduler=scheduler,
         )
     for warning in files.load_warnings:
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
@@ -265,3 +295,13 @@ def partition(
     console.print(
         f"\nwrote {files.gpkg}" + "".join(f", {p}" for p in (files.geojson, files.report_path, files.map_path) if p)
     )
+    failed = files.report.get("failed_containers") or []
+    if failed:
+        err_console.print(
+            f"[bold red]error:[/] {len(failed)} communit{'y' if len(failed) == 1 else 'ies'} failed; "
+            "the other communities' grids were written:",
+            highlight=False,
+        )
+        for item in failed:
+            err_console.print(f"  [bold]{item['community_id']}[/]: {item['error']}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)

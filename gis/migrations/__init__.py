@@ -206,14 +206,11 @@ def _run(fn: Callable[..., Any], cfg: Config, *args: Any, **kwargs: Any) -> Any:
     except DBAPIError as exc:
         reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
         hint = (
-            " Ask an administrator to run CREATE EXTENSION postgis in this database."
-            if "extension" in reason
-            else ""
+            " Ask an administrator to run CREATE EXTENSION postgis in this database." if "extension" in reason else ""
         )
         # env.py runs every pending revision in one transaction, so a failure changes nothing.
         raise CommgridError(
-            f"Migration command {fn.__name__} failed and was rolled back, the database is unchanged: "
-            f"{reason}.{hint}"
+            f"Migration command {fn.__name__} failed and was rolled back, the database is unchanged: {reason}.{hint}"
         ) from None
 
 

@@ -49,8 +49,7 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
         raise CommgridError(
-            "The database URL cannot be parsed; expected "
-            "postgresql+psycopg://user:password@host:port/database."
+            "The database URL cannot be parsed; expected postgresql+psycopg://user:password@host:port/database."
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername=DRIVER)

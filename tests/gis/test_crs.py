@@ -44,9 +44,7 @@ def test_to_metric():
 
 def test_ensure_crs_refuses_missing():
     bare = TAIPEI.set_crs(None, allow_override=True)
-    with pytest.raises(
-        MissingCRSError, match=r"file 'u\.csv': .*no coordinate reference system.*--crs EPSG:xxxx"
-    ):
+    with pytest.raises(MissingCRSError, match=r"file 'u\.csv': .*no coordinate reference system.*--crs EPSG:xxxx"):
         ensure_crs(bare, file="u.csv")
     assert ensure_crs(bare, crs="EPSG:4326").crs.to_epsg() == 4326
     assert bare.crs is None
@@ -58,9 +56,7 @@ def test_ensure_crs_overrides():
 
 def test_ensure_crs_metres_as_degrees():
     metres = TAIPEI.to_crs("EPSG:3826").set_crs("EPSG:4326", allow_override=True)
-    with pytest.raises(
-        MissingCRSError, match=r"feature \[0\], id \[a\]: .*metres labelled as degrees.*EPSG:3826"
-    ):
+    with pytest.raises(MissingCRSError, match=r"feature \[0\], id \[a\]: .*metres labelled as degrees.*EPSG:3826"):
         ensure_crs(metres, id_field="id")
 
 

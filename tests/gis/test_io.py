@@ -171,9 +171,7 @@ def test_crs_override_is_noted(district, write):
 
 def test_metres_labelled_as_degrees(district, write):
     mislabelled = district.to_crs("EPSG:3826").set_crs("EPSG:4326", allow_override=True)
-    with pytest.raises(
-        MissingCRSError, match=r"m\.gpkg', feature \[0, 1, 2, 3\].*metres labelled as degrees"
-    ):
+    with pytest.raises(MissingCRSError, match=r"m\.gpkg', feature \[0, 1, 2, 3\].*metres labelled as degrees"):
         read_units(write(mislabelled, "m.gpkg"), **UNIT_FIELDS)
 
 
@@ -230,9 +228,7 @@ def test_read_units_blank_counts_zeroed(district, write):
 def test_read_units_outside_boundary(district, write):
     path = write(district, "units.gpkg")
     lower_half = shapely.box(121.500, 25.000, 121.502, 25.001)
-    with pytest.raises(
-        OutsideBoundaryError, match=r"units\.gpkg', feature \[2, 3\], id \[c, d\]: 2 features"
-    ):
+    with pytest.raises(OutsideBoundaryError, match=r"units\.gpkg', feature \[2, 3\], id \[c, d\]: 2 features"):
         read_units(path, **UNIT_FIELDS, boundary=lower_half)
     boundary = write(district.dissolve(), "district.gpkg")
     assert len(read_units(path, **UNIT_FIELDS, boundary=boundary).frame) == 4

@@ -128,9 +128,7 @@ def test_grids_round_trip(db_conn: Connection, district: int) -> None:
         pd.DataFrame(got[list(GRID_COLUMNS)]), pd.DataFrame(expected[list(GRID_COLUMNS)]), check_dtype=False
     )
     back = got.to_crs(CRS).geometry.to_numpy()
-    assert shapely.equals_exact(
-        back, shapely.multipolygons(expected.geometry.to_numpy()[:, None]), 1e-3
-    ).all()
+    assert shapely.equals_exact(back, shapely.multipolygons(expected.geometry.to_numpy()[:, None]), 1e-3).all()
     assert (got.attrs["plan"], got.attrs["district_id"], got.attrs["plan_status"]) == (
         "2025-v1",
         district,
@@ -279,13 +277,9 @@ def test_orm_session_joins_the_test_transaction(db_session: Session) -> None:
 
 
 def test_unreachable_database_is_unavailable(unused_port: int) -> None:
-    engine = create_engine(
-        f"postgresql://commgrid:s3cret@127.0.0.1:{unused_port}/commgrid", poolclass=pool.NullPool
-    )
+    engine = create_engine(f"postgresql://commgrid:s3cret@127.0.0.1:{unused_port}/commgrid", poolclass=pool.NullPool)
     with (
-        pytest.raises(
-            DatabaseUnavailableError, match=rf"127\.0\.0\.1:{unused_port}.*server is running"
-        ) as info,
+        pytest.raises(DatabaseUnavailableError, match=rf"127\.0\.0\.1:{unused_port}.*server is running") as info,
         connect(engine),
     ):
         pass

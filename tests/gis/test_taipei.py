@@ -44,9 +44,7 @@ def test_taipei_units(taipei, name, options):
     ids=["polygons", "points"],
 )
 def test_taipei_blank_counts_need_the_flag(taipei, name, options):
-    with pytest.raises(
-        CountError, match=r"id \[A6301-0001-00, .* and 620 more\], field 'H_CNT': 630 features"
-    ):
+    with pytest.raises(CountError, match=r"id \[A6301-0001-00, .* and 620 more\], field 'H_CNT': 630 features"):
         read_units(taipei / name, **FIELDS, **options)
 
 

@@ -116,9 +116,7 @@ def test_validate_geometries_refuses_collapsed():
 
 
 def test_validate_geometry_types():
-    with pytest.raises(
-        GeometryError, match=r"feature \[0\].*type Polygon, but units must be MultiPoint or Point"
-    ):
+    with pytest.raises(GeometryError, match=r"feature \[0\].*type Polygon, but units must be MultiPoint or Point"):
         validate_geometry_types(_shapes(SQUARE), allowed=POINT_TYPES, what="units")
 
 
@@ -142,9 +140,7 @@ def test_validate_within():
         geometry=[shapely.Point(500, 500), shapely.Point(1004, 500), shapely.Point(1500, 500)],
         crs="EPSG:3826",
     )
-    with pytest.raises(
-        OutsideBoundaryError, match=r"feature \[2\], id \[c\]: 1 feature .* more than 5 m outside"
-    ):
+    with pytest.raises(OutsideBoundaryError, match=r"feature \[2\], id \[c\]: 1 feature .* more than 5 m outside"):
         validate_within(frame, shapely.box(0, 0, 1000, 1000), file="<u>", id_field="id")
     validate_within(frame.iloc[:2], shapely.box(0, 0, 1000, 1000))
     validate_within(frame, shapely.box(0, 0, 1000, 1000), tolerance=600)
@@ -169,7 +165,5 @@ def test_validate_admin_codes():
 def test_warn_population_below_households():
     frame = pd.DataFrame({"id": ["a", "b"], "h": [3, 5], "p": [7, 2]})
     (warning,) = warn_population_below_households(frame, households="h", population="p", id_field="id")
-    assert warning.startswith(
-        "file '<frame>', feature [1], id [b]: 1 feature has population below households"
-    )
+    assert warning.startswith("file '<frame>', feature [1], id [b]: 1 feature has population below households")
     assert warn_population_below_households(frame.iloc[:1], households="h", population="p") == []

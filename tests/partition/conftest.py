@@ -31,7 +31,6 @@ settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-
 @pytest.fixture(scope="session")
 def partitioned() -> Callable[[District], Run]:
     """``partitioned(district)`` partitions a drawn district with seed 0, once per distinct district.
@@ -50,4 +49,3 @@ def partitioned() -> Callable[[District], Run]:
         return runs[key]
 
     return run
-

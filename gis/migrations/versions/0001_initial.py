@@ -136,12 +136,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('draft', 'published', 'archived')", name=op.f("ck_grid_plan_status_known")
-        ),
-        sa.CheckConstraint(
-            "valid_to IS NULL OR valid_to >= valid_from", name=op.f("ck_grid_plan_valid_range")
-        ),
+        sa.CheckConstraint("status IN ('draft', 'published', 'archived')", name=op.f("ck_grid_plan_status_known")),
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name=op.f("ck_grid_plan_valid_range")),
         sa.ForeignKeyConstraint(
             ["district_id"],
             ["district.id"],
@@ -200,9 +196,7 @@ def upgrade() -> None:
         sa.Column("district_id", sa.Integer(), nullable=False),
         sa.Column("street_office_id", sa.Integer(), nullable=True),
         sa.Column("community_id", sa.Text(), nullable=False, comment="the community's id in the source data"),
-        sa.Column(
-            "admin_code", sa.Text(), nullable=True, comment="12 digits: 6 county + 3 street + 3 community"
-        ),
+        sa.Column("admin_code", sa.Text(), nullable=True, comment="12 digits: 6 county + 3 street + 3 community"),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column(
             "geom",
@@ -231,9 +225,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_community")),
-        sa.UniqueConstraint(
-            "district_id", "community_id", name=op.f("uq_community_district_id_community_id")
-        ),
+        sa.UniqueConstraint("district_id", "community_id", name=op.f("uq_community_district_id_community_id")),
     )
     op.create_geospatial_index(
         "idx_community_geom", "community", ["geom"], unique=False, postgresql_using="gist", postgresql_ops={}
@@ -404,9 +396,7 @@ def upgrade() -> None:
             name=op.f("fk_incident_district_id_district"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["grid_id"], ["grid.id"], name=op.f("fk_incident_grid_id_grid"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_incident_grid_id_grid"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
     )
     op.create_geospatial_index(
@@ -431,9 +421,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_event")),
     )
-    op.create_index(
-        op.f("ix_incident_event_incident_id_at"), "incident_event", ["incident_id", "at"], unique=False
-    )
+    op.create_index(op.f("ix_incident_event_incident_id_at"), "incident_event", ["incident_id", "at"], unique=False)
     op.create_geospatial_table(
         "patrol_point",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),

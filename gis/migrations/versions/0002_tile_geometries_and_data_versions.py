@@ -56,13 +56,13 @@ def upgrade() -> None:
     # Start at the clock in microseconds: a store re-created later never hands out a
     # version an old browser cache still holds an ETag for.
     op.execute("CREATE SEQUENCE data_version_seq")
-    op.execute(
-        "SELECT setval('data_version_seq', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
-    )
+    op.execute("SELECT setval('data_version_seq', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)")
     layers = sorted({layer for _, layer in TABLES.values()})
     op.execute(
         "INSERT INTO data_version (layer, version) SELECT layer, nextval('data_version_seq') FROM unnest("
-        + "ARRAY[" + ", ".join(f"'{layer}'" for layer in layers) + "]) AS layer"
+        + "ARRAY["
+        + ", ".join(f"'{layer}'" for layer in layers)
+        + "]) AS layer"
     )
     op.execute(
         """
