@@ -38,6 +38,7 @@ from partition.constraints import coverage_gaps, noncontiguous_grids, overlappin
 from partition.explain import diagnose_grid
 from partition.graph import Adjacency, build_adjacency, components
 from partition.metrics import polsby_popper
+from partition.redivide import Redivision, redivide_container, sequence_of
 from partition.solver import Instance, solve
 from partition.targets import Feasibility, Targets, assess, half_max_units
 from partition.units import Atoms, group_atoms, territories, tessellate
@@ -89,6 +90,8 @@ class ContainerJob:
     barriers: gpd.GeoDataFrame | None = None
     name: str | None = None
     admin_code: str | None = None
+    previous: np.ndarray | None = None  # re-division: each unit's grid code in the previous plan (None: new)
+    locked: frozenset[str] = frozenset()  # re-division: codes of grids that must not change
 
 
 @dataclass
@@ -170,9 +173,14 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
     frame = u.set_geometry(gpd.GeoSeries(cells, index=u.index, crs=u.crs))
     container = np.full(len(u), job.container_id, dtype=object)
     atoms = group_atoms(frame, container, job.targets, geoms=measure, spots=spots)
-    result = solve_container(_task(job, atoms, adjacency))
+    task = _task(job, atoms, adjacency)
+    redivision = None
+    if job.previous is None:
+        result = solve_container(task)
+    else:
+        redivision, result = _redivide(job, task, atoms)
     unit_label = result.labels[atoms.atom_of]
-    grids, code_of = _grids(job, frame, unit_label, result)
+    grids, code_of = _grids(job, frame, unit_label, result, redivision)
     codes = np.asarray([code_of[int(lab)] for lab in unit_label], dtype=object)
     same = unit_label[adjacency.left] == unit_label[adjacency.right]
     outline = gpd.GeoSeries({job.container_id: shapely.union_all(cells)}, crs=u.crs)
@@ -182,6 +190,8 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
         "gaps": sorted(coverage_gaps(grids, outline).items()),
     }
     entry = community_entry(result, grids, units=len(u), name=job.name)
+    if redivision is not None:
+        entry["redivision"] = _redivision_entry(job, redivision, codes)
     seconds = time.perf_counter() - start
     entry["seconds"] = round(seconds, 3)  # the whole container, geometry included, not only the search
     return ContainerOutput(
@@ -435,8 +445,54 @@ def _attach_orphans(orphans: list[int], labels: np.ndarray, task: ContainerTask)
     return pieces
 
 
+def _redivide(job: ContainerJob, task: ContainerTask, atoms: Atoms) -> tuple[Redivision, ContainerResult]:
+    """Re-solve the troubled part of the previous plan in this container."""
+    start = time.perf_counter()
+    previous = np.asarray(job.previous, dtype=object)
+    prev_codes = sorted({str(c) for c in previous if c is not None})
+    index = {c: i for i, c in enumerate(prev_codes)}
+    unit_prev = np.array([-1 if c is None else index[str(c)] for c in previous], dtype=np.int64)
+    # an atom (a compound, or points on one spot) follows the previous grid holding most of its households
+    households = job.units[HOUSEHOLDS].to_numpy(dtype=np.int64)
+    atom_prev = np.full(len(atoms.households), -1, dtype=np.int64)
+    weight = np.full(len(atoms.households), -1, dtype=np.int64)
+    for i in np.argsort(-households, kind="stable"):
+        a = atoms.atom_of[i]
+        if unit_prev[i] >= 0 and households[i] > weight[a]:
+            atom_prev[a], weight[a] = unit_prev[i], households[i]
+    red = redivide_container(task, atom_prev, prev_codes, job.locked)
+    result = ContainerResult(
+        job.container_id, task.atom_ids, red.labels, red.flags, red.notes, red.pieces, time.perf_counter() - start
+    )
+    return red, result
+
+
+def _redivision_entry(job: ContainerJob, red: Redivision, codes: np.ndarray) -> dict:
+    previous = np.asarray(job.previous, dtype=object)
+    households = job.units[HOUSEHOLDS].to_numpy(dtype=np.int64)
+    moved = np.array([p is not None and p != c for p, c in zip(previous, codes, strict=True)], dtype=bool)
+    new = np.array([p is None for p in previous], dtype=bool)
+    created = sorted(set(codes.tolist()) - {str(p) for p in previous if p is not None})
+    return {
+        "kept": red.kept,
+        "changed": red.changed,
+        "created": created,
+        "retired": red.retired,
+        "locked": sorted(job.locked & {str(p) for p in previous if p is not None}),
+        "rings": red.rings,
+        "units_moved": int(moved.sum()),
+        "households_moved": int(households[moved].sum()),
+        "new_units": int(new.sum()),
+        "households": int(households.sum()),
+    }
+
+
 def _grids(
-    job: ContainerJob, units: gpd.GeoDataFrame, unit_label: np.ndarray, result: ContainerResult
+    job: ContainerJob,
+    units: gpd.GeoDataFrame,
+    unit_label: np.ndarray,
+    result: ContainerResult,
+    redivision: Redivision | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
     """Merge each grid's units, measure, judge and number the grids; codes by label."""
     t = job.targets
@@ -465,8 +521,22 @@ def _grids(
     band = float(np.sqrt(np.median(shapely.area(shapes)))) * 0.7 if len(shapes) else 0.0
     order = reading_order(shapely.point_on_surface(shapes), band)
     prefix = job.container_id if job.container_id != DISTRICT else "G"
-    for code, pos in zip(grid_codes(prefix, job.admin_code, len(grids)), order, strict=True):
-        codes[pos] = code
+    if redivision is None:
+        for code, pos in zip(grid_codes(prefix, job.admin_code, len(grids)), order, strict=True):
+            codes[pos] = code
+    else:
+        # kept and matched grids keep their codes; new ones continue the sequence, so a
+        # retired code is never given to another grid
+        inherited = {pos: redivision.codes[int(lab)] for pos, lab in enumerate(labels) if int(lab) in redivision.codes}
+        for pos, code in inherited.items():
+            codes[pos] = code
+        fresh = [pos for pos in order.tolist() if pos not in inherited]
+        used = [sequence_of(c) for c in job.previous if c is not None] if job.previous is not None else []
+        start = max(used, default=0) + 1
+        for pos, code in zip(
+            fresh, grid_codes(prefix, job.admin_code, start + len(fresh) - 1)[start - 1 :], strict=True
+        ):
+            codes[pos] = code
     grids[GRID_CODE] = codes
     return grids, dict(zip(labels.tolist(), codes.tolist(), strict=True))
 

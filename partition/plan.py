@@ -12,7 +12,7 @@ order, so the plan does not depend on which runner made it, or in what order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -111,6 +111,8 @@ def partition(
     progress: Progress | None = None,
     source: str = "units",
     runner: Runner | None = None,
+    previous: pd.DataFrame | None = None,
+    locked: Collection[str] = (),
 ) -> PartitionResult:
     """Split units into grids of whole units, nested in communities, in range where possible.
 
@@ -146,6 +148,13 @@ def partition(
         Where the containers are worked on (default :func:`run_sequentially`, in this
         process); :func:`partition.distributed.dask_runner` spreads them over a Dask
         cluster.
+    previous
+        Re-division: the previous plan's assignment (``unit_id``, ``code``). Grids still in
+        range and away from trouble are kept with their codes; only the region around
+        the violations is re-solved (see :mod:`partition.redivide`). Units it lacks are
+        new; the report's ``redivision`` says what changed.
+    locked
+        Re-division: codes of grids that never change.
 
     Returns
     -------
@@ -184,7 +193,21 @@ def partition(
     # one community's units alone have a ragged edge that is no street
     fill_gaps = not tessellated and bool(len(u)) and gap_share(u.geometry.values) > GAP_LIMIT
     groups = _groups(container)
-    jobs = _jobs(u, groups, comm, bars, outline, t, seed, time_budget, tessellated=tessellated, fill_gaps=fill_gaps)
+    before = _previous_codes(u, previous, locked, source)
+    jobs = _jobs(
+        u,
+        groups,
+        comm,
+        bars,
+        outline,
+        t,
+        seed,
+        time_budget,
+        tessellated=tessellated,
+        fill_gaps=fill_gaps,
+        previous=before,
+        locked=frozenset(str(c) for c in locked),
+    )
     outputs: dict[str, ContainerOutput] = {}
     for done, out in enumerate((runner or run_sequentially)(jobs), start=1):
         outputs[out.container_id] = out
@@ -311,6 +334,8 @@ def _jobs(
     *,
     tessellated: bool,
     fill_gaps: bool,
+    previous: np.ndarray | None = None,
+    locked: frozenset[str] = frozenset(),
 ) -> Iterator[ContainerJob]:
     """One job per container, largest first (a runner with several workers then finishes sooner).
 
@@ -354,6 +379,9 @@ def _jobs(
         if comm is not None and cid in polygons:
             extra["name"] = _text(comm.loc[cid, COMMUNITY_NAME])
             extra["admin_code"] = _text(comm.loc[cid, ADMIN_CODE])
+        if previous is not None:
+            extra["previous"] = previous[idx]
+            extra["locked"] = locked
         yield ContainerJob(
             container_id=cid,
             units=u.iloc[idx][[*columns, u.geometry.name]],
@@ -364,6 +392,30 @@ def _jobs(
             time_budget=None if time_budget is None else time_budget * len(idx) / max(1, len(u)),
             **extra,
         )
+
+
+def _previous_codes(
+    u: gpd.GeoDataFrame, previous: pd.DataFrame | None, locked: Collection[str], source: str
+) -> np.ndarray | None:
+    """Each unit's grid code in the previous plan (``None`` for new units), or ``None`` without one."""
+    if previous is None:
+        if locked:
+            raise InputError("--lock needs a previous plan to lock grids of", file=source, field="lock")
+        return None
+    missing = [c for c in (UNIT_ID, GRID_CODE) if c not in previous.columns]
+    if missing:
+        raise InputError(
+            f"the previous plan's assignment lacks {missing}; pass the 'assignment' layer of a plan file",
+            file="previous plan",
+            field=missing[0],
+        )
+    codes = dict(zip(previous[UNIT_ID].astype(str), previous[GRID_CODE].astype(str), strict=True))
+    unknown = sorted(set(map(str, locked)) - set(codes.values()))
+    if unknown:
+        raise InputError(
+            f"locked grids {unknown[:10]} are not in the previous plan", file="previous plan", field="lock"
+        )
+    return np.array([codes.get(uid) for uid in u[UNIT_ID]], dtype=object)
 
 
 def _union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -451,6 +503,24 @@ def assemble(
         "per_community": per_comm,
         "street_gaps_filled": filled,
     }
+    redivided = [c["redivision"] for c in per_comm if "redivision" in c]
+    if redivided:
+        moved = sum(r["households_moved"] for r in redivided)
+        total = sum(r["households"] for r in redivided)
+        report["redivision"] = {
+            "grids_kept": sum(len(r["kept"]) for r in redivided),
+            "grids_changed": sum(len(r["changed"]) for r in redivided),
+            "grids_created": sum(len(r["created"]) for r in redivided),
+            "grids_retired": sum(len(r["retired"]) for r in redivided),
+            "kept": sorted(c for r in redivided for c in r["kept"]),
+            "changed": sorted(c for r in redivided for c in r["changed"]),
+            "created": sorted(c for r in redivided for c in r["created"]),
+            "retired": sorted(c for r in redivided for c in r["retired"]),
+            "units_moved": sum(r["units_moved"] for r in redivided),
+            "new_units": sum(r["new_units"] for r in redivided),
+            "households_moved": moved,
+            "households_moved_share": round(moved / total, 4) if total else 0.0,
+        }
     return PartitionResult(grids.to_crs(out_crs), assignment, units.to_crs(out_crs), report, metric)
 
 

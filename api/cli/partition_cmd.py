@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +60,8 @@ def partition_files(
     progress: Callable[[int, int, str], None] | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    previous: Path | None = None,
+    lock: Collection[str] = (),
 ) -> PartitionFiles:
     """Read and validate the inputs, partition, write every requested output.
 
@@ -69,9 +71,12 @@ def partition_files(
     cluster of that many worker processes, with ``scheduler`` (``tcp://HOST:8786``) on a
     running one; the plan is the same as without either. A community that fails is
     listed in the report's ``failed_containers``; the others' grids are still written.
+    With ``previous`` (a plan file written by this command) the plan is re-divided: grids
+    in range and away from trouble keep their units and codes, ``lock`` names grids that
+    never change.
     """
     from gis.io import read_barriers, read_boundary, read_communities, read_units
-    from gis.output import write_geojson, write_plan_files
+    from gis.output import read_plan_file, write_geojson, write_plan_files
     from partition import Targets
     from partition import partition as run
 
@@ -109,7 +114,10 @@ def partition_files(
     bars = None
     if barriers is not None:
         bars = read_barriers(barriers, class_field=barrier_class, hard_classes=hard_classes, crs=input_crs)
+    before = read_plan_file(previous).assignment if previous is not None else None
     options = {
+        "previous": before,
+        "locked": tuple(lock),
         "communities": comm,
         "barriers": bars,
         "boundary": boundary_frame,
@@ -195,6 +203,14 @@ def print_summary(report: dict) -> None:
     table.add_row(
         "checks", f"[red]{failing}[/]" if failing or report["hard_barrier_crossings"] else "[green]all pass[/]"
     )
+    if "redivision" in report:
+        r = report["redivision"]
+        table.add_row(
+            "re-division",
+            f"{r['grids_kept']} kept, {r['grids_changed']} changed, {r['grids_created']} created, "
+            f"{r['grids_retired']} retired; {r['households_moved']:,} households changed grid "
+            f"({r['households_moved_share']:.1%})",
+        )
     table.add_row("time", f"{report['seconds']:.1f} s")
     console.print(table)
     short = [c for c in report["per_community"] if c["explanation"]]
@@ -250,6 +266,11 @@ def partition(
     scheduler: Annotated[
         str | None, typer.Option(help="Partition on a running Dask cluster, e.g. tcp://HOST:8786.")
     ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(help="Re-divide: the previous plan file; grids in range and away from trouble are kept."),
+    ] = None,
+    lock: Annotated[str, typer.Option(help="Re-divide: codes of grids that never change, comma-separated.")] = "",
 ) -> None:
     """Split UNITS into grids of whole units: contiguous, compact, nested, in range where the counts allow."""
     if missing_counts not in ("error", "zero"):
@@ -288,6 +309,8 @@ def partition(
             progress=advance,
             workers=workers,
             scheduler=scheduler,
+            previous=previous,
+            lock=[c.strip() for c in lock.split(",") if c.strip()],
         )
     for warning in files.load_warnings:
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
