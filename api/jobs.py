@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from gis.errors import CommgridError, ConflictError
 from gis.store import begin, connect, write_plan
-from gis.store.districts import read_district, read_district_communities, read_district_units
+from gis.store.districts import read_assignment, read_district, read_district_communities, read_district_units
 from gis.store.jobs import create_job, finish_job, update_job
 from gis.store.models import GridPlan
 
@@ -36,6 +36,10 @@ class PartitionRequest(BaseModel):
     population: tuple[int, int] = Field(default=(1000, 1500), description="resident range of a grid")
     seed: int = Field(default=0, description="the same inputs and seed give the same plan")
     time_budget: float | None = Field(default=None, gt=0, description="seconds; none for a reproducible plan")
+    previous: str | None = Field(
+        default=None, description="re-divide this stored plan: grids in range and away from trouble are kept"
+    )
+    lock: list[str] = Field(default_factory=list, description="with previous: codes of grids that never change")
 
 
 def submit_partition(engine: Engine, executor: Executor, request: PartitionRequest, *, user: str | None) -> str:
@@ -79,6 +83,7 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
             district = read_district(conn, request.district)
             units = read_district_units(conn, district.id)
             communities = read_district_communities(conn, district.id)
+            before = read_assignment(conn, request.previous) if request.previous else None
         targets = Targets(households_range=request.households, population_range=request.population)
         result = partition(
             units,
@@ -89,6 +94,8 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
             time_budget=request.time_budget,
             progress=progress,
             source=f"district {request.district!r}",
+            previous=before,
+            locked=request.lock,
         )
         failed = result.report.get("failed_containers") or []
         if failed:
@@ -99,6 +106,8 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
             "source": "job",
             "job": job_id,
             "seed": request.seed,
+            "previous": request.previous,
+            "lock": request.lock,
             "targets": {"households": list(request.households), "population": list(request.population)},
         }
         with begin(engine) as conn:
@@ -113,7 +122,12 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
                 publish=False,
             )
             ok = int((result.grids["status"] == "ok").sum())
-            finish_job(conn, job_id, result={"plan": request.name, "grids": len(result.grids), "in_range": ok})
+            outcome = {"plan": request.name, "grids": len(result.grids), "in_range": ok}
+            if "redivision" in result.report:
+                outcome["redivision"] = {
+                    k: v for k, v in result.report["redivision"].items() if not isinstance(v, list)
+                }
+            finish_job(conn, job_id, result=outcome)
     except CommgridError as exc:
         with begin(engine) as conn:
             finish_job(conn, job_id, error=exc.message)

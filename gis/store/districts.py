@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection
 
 from gis import columns as C
 from gis.errors import NotFoundError
-from gis.store.models import SRID, Community, District, Unit
+from gis.store.models import SRID, Community, District, Grid, GridAssignment, Unit
+from gis.store.queries import _resolve_plan
 
-__all__ = ["read_district", "read_district_communities", "read_district_units"]
+__all__ = ["read_assignment", "read_district", "read_district_communities", "read_district_units"]
 
 
 def read_district(conn: Connection, name: str) -> Any:
@@ -70,3 +71,22 @@ def read_district_communities(conn: Connection, district_id: int) -> gpd.GeoData
         .where(Community.district_id == district_id)
         .order_by(Community.community_id),
     )
+
+
+def read_assignment(conn: Connection, plan: str) -> pd.DataFrame:
+    """A stored plan's assignment: ``unit_id`` and grid ``code``, as the engine's ``previous`` takes it.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown plan (the message lists the plans).
+    """
+    row = _resolve_plan(conn, plan, None)
+    result = conn.execute(
+        select(Unit.unit_id.label(C.UNIT_ID), Grid.code.label(C.GRID_CODE))
+        .join(GridAssignment, GridAssignment.unit_id == Unit.id)
+        .join(Grid, Grid.id == GridAssignment.grid_id)
+        .where(GridAssignment.plan_id == row.id)
+        .order_by(Unit.unit_id)
+    )
+    return pd.DataFrame(result.all(), columns=[C.UNIT_ID, C.GRID_CODE])

@@ -168,3 +168,16 @@ def test_partition_jobs_check_their_request(planning):
     taken = client.post("/plans", json={"name": "pub", "district": "sample"}, headers=headers)
     assert taken.status_code == 409
     assert client.get("/jobs/nope", headers=headers).status_code == 404
+
+
+def test_a_job_re_divides_a_stored_plan(planning):
+    client, _, headers = planning
+    body = {"name": "job-redivided", "district": "sample", "previous": "pub"}
+    r = client.post("/plans", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.headers["location"].replace(str(client.base_url), ""), headers)
+    assert job["status"] == "done", job
+    # the counts did not change: every grid is kept, no household moves
+    assert job["result"]["redivision"]["households_moved"] == 0
+    diff = client.get("/plans/pub/diff/job-redivided", headers=headers).json()
+    assert diff["households_moved"] == 0 and not diff["added"] and not diff["removed"]
