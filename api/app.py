@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -12,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from api.access import TokenCache, authorize, check_routes
 from api.errors import register_error_handlers
-from api.routes import collections, common, features, map, plans, tiles
+from api.routes import collections, common, features, jobs, map, patrols, plans, public, tiles, workers
 from api.routes.map import VENDOR
 from api.settings import Settings
 from tiles.freshness import VersionProbe, version_reader
@@ -24,6 +26,18 @@ __all__ = ["create_app", "create_app_from_env"]
 def _conninfo(engine: Engine) -> str:
     # the async pool speaks libpq directly; it takes the same URL without SQLAlchemy's driver tag
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _fail_interrupted_jobs(engine: Engine) -> None:
+    from gis.errors import DatabaseUnavailableError
+    from gis.store import begin
+    from gis.store.jobs import fail_interrupted
+
+    try:
+        with begin(engine) as conn:
+            fail_interrupted(conn)
+    except DatabaseUnavailableError:
+        pass  # the store is down; the first request will say so
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -59,6 +73,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             timeout=10,
         )
         await pool.open(wait=False)
+        app.state.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commgrid-job")
+        _fail_interrupted_jobs(app.state.engine)
         app.state.pool = pool
         app.state.probe = VersionProbe(version_reader(pool))
         app.state.token_cache = TokenCache()
@@ -68,9 +84,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             cache_bytes=settings.tile_cache_mb << 20,
             max_features=settings.tile_max_features,
         )
+        # What startup made (app, libraries) lives as long as the process. Frozen, it is left out
+        # of the collector's full passes, which over this heap take 60-170 ms and stall every
+        # request in flight (the tile benchmark's p99); see bench/README.md.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
+            app.state.jobs.shutdown(wait=False, cancel_futures=True)
             await pool.close()
             if own:
                 app.state.engine.dispose()
@@ -89,10 +112,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     register_error_handlers(app)
     # features first: its routes for known collections must win over the generic ones
-    for module in (common, features, collections, tiles, map, plans):
+    for module in (common, features, collections, tiles, map, plans, jobs, public, workers, patrols):
         app.include_router(module.router)
     if VENDOR.is_dir():
         app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=VENDOR), name="maplibre")
+    # tile requests skip FastAPI's per-request machinery (api/routes/tiles.py says how and why)
+    app.add_middleware(tiles.TileShortcut)
     check_routes(app)
     return app
 

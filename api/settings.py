@@ -43,3 +43,7 @@ class Settings(BaseSettings):
         description="Optional XYZ raster basemap for the web map, e.g. https://tile.example.org/{z}/{x}/{y}.png.",
     )
     basemap_attribution: str = Field(default="", description="Attribution shown for the basemap.")
+    patrol_retention_days: float = Field(
+        default=180, gt=0, description="Patrol tracks older than this are purged (compliance results are kept)."
+    )
+    patrol_purge_hours: float = Field(default=24, gt=0, description="How often the service purges old tracks.")

@@ -20,10 +20,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 apt_packages=(postgresql-15-postgis-3 postgresql-15 fonts-noto-cjk)
+# posters and contact cards: WeasyPrint lays them out with Pango, fonts found by fontconfig
+apt_packages+=(libpango-1.0-0 libpangoft2-1.0-0 fontconfig)
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 case "$mode" in
-  test) apt_packages+=(chromium gdal-bin) ;;
-  bench) apt_packages+=(chromium gdal-bin wrk) ;;
+  test) apt_packages+=(chromium gdal-bin poppler-utils) ;;
+  bench) apt_packages+=(chromium gdal-bin wrk poppler-utils) ;;
 esac
 missing=()
 for pkg in "${apt_packages[@]}"; do

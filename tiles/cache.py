@@ -50,7 +50,7 @@ class TileCache:
     def put(self, key: Hashable, tile: CachedTile) -> None:
         """Keep ``tile``, evicting the least recently used ones beyond the budget."""
         size = len(tile.body)
-        if size > self.max_bytes:
+        if size > self.max_bytes or self.max_bytes == 0:  # a budget of 0 turns the cache off
             return
         with self._lock:
             if key in self._entries:

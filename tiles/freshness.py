@@ -36,10 +36,23 @@ class VersionProbe:
         self._fetch = fetch
         self._running: asyncio.Task | None = None
         self._next: asyncio.Future | None = None
+        self._started = 0  # probes started so far; the n-th probe carries number n
+        self._latest: tuple[int, Versions] | None = None  # the last successful probe: number, versions
         self.probes = 0
 
-    async def current(self) -> Versions:
-        """The versions as of a read that started after this call."""
+    def ticket(self) -> int:
+        """A mark of this moment for :meth:`current`'s ``since``."""
+        return self._started
+
+    async def current(self, *, since: int | None = None) -> Versions:
+        """The versions as of a read that started after this call, or after ``since`` was taken.
+
+        A request that reads the versions twice (its token, then its tile) takes a
+        :meth:`ticket` on arrival and passes it: the second read then reuses the first one's
+        probe, which started after the ticket and so answers for the whole request.
+        """
+        if since is not None and self._latest is not None and self._latest[0] > since:
+            return self._latest[1]
         if self._running is None:
             future = asyncio.get_running_loop().create_future()
             self._start(future)
@@ -50,9 +63,10 @@ class VersionProbe:
         return await asyncio.shield(future)
 
     def _start(self, future: asyncio.Future) -> None:
-        self._running = asyncio.get_running_loop().create_task(self._probe(future))
+        self._started += 1
+        self._running = asyncio.get_running_loop().create_task(self._probe(future, self._started))
 
-    async def _probe(self, future: asyncio.Future) -> None:
+    async def _probe(self, future: asyncio.Future, number: int) -> None:
         self.probes += 1
         try:
             versions = await self._fetch()
@@ -61,6 +75,7 @@ class VersionProbe:
                 future.set_exception(exc)
                 future.exception()  # retrieved here so an unawaited failure logs nothing
         else:
+            self._latest = (number, versions)
             if not future.done():
                 future.set_result(versions)
         finally:

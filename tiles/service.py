@@ -76,8 +76,11 @@ class TileService:
         *,
         plan: str | None = None,
         if_none_match: str | None = None,
+        since: int | None = None,
     ) -> Tile:
         """The tile of ``layers`` at ``tile``, or just its ETag when it matches ``if_none_match``.
+
+        ``since`` is the request's :meth:`~tiles.freshness.VersionProbe.ticket`, when it has one.
 
         Raises
         ------
@@ -87,16 +90,16 @@ class TileService:
             When the database cannot be reached.
         """
         layers = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
-        current = await self.versions()
+        current = await self.probe.current(since=since)
         names = tuple(layer.id for layer in layers)
         versions = tuple(current.get(dep, 0) for layer in layers for dep in layer.depends_on)
         key = (names, tile.z, tile.x, tile.y, plan, self.max_features)
-        etag = _etag(key, versions)
+        hit = self.cache.get(key, versions)
+        etag = _etag(key, versions) if hit is None else hit.etag  # the same string: no need to hash again
         if if_none_match is not None and not _etags(if_none_match).isdisjoint({etag, "*"}):
             return Tile(etag, None)
-        hit = self.cache.get(key, versions)
         if hit is not None:
-            return Tile(hit.etag, hit.body, cached=True)
+            return Tile(etag, hit.body, cached=True)
         body = await self._render(names, layers, tile, plan)
         self.cache.put(key, CachedTile(versions, etag, body))
         return Tile(etag, body)
@@ -110,7 +113,8 @@ class TileService:
         params = {"z": tile.z, "x": tile.x, "y": tile.y, "plan": plan, "limit": self.max_features}
         try:
             async with self.pool.connection() as conn:
-                cur = await conn.execute(sql, params)
+                # binary: a text result would carry the tile hex-encoded, twice its size
+                cur = await conn.execute(sql, params, binary=True)
                 body = bytes((await cur.fetchone())[0])
                 if plan is not None and not body:
                     cur = await conn.execute("SELECT count(*) FROM grid_plan WHERE name = %s", (plan,))

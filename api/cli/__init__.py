@@ -35,6 +35,16 @@ def _register() -> None:
     app.command(name="demo")(demo.demo)
     app.add_typer(users.app, name="users")
     app.add_typer(plans.app, name="plans")
+    from api.cli import poster, workers
+
+    app.add_typer(workers.app, name="workers")
+    app.command(name="poster")(poster.poster)
+    app.command(name="posters")(poster.posters)
+    app.command(name="cards")(poster.cards)
+    from api.cli import patrols, report
+
+    app.add_typer(patrols.app, name="patrols")
+    app.add_typer(report.app, name="report")
 
 
 _register()

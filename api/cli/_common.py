@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -68,3 +68,22 @@ def settings_from(db: str | None = None, home: str | None = None):
     if home:
         overrides["home"] = Path(home)
     return Settings(**overrides)
+
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
+]
+
+
+@contextmanager
+def store_connection(db: str | None = None):
+    """A connection in one transaction on the store the settings (or ``--db``) name, committed on success."""
+    from api.database import open_store
+    from gis.store import begin
+
+    engine = open_store(settings_from(db))
+    try:
+        with begin(engine) as conn:
+            yield conn
+    finally:
+        engine.dispose()

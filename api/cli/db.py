@@ -6,14 +6,11 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, handle_errors, settings_from
 
 app = typer.Typer(help="Manage the store: the embedded PostGIS cluster and schema migrations.", no_args_is_help=True)
 
 HomeOpt = Annotated[str | None, typer.Option("--home", help="commgrid home folder (default $COMMGRID_HOME).")]
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
-]
 
 
 def _cluster(home: str | None):

@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import console, handle_errors, settings_from
-
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
-]
+from api.cli._common import DbOpt, console, handle_errors, settings_from
 
 
 def load_plan_file(

@@ -8,13 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli._common import console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, handle_errors, settings_from
 
 app = typer.Typer(help="Stored plans: list them, compare two, publish one.", no_args_is_help=True)
-
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
-]
 
 
 def _engine(db: str | None):

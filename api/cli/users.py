@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from api.cli._common import console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, handle_errors, store_connection
 
 app = typer.Typer(help="API users and their bearer tokens (analyst, planner, admin).", no_args_is_help=True)
 
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
-]
 RoleOpt = Annotated[str, typer.Option("--role", help="analyst, planner or admin.")]
-
-
-@contextmanager
-def _conn(db: str | None):
-    from api.database import open_store
-    from gis.store import begin
-
-    engine = open_store(settings_from(db))
-    try:
-        with begin(engine) as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def _print_token(name: str, token: str) -> None:
@@ -43,7 +26,7 @@ def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt, 
     """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`)."""
     from gis.store.users import add_user
 
-    with _conn(db) as conn:
+    with store_connection(db) as conn:
         token = add_user(conn, name, role=role)
     _print_token(name, token)
 
@@ -54,7 +37,7 @@ def token(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = N
     """Give a user a new token; the old one stops working at once."""
     from gis.store.users import renew_token
 
-    with _conn(db) as conn:
+    with store_connection(db) as conn:
         new = renew_token(conn, name)
     _print_token(name, new)
 
@@ -65,7 +48,7 @@ def remove(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = 
     """Remove a user; their token stops working at once."""
     from gis.store.users import remove_user
 
-    with _conn(db) as conn:
+    with store_connection(db) as conn:
         remove_user(conn, name)
     console.print(f"removed {name}")
 
@@ -76,7 +59,7 @@ def list_(db: DbOpt = None) -> None:
     """List users and roles (never tokens)."""
     from gis.store.users import list_users
 
-    with _conn(db) as conn:
+    with store_connection(db) as conn:
         users = list_users(conn)
     table = Table("name", "role", "created")
     for u in users:

@@ -3,22 +3,32 @@
 Tiles are addressed ``{z}/{y}/{x}`` (tileMatrix/tileRow/tileCol, as the standard orders
 them). Each response carries an ETag made from the data versions the tile was cut
 from; ``If-None-Match`` with the current one answers 304 without touching PostGIS.
+
+Tile requests are the bulk of a map's traffic, so :class:`TileShortcut` answers them
+before FastAPI routes them; the routes below stay the documented endpoints and answer
+every request the shortcut passes on (see its docstring).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.access import COLLECTION_ROLES, Caller, Role, caller, require
+from api.access import COLLECTION_ROLES, PUBLIC, ROUTE_ROLES, Caller, Role, caller, require
 from api.routes.features import COLLECTIONS, Collection, PlanParam
-from gis.errors import InputError
+from gis.errors import CommgridError, InputError
 from tiles.layers import LABELS, Layer
 from tiles.matrix import MAX_ZOOM, TMS, TMS_ID, check_tile, tile_matrix_set
-from tiles.service import TileService
+from tiles.service import Tile, TileService
+
+__all__ = ["TileShortcut", "router", "tile_answer"]
 
 router = APIRouter(tags=["tiles"])
 
@@ -38,21 +48,60 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def _serve(request: Request, layers: list[Layer], z: int, y: int, x: int, plan: str | None, private: bool):
-    service: TileService = request.app.state.tiles
-    tile = check_tile(TMS_ID, z, x, y)
-    result = await service.tile(layers, tile, plan=plan, if_none_match=request.headers.get("if-none-match"))
-    headers = {
+def _headers(result: Tile, private: bool) -> dict[str, str]:
+    return {
         "ETag": result.etag,
         # no-cache: keep it, but ask every time; the ETag makes asking cheap and never stale
         "Cache-Control": "private, no-cache" if private else "public, no-cache",
         "Vary": "Authorization",
     }
+
+
+async def tile_answer(
+    service: TileService,
+    layers: list[Layer],
+    tile: tuple[int, int, int],
+    *,
+    plan: str | None,
+    if_none_match: str | None,
+    private: bool,
+    since: int | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a tile request (the routes and the shortcut share it).
+
+    ``tile`` is ``(z, y, x)`` as in the URL. 304 when ``if_none_match`` holds the current
+    ETag, 204 when no feature is in the tile. ``since``: the request's ticket of the
+    version probe (see :meth:`tiles.freshness.VersionProbe.current`).
+
+    Raises
+    ------
+    InputError
+        For an address outside the tile matrix set.
+    NotFoundError, DatabaseUnavailableError
+        From :meth:`tiles.service.TileService.tile`.
+    """
+    z, y, x = tile
+    at = check_tile(TMS_ID, z, x, y)
+    result = await service.tile(layers, at, plan=plan, if_none_match=if_none_match, since=since)
+    headers = _headers(result, private)
     if result.not_modified:
-        return Response(status_code=304, headers=headers)
+        return 304, headers, b""
     if not result.body:
-        return Response(status_code=204, headers=headers)
-    return Response(result.body, media_type=MVT, headers=headers)
+        return 204, headers, b""
+    headers["Content-Type"] = MVT
+    return 200, headers, result.body
+
+
+async def _serve(request: Request, layers: list[Layer], z: int, y: int, x: int, plan: str | None, private: bool):
+    status, headers, body = await tile_answer(
+        request.app.state.tiles,
+        layers,
+        (z, y, x),
+        plan=plan,
+        if_none_match=request.headers.get("if-none-match"),
+        private=private,
+    )
+    return Response(body, status_code=status, headers=headers)
 
 
 def _tileset(request: Request, title: str, layers: list[Layer], tiles_path: str) -> dict:
@@ -272,3 +321,137 @@ def _collection_routes(c: Collection) -> None:
 
 for _c in COLLECTIONS.values():
     _collection_routes(_c)
+
+
+# -- the shortcut ------------------------------------------------------------------------
+
+_COLLECTION_TILE = re.compile(r"/collections/([^/]+)/tiles/([^/]+)/(\d{1,3})/(\d{1,10})/(\d{1,10})")
+_DATASET_TILE = re.compile(r"/tiles/([^/]+)/(\d{1,3})/(\d{1,10})/(\d{1,10})")
+_QUERY = {"dataset_tile": frozenset({"plan", "collections"})}
+_PLAN_ONLY = frozenset({"plan"})
+
+
+@dataclass(frozen=True)
+class _TileRequest:
+    operation: str  # the route's operation id, its key in ROUTE_ROLES
+    collection: str | None  # None for the multi-layer tile
+    tile: tuple[int, int, int]  # z, y, x
+    query: dict[str, str]
+
+
+def _route_path(scope: Scope) -> str:
+    # as Starlette's router sees it: without the root path the app is mounted under
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
+
+
+def _tile_request(scope: Scope) -> _TileRequest | None:
+    """The tile a request asks for, or ``None`` when it is not a plain tile request."""
+    path = _route_path(scope)
+    if m := _COLLECTION_TILE.fullmatch(path):
+        collection, tms_id, *zyx = m.groups()
+        if collection not in COLLECTIONS:
+            return None
+        operation = f"{collection}_tile"
+    elif m := _DATASET_TILE.fullmatch(path):
+        collection, (tms_id, *zyx) = None, m.groups()
+        operation = "dataset_tile"
+    else:
+        return None
+    z, y, x = map(int, zyx)
+    if tms_id != TMS_ID or z > MAX_ZOOM:
+        return None  # the route's validation answers (404, 422)
+    query: dict[str, str] = {}
+    if scope["query_string"]:
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        query = dict(pairs)
+        if len(query) != len(pairs) or not query.keys() <= _QUERY.get(operation, _PLAN_ONLY):
+            return None  # repeated or other parameters: leave their reading to FastAPI
+    return _TileRequest(operation, collection, (z, y, x), query)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+@dataclass(frozen=True)
+class TileShortcut:
+    """Pure-ASGI middleware answering tile requests before FastAPI routes them.
+
+    Why: a cached tile costs microseconds to find, FastAPI's routing, dependency solving
+    and validation several times that, so at thousands of tiles a second the framework
+    is the bottleneck. The shortcut takes only a ``GET`` of a WebMercatorQuad tile that
+    the caller may read, with no query parameters but ``plan`` (and ``collections`` for
+    the multi-layer tile), and answers it with the same parts the routes use: the role
+    from :data:`api.access.ROUTE_ROLES`, :func:`api.access.caller` for tokens and
+    :func:`tile_answer`. Everything else (other paths, bad addresses, missing roles, bad
+    tokens) goes on to the app, whose routes answer and explain it. Errors of the tile
+    service itself (an unknown plan, the database down) go to the app's error handlers,
+    so they are not tried twice.
+    """
+
+    app: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            wanted = _tile_request(scope)
+            if wanted is not None and await self._answer(wanted, scope, receive, send):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, wanted: _TileRequest, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Send the tile and return True, or return False to leave the request to the app."""
+        app = scope["app"]
+        # the token check and the tile then share one read of the data versions
+        ticket = app.state.probe.ticket()
+        needed = ROUTE_ROLES[wanted.operation]
+        if _header(scope, b"authorization") is None:
+            if needed > Role.PUBLIC:
+                return False
+            who = PUBLIC
+        else:
+            try:
+                who = await caller(Request(scope, receive))
+            except CommgridError:
+                return False
+            if who.role < needed:
+                return False
+        try:
+            if wanted.collection is None:
+                layers = _dataset_layers(who, wanted.query.get("collections"))
+                private = who.role > Role.PUBLIC
+            else:
+                layers = [COLLECTIONS[wanted.collection].layer]
+                private = COLLECTION_ROLES[wanted.collection] > Role.PUBLIC
+        except CommgridError:
+            return False
+        try:
+            status, headers, body = await tile_answer(
+                app.state.tiles,
+                layers,
+                wanted.tile,
+                plan=wanted.query.get("plan"),
+                if_none_match=_header(scope, b"if-none-match"),
+                private=private,
+                since=ticket,
+            )
+        except CommgridError as exc:
+            response = await _handler(app, exc)(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return True
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if body:
+            raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+
+def _handler(app, exc: Exception) -> Callable:
+    for cls in type(exc).__mro__:
+        if cls in app.exception_handlers:
+            return app.exception_handlers[cls]
+    raise exc

@@ -13,7 +13,7 @@ Changing a table here needs a new migration in ``gis/migrations/versions``;
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from geoalchemy2 import Geometry, WKBElement
@@ -51,7 +51,13 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "Job",
+    "PatrolCompliance",
+    "PatrolDevice",
     "PatrolPoint",
+    "PatrolRule",
+    "PatrolSupervisor",
+    "PatrolTrack",
+    "PatrolVisit",
     "PlanStatus",
     "StreetOffice",
     "Unit",
@@ -317,6 +323,8 @@ class PatrolPoint(Base):
     __tablename__ = "patrol_point"
     __table_args__ = (
         Index(None, "worker_id", "recorded_at"),
+        # retention deletes by age; BRIN suits a column that grows with the table and costs next to nothing
+        Index(None, "recorded_at", postgresql_using="brin"),
         {"comment": "personal data: workers' positions over time"},
     )
 
@@ -324,7 +332,103 @@ class PatrolPoint(Base):
     worker_id: Mapped[int] = _fk("grid_worker.id", index=False)  # the (worker_id, recorded_at) index serves
     device: Mapped[str | None]
     recorded_at: Mapped[datetime]
-    geom: Mapped[WKBElement] = _geometry("POINT")
+    # No spatial index: points are read by worker and time, maps draw patrol_track lines, and
+    # a GiST index makes the bulk COPY of a day's fixes 3-4 times slower (bench/README.md).
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+
+
+class PatrolTrack(Base):
+    """One patrol as a line: a worker's movement between time gaps and long stops. PERSONAL DATA.
+
+    Derived from ``patrol_point`` by the analysis and purged with it; what supervisors see on the map.
+    """
+
+    __tablename__ = "patrol_track"
+    __table_args__ = (
+        Index(None, "worker_id", "day"),
+        Index(None, "day"),
+        {"comment": "personal data: workers' movements"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    worker_id: Mapped[int] = _fk("grid_worker.id", index=False)  # the (worker_id, day) index serves
+    day: Mapped[date] = mapped_column(comment="local date in the district's patrol time zone")
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    points: Mapped[int]
+    length_m: Mapped[float]
+    geom: Mapped[WKBElement] = _geometry("LINESTRING")
+    geom_3857: Mapped[WKBElement] = _tile_geometry("LINESTRING")
+
+
+class PatrolVisit(Base):
+    """A stay of a worker in their own grid: entry and exit times, no positions (kept after purges)."""
+
+    __tablename__ = "patrol_visit"
+    __table_args__ = (Index(None, "worker_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    worker_id: Mapped[int] = _fk("grid_worker.id", index=False)  # the (worker_id, day) index serves
+    day: Mapped[date]
+    grid_code: Mapped[str]
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime]
+    minutes: Mapped[float]
+
+
+class PatrolCompliance(Base):
+    """Whether a worker kept the patrol rule in their grid on a day, with coverage (kept after purges)."""
+
+    __tablename__ = "patrol_compliance"
+    __table_args__ = (Index(None, "district_id", "day"),)
+
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True, comment="local date in the district's patrol time zone")
+    district_id: Mapped[int] = _fk("district.id", index=False)  # the (district_id, day) index serves
+    grid_code: Mapped[str | None]
+    patrols: Mapped[int]
+    visits: Mapped[int]
+    long_visits: Mapped[int] = mapped_column(comment="visits at least as long as the rule asks")
+    visit_minutes: Mapped[float]
+    stops: Mapped[int]
+    distance_m: Mapped[float]
+    coverage: Mapped[float | None] = mapped_column(comment="share of the grid's streets (or cells) passed within reach")
+    coverage_basis: Mapped[str | None] = mapped_column(comment="'streets' or 'cells'")
+    longest_unvisited_minutes: Mapped[float | None]
+    compliant: Mapped[bool]
+    rule: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    computed_at: Mapped[created]
+
+
+class PatrolDevice(Base):
+    """Which grid worker carries a GPS device, so files naming only devices can be imported."""
+
+    __tablename__ = "patrol_device"
+
+    device: Mapped[str] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = _fk("grid_worker.id")
+    added_at: Mapped[created]
+
+
+class PatrolSupervisor(Base):
+    """A user who may see the tracks and compliance of a grid's workers without the planner role."""
+
+    __tablename__ = "patrol_supervisor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(primary_key=True)
+
+
+class PatrolRule(Base):
+    """A district's patrol rule and the time zone its days are counted in."""
+
+    __tablename__ = "patrol_rule"
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(comment="IANA name, e.g. Asia/Shanghai")
+    params: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[created]
 
 
 class DataVersion(Base):

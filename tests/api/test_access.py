@@ -23,6 +23,9 @@ def fill(path: str, code: str) -> str:
         "name": "v1",
         "a": "v0",
         "b": "v1",
+        "code": code,
+        "worker_id": "1",
+        "job_id": "0",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

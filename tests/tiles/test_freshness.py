@@ -84,3 +84,21 @@ def test_cache_never_returns_a_tile_of_other_versions(budget):
     hit = cache.get("k", (2,))
     assert (hit is not None) == (budget >= 5)
     assert cache.size_bytes <= budget
+
+
+def test_a_ticket_reuses_only_reads_that_started_after_it():
+    async def run():
+        store = Store()
+        probe = VersionProbe(store.read)
+        before = probe.ticket()
+        first = await probe.current()  # its read started after the ticket
+        store.version = 1  # a commit lands after that read
+        reused = await probe.current(since=before)
+        later = probe.ticket()
+        fresh = await probe.current(since=later)  # nothing started after this ticket yet: a new read
+        return first, reused, fresh, len(store.reads_started)
+
+    first, reused, fresh, reads = asyncio.run(run())
+    assert first == reused == {"plans": 0}
+    assert fresh == {"plans": 1}
+    assert reads == 2

@@ -1,0 +1,173 @@
+"""``commgrid poster``, ``posters`` and ``cards``: printable sheets of the published grids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from api.cli._common import DbOpt, console, err_console, handle_errors, settings_from
+from gis.errors import InputError
+
+PlanOpt = Annotated[
+    str | None, typer.Option("--plan", help="A stored plan's name (to preview a draft); default the published plan.")
+]
+PublicUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        help="Address of the public service, e.g. https://grid.example.org; the QR codes open "
+        "<public-url>/public/grids/<code>. Default: the local service (phones cannot reach it).",
+    ),
+]
+HoursOpt = Annotated[str | None, typer.Option("--service-hours", help="Service hours to print.")]
+OfficeOpt = Annotated[
+    str | None, typer.Option("--office-phone", help="Community office phone, printed where a grid has no worker.")
+]
+
+
+class Paper(StrEnum):
+    A3 = "A3"
+    A4 = "A4"
+
+
+class Format(StrEnum):
+    pdf = "pdf"
+    png = "png"
+    both = "both"
+
+
+PaperOpt = Annotated[Paper, typer.Option("--paper", help="Paper size, portrait.")]
+DpiOpt = Annotated[int, typer.Option("--dpi", min=36, max=600, help="Resolution of PNG output.")]
+
+
+@contextmanager
+def _conn(db: str | None) -> Iterator:
+    from api.database import open_store
+    from gis.store import connect
+
+    engine = open_store(settings_from(db))
+    try:
+        with connect(engine) as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _public_base(public_url: str | None, db: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/")
+    settings = settings_from(db)
+    base = f"http://{settings.host}:{settings.port}"
+    err_console.print(
+        f"[yellow]note:[/] the QR codes point to {base}, which only this computer can open; "
+        "pass --public-url with the service's public address for sheets you will print.",
+        highlight=False,
+    )
+    return base
+
+
+def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: bool) -> list:
+    from tiles.poster import DEFAULT_SERVICE_HOURS, read_poster
+
+    return [
+        read_poster(
+            conn,
+            code,
+            public_url=f"{base}/public/grids/{quote(code, safe='')}",
+            plan=plan,
+            service_hours=hours or DEFAULT_SERVICE_HOURS,
+            office_phone=office,
+            with_map=with_map,
+        )
+        for code in codes
+    ]
+
+
+def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
+    from tiles.poster import render_poster
+    from tiles.printing import pdf_to_png
+
+    pdf = render_poster(poster, paper=paper)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf_to_png(pdf, dpi=dpi) if out.suffix.lower() == ".png" else pdf)
+
+
+@handle_errors
+def poster(
+    code: Annotated[str, typer.Argument(help="The grid's code.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write: .pdf or .png.")] = Path("poster.pdf"),
+    paper: PaperOpt = Paper.A3,
+    dpi: DpiOpt = 150,
+    public_url: PublicUrlOpt = None,
+    service_hours: HoursOpt = None,
+    office_phone: OfficeOpt = None,
+    plan: PlanOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write the poster of one grid (map, worker, duties, counts, QR code) as PDF or PNG."""
+    if out.suffix.lower() not in (".pdf", ".png"):
+        raise InputError(f"--out must end in .pdf or .png, got {out.name!r}", field="out")
+    base = _public_base(public_url, db)
+    with _conn(db) as conn:
+        (sheet,) = _read(conn, [code], base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
+    _write_poster(sheet, out, paper=paper.value, dpi=dpi)
+    console.print(f"wrote {out} (grid {sheet.code}, {paper.value})")
+
+
+@handle_errors
+def posters(
+    community: Annotated[str, typer.Option("--community", help="Community id (or 12-digit admin code).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write <code>.pdf / <code>.png into.")],
+    fmt: Annotated[Format, typer.Option("--format", help="pdf, png or both.")] = Format.pdf,
+    paper: PaperOpt = Paper.A3,
+    dpi: DpiOpt = 150,
+    public_url: PublicUrlOpt = None,
+    service_hours: HoursOpt = None,
+    office_phone: OfficeOpt = None,
+    plan: PlanOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write the posters of every grid of a community into a folder."""
+    from tiles.poster import community_grid_codes
+
+    base = _public_base(public_url, db)
+    with _conn(db) as conn:
+        codes = community_grid_codes(conn, community, plan=plan)
+        sheets = _read(conn, codes, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
+    suffixes = [".pdf", ".png"] if fmt is Format.both else [f".{fmt.value}"]
+    for sheet in sheets:
+        for suffix in suffixes:
+            _write_poster(sheet, out / f"{sheet.code}{suffix}", paper=paper.value, dpi=dpi)
+    console.print(f"wrote {len(sheets)} posters of community {community} into {out}/")
+
+
+@handle_errors
+def cards(
+    codes: Annotated[list[str] | None, typer.Argument(help="Grid codes; or use --community.")] = None,
+    community: Annotated[str | None, typer.Option("--community", help="Every grid of this community.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="PDF to write.")] = Path("cards.pdf"),
+    public_url: PublicUrlOpt = None,
+    service_hours: HoursOpt = None,
+    office_phone: OfficeOpt = None,
+    plan: PlanOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Write service contact cards: one A4 page of ten cut-out cards per grid."""
+    from tiles.cards import CARDS_PER_PAGE, render_cards
+    from tiles.poster import community_grid_codes
+
+    if not codes and community is None:
+        raise InputError("name grid codes or a --community", field="codes")
+    base = _public_base(public_url, db)
+    with _conn(db) as conn:
+        wanted = list(codes or []) + (community_grid_codes(conn, community, plan=plan) if community else [])
+        sheets = _read(conn, wanted, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(render_cards(sheets))
+    console.print(f"wrote {out}: {len(sheets)} pages of {CARDS_PER_PAGE} cards")

@@ -1,0 +1,369 @@
+"""Patrol tracks for supervisors: import, compliance, tracks (GeoJSON, tiles), calendars, weekly reports.
+
+PERSONAL DATA: every route here needs the planner role (:data:`api.access.ROUTE_ROLES`);
+the public gets 401 and analysts 403. Responses are marked ``Cache-Control: private,
+no-store`` (tiles: ``private, no-cache`` with ETags). Each route also narrows what it
+returns to a caller's scope (:func:`_scope`): every grid for planners and admins, the
+grids a user is linked to as a supervisor (``commgrid patrols supervise``) for anyone
+else. With the planner role required, only the first applies; a route opened to analysts
+in ``ROUTE_ROLES`` would serve linked supervisors their grids and refuse other analysts.
+
+While the service runs, tracks older than the retention period are purged once a day
+(the settings ``patrol_retention_days`` and ``patrol_purge_hours``, when present;
+else 180 days and every 24 hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
+from api.dependencies import Conn
+from gis.errors import CommgridError, InputError
+from gis.patrols.readers import read_json, read_tracks
+from gis.store import begin
+from gis.store.patrol_reports import (
+    Scope,
+    parse_month,
+    read_calendar,
+    read_compliance,
+    supervised_grids,
+    weekly_report,
+)
+from gis.store.patrol_reports import (
+    read_tracks as read_track_features,
+)
+from gis.store.patrols import RETENTION_DAYS, find_district, import_fixes, purge, read_rule
+from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
+from tiles.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
+from tiles.tracks import track_tile
+
+__all__ = ["router"]
+
+log = logging.getLogger("commgrid.patrols")
+
+MAX_UPLOAD_BYTES = 64 << 20
+_PRIVATE = {"Cache-Control": "private, no-store"}
+_WORLD_M = 40_075_016.685578488
+_FORMATS = {
+    "application/gpx+xml": "gpx",
+    "application/xml": "gpx",
+    "text/xml": "gpx",
+    "text/csv": "csv",
+    "application/geo+json": "geojson",
+}
+
+Who = Annotated[Caller, Depends(caller)]
+DayParam = Annotated[date, Query(alias="date", description="local date in the district's patrol time zone")]
+DistrictParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
+CommunityParam = Annotated[str | None, Query(description="only grids of this community (its id, e.g. SQ01)")]
+
+
+@contextlib.asynccontextmanager
+async def _purge_schedule(app: FastAPI) -> AsyncIterator[None]:
+    """Purge old tracks once a day while the service runs (merged into the app's lifespan)."""
+    settings = app.state.settings
+    hours = float(getattr(settings, "patrol_purge_hours", 24.0))
+    days = float(getattr(settings, "patrol_retention_days", RETENTION_DAYS))
+    task = asyncio.create_task(_purge_loop(app, hours, days)) if hours > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _purge_loop(app: FastAPI, hours: float, days: float) -> None:
+    await asyncio.sleep(min(300.0, hours * 3600))  # not at startup: let the service settle first
+    while True:
+        try:
+            done = await asyncio.to_thread(_purge_once, app.state.engine, days)
+            log.info("purged patrol tracks before %s: %d fixes, %d lines", done.cutoff, done.points, done.tracks)
+        except Exception:  # the store may be down; try again next time, never stop the loop
+            log.exception("purging patrol tracks failed")
+        await asyncio.sleep(hours * 3600)
+
+
+def _purge_once(engine: Any, days: float):
+    with begin(engine) as conn:
+        return purge(conn, older_than_days=days)
+
+
+router = APIRouter(tags=["patrols"], lifespan=_purge_schedule)
+
+
+def _scope(conn: Any, who: Caller) -> Scope:
+    """``None`` for planners and admins; a supervisor's grids; else 401/403."""
+    if who.role >= Role.PLANNER:
+        return None
+    if who.name is None:
+        raise AuthenticationError("patrol tracks are personal data: send 'Authorization: Bearer <token>'")
+    grids = supervised_grids(conn, who.name)
+    if not grids:
+        raise PermissionDeniedError(
+            f"patrol tracks are for supervisors: the planner or admin role, or a supervisor link to grids "
+            f"(`commgrid patrols supervise {who.name} --grid CODE`); user {who.name!r} has neither"
+        )
+    return grids
+
+
+async def _scope_async(request: Request, who: Caller) -> Scope:
+    if who.role >= Role.PLANNER:
+        return None
+    if who.name is None:
+        raise AuthenticationError("patrol tracks are personal data: send 'Authorization: Bearer <token>'")
+    async with request.app.state.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT s.district_id, s.grid_code FROM patrol_supervisor s JOIN app_user u ON u.id = s.user_id "
+            "WHERE u.name = %s",
+            (who.name,),
+        )
+        rows = await cur.fetchall()
+    if not rows:
+        raise PermissionDeniedError(
+            f"patrol tracks are for supervisors: the planner or admin role, or a supervisor link to grids; "
+            f"user {who.name!r} has neither"
+        )
+    return frozenset((int(d), str(c)) for d, c in rows)
+
+
+def _records(frame) -> list[dict]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {k: (v.isoformat() if isinstance(v, date) else None if v is None or v != v else v) for k, v in row.items()}
+        )
+    return out
+
+
+@router.post(
+    "/patrols",
+    operation_id="patrols_import",
+    summary="Import GPS fixes: a GPX, CSV or GeoJSON file as the body, or JSON points (planner)",
+    status_code=201,
+    responses={400: {"description": "bad input: the body names the file, row and field"}},
+)
+async def patrols_import(
+    request: Request,
+    worker: Annotated[int | None, Query(description="the worker every fix belongs to (e.g. a GPX file)")] = None,
+    timezone: Annotated[str | None, Query(description="zone of times written without an offset")] = None,
+    name: Annotated[str | None, Query(description="the file's name, for messages")] = None,
+) -> dict:
+    body = await request.body()
+    if not body:
+        raise InputError("the request body is empty; send a GPX, CSV or GeoJSON file, or JSON points")
+    if len(body) > MAX_UPLOAD_BYTES:
+        raise InputError(
+            f"the body has {len(body) >> 20} MiB; at most {MAX_UPLOAD_BYTES >> 20} MiB per request. Split the "
+            "file by day, or import it with `commgrid patrols import`"
+        )
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    source = name or "request body"
+
+    def work() -> dict:
+        if kind == "application/json":
+            try:
+                parsed = json.loads(body)
+            except ValueError as exc:
+                raise InputError(f"the body is not JSON: {exc}", file=source) from None
+            fixes = read_json(parsed, source=source, timezone=timezone)
+        elif kind in _FORMATS:
+            fixes = read_tracks(source, data=body, fmt=_FORMATS[kind], timezone=timezone)
+        else:
+            raise InputError(
+                f"Content-Type {kind or 'missing'!r}: send application/gpx+xml, text/csv, application/geo+json "
+                "or application/json",
+                file=source,
+            )
+        with begin(request.app.state.engine) as conn:
+            return import_fixes(conn, fixes, file=source, worker=worker).to_dict()
+
+    return await run_in_threadpool(work)
+
+
+@router.get(
+    "/patrols/compliance",
+    operation_id="patrols_compliance",
+    summary="Whether each worker kept the patrol rule on a day (supervisors; JSON or CSV)",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+def patrols_compliance(
+    conn: Conn,
+    who: Who,
+    day: DayParam,
+    community: CommunityParam = None,
+    district: DistrictParam = None,
+    f: Annotated[Literal["json", "csv"], Query(description="response format")] = "json",
+) -> Response:
+    scope = _scope(conn, who)
+    found = find_district(conn, district)
+    frame = read_compliance(conn, district_id=found.id, day=day, community=community, scope=scope)
+    if f == "csv":
+        return Response(
+            frame.to_csv(index=False, float_format="%.3f"),
+            media_type="text/csv; charset=utf-8",
+            headers={**_PRIVATE, "Content-Disposition": f'attachment; filename="compliance-{day}.csv"'},
+        )
+    try:
+        rule = read_rule(conn, found.id)
+        rule_info = {"timezone": rule.timezone, **rule.rule.to_dict()}
+    except CommgridError:
+        rule_info = None
+    return JSONResponse(
+        {
+            "date": day.isoformat(),
+            "district": found.name,
+            "community": community,
+            "rule": rule_info,
+            "summary": {
+                "workers": len(frame),
+                "analysed": int(frame["analysed"].sum()),
+                "compliant": int(frame["compliant"].sum()),
+            },
+            "workers": _records(frame),
+        },
+        headers=_PRIVATE,
+    )
+
+
+@router.get(
+    "/patrols/tracks",
+    operation_id="patrols_tracks",
+    summary="A day's patrol tracks as GeoJSON, simplified for a zoom level (supervisors)",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def patrols_tracks(
+    conn: Conn,
+    who: Who,
+    day: DayParam,
+    district: DistrictParam = None,
+    community: CommunityParam = None,
+    worker: Annotated[list[int] | None, Query(description="only these workers (repeatable)")] = None,
+    zoom: Annotated[int | None, Query(ge=0, le=MAX_ZOOM, description="simplify for this zoom level")] = None,
+) -> JSONResponse:
+    scope = _scope(conn, who)
+    found = find_district(conn, district)
+    tolerance = 0.0 if zoom is None else _WORLD_M / (256 * 2**zoom) / 2  # half a screen pixel
+    doc = read_track_features(
+        conn,
+        district_id=found.id,
+        day=day,
+        worker_ids=worker,
+        community=community,
+        simplify_m=tolerance,
+        scope=scope,
+    )
+    return JSONResponse(doc, media_type="application/geo+json", headers=_PRIVATE)
+
+
+@router.get(
+    "/patrols/tiles/{tms_id}/{z}/{y}/{x}",
+    operation_id="patrols_tile",
+    summary="Patrol tracks of a day as a vector tile, layer patrol_tracks (supervisors)",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, 204: {"description": "no tracks"}},
+)
+async def patrols_tile(
+    request: Request,
+    who: Who,
+    tms_id: Annotated[str, Path(examples=[TMS_ID])],
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+    y: Annotated[int, Path(ge=0)],
+    x: Annotated[int, Path(ge=0)],
+    day: DayParam,
+    district_id: Annotated[int | None, Query(alias="district_id", description="only this district's workers")] = None,
+) -> Response:
+    scope = await _scope_async(request, who)
+    tile = check_tile(tms_id, z, x, y)
+    result = await track_tile(
+        request.app.state.tiles,
+        tile,
+        day=day,
+        district_id=district_id,
+        scope=scope,
+        if_none_match=request.headers.get("if-none-match"),
+    )
+    headers = {"ETag": result.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if result.not_modified:
+        return Response(status_code=304, headers=headers)
+    if not result.body:
+        return Response(status_code=204, headers=headers)
+    return Response(result.body, media_type="application/vnd.mapbox-vector-tile", headers=headers)
+
+
+@router.get(
+    "/patrols/workers/{worker_id}/calendar.png",
+    operation_id="patrols_calendar",
+    summary="A worker's month as a calendar coloured by compliance (supervisors)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def patrols_calendar(
+    conn: Conn,
+    who: Who,
+    worker_id: int,
+    month: Annotated[str | None, Query(description="YYYY-MM; the current month by default")] = None,
+) -> Response:
+    scope = _scope(conn, who)
+    start, end = parse_month(month)
+    days = read_calendar(conn, worker_id=worker_id, start=start, end=end, scope=scope)
+    title = f"{days.attrs['worker']} · 网格 grid {days.attrs['grid_code'] or '—'} · {start:%Y-%m}"
+    png = calendar_png(days, title=title, min_visits=days.attrs["min_visits"])
+    return Response(png, media_type="image/png", headers=_PRIVATE)
+
+
+@router.get(
+    "/patrols/weekly",
+    operation_id="patrols_weekly",
+    summary="The grid workers' weekly report: patrols, compliance, incidents (supervisors; PDF, CSV or JSON)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "application/json": {}}}},
+)
+def patrols_weekly(
+    conn: Conn,
+    who: Who,
+    week: Annotated[str, Query(description="ISO week, e.g. 2026-W45")],
+    community: CommunityParam = None,
+    district: DistrictParam = None,
+    f: Annotated[Literal["pdf", "csv", "json"], Query(description="response format")] = "pdf",
+) -> Response:
+    scope = _scope(conn, who)
+    found = find_district(conn, district)
+    report = weekly_report(conn, week=week, district_id=found.id, community=community, scope=scope)
+    name = f"weekly-{report.week}{'-' + community if community else ''}"
+    if f == "csv":
+        return Response(
+            weekly_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={**_PRIVATE, "Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if f == "json":
+        return JSONResponse(
+            {
+                "week": report.week,
+                "start": report.start.isoformat(),
+                "end": report.end.isoformat(),
+                "district": report.district,
+                "community": report.community,
+                "rows": _records(report.rows),
+            },
+            headers=_PRIVATE,
+        )
+    return Response(
+        weekly_pdf(report),
+        media_type="application/pdf",
+        headers={**_PRIVATE, "Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )

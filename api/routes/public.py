@@ -1,0 +1,266 @@
+"""What the public sees of a grid: posters, contact cards, the posted contact and the public page.
+
+Every route here is public and reads only grids of a published plan. A worker reaches
+these routes only through their *posted* fields (name, work phone, photo, duties), and
+only while they are the grid's active worker; a grid without one names whom to call
+instead. Rendering a poster costs about a second of CPU, so rendered sheets are kept
+(a few dozen, in memory) under the data versions they were drawn from: a change to
+plans, communities, units or workers draws them anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date
+from importlib import resources
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlalchemy.engine import Connection
+
+from api.dependencies import Conn
+from api.routes.map import VENDOR, WebMapMissingError
+from gis.errors import NotFoundError
+from gis.store import connect
+from tiles.cards import render_cards
+from tiles.poster import NO_WORKER, Poster, grid_code_at, read_poster, render_poster
+from tiles.printing import pdf_to_png
+
+__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
+
+router = APIRouter(tags=["public"])
+
+# The whole public contact: a test holds the routes to exactly these keys.
+CONTACT_FIELDS = (
+    "code",
+    "grid",
+    "community",
+    "households",
+    "population",
+    "service_hours",
+    "worker",
+    "call_instead",
+    "bbox",
+    "links",
+)
+WORKER_FIELDS = ("name", "work_phone", "duties", "photo")
+_VERSIONED = ("plans", "communities", "units", "workers")  # what a sheet is drawn from
+
+Paper = Annotated[Literal["A3", "A4"], Query(description="paper size, portrait")]
+Dpi = Annotated[int, Query(ge=36, le=300, description="dots per inch of the image")]
+
+
+class RenderCache:
+    """The last few rendered sheets, by what they were drawn from."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+
+    def get(self, key: tuple) -> bytes | None:
+        body = self._items.get(key)
+        if body is not None:
+            self._items.move_to_end(key)
+        return body
+
+    def put(self, key: tuple, body: bytes) -> None:
+        self._items[key] = body
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _page_url(request: Request, code: str) -> str:
+    return f"{_base(request)}/public/grids/{quote(code, safe='')}"
+
+
+async def _sheet(
+    request: Request, key: tuple, media_type: str, filename: str, draw: Callable[[Connection], bytes]
+) -> Response:
+    """A rendered sheet: from the cache when the data it shows has not changed, else drawn in a thread."""
+    app = request.app
+    versions = await app.state.probe.current()
+    # the printed date is on the sheet, and the public URL in its QR code
+    full_key = (*key, _base(request), date.today(), *(versions.get(layer, 0) for layer in _VERSIONED))
+    etag = '"' + hashlib.sha256(repr(full_key).encode()).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    cache: RenderCache = getattr(app.state, "print_cache", None) or RenderCache()
+    app.state.print_cache = cache
+    body = cache.get(full_key)
+    if body is None:
+
+        def work() -> bytes:
+            with connect(app.state.engine) as conn:
+                return draw(conn)
+
+        body = await run_in_threadpool(work)
+        cache.put(full_key, body)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _poster(conn: Connection, request: Request, code: str, *, with_map: bool = True) -> Poster:
+    return read_poster(conn, code, public_url=_page_url(request, code), with_map=with_map)
+
+
+@router.get(
+    "/grids/{code}/poster.pdf",
+    operation_id="grid_poster_pdf",
+    summary="Printable poster of a grid of the published plan (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def grid_poster_pdf(request: Request, code: str, paper: Paper = "A3") -> Response:
+    return await _sheet(
+        request,
+        ("poster.pdf", code, paper),
+        "application/pdf",
+        f"poster-{code}-{paper}.pdf",
+        lambda conn: render_poster(_poster(conn, request, code), paper=paper),
+    )
+
+
+@router.get(
+    "/grids/{code}/poster.png",
+    operation_id="grid_poster_png",
+    summary="Poster of a grid of the published plan as an image (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi: Dpi = 100) -> Response:
+    return await _sheet(
+        request,
+        ("poster.png", code, paper, dpi),
+        "image/png",
+        f"poster-{code}-{paper}.png",
+        lambda conn: pdf_to_png(render_poster(_poster(conn, request, code), paper=paper), dpi=dpi),
+    )
+
+
+@router.get(
+    "/grids/{code}/cards.pdf",
+    operation_id="grid_cards_pdf",
+    summary="A4 sheet of service contact cards of a grid of the published plan (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def grid_cards_pdf(request: Request, code: str) -> Response:
+    return await _sheet(
+        request,
+        ("cards.pdf", code),
+        "application/pdf",
+        f"cards-{code}.pdf",
+        lambda conn: render_cards([_poster(conn, request, code, with_map=False)]),
+    )
+
+
+@router.get(
+    "/grids/{code}/worker-photo",
+    operation_id="grid_worker_photo",
+    summary="The posted photo of the grid's active worker (JPEG)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no worker, or no photo"}},
+)
+def grid_worker_photo(request: Request, conn: Conn, code: str) -> Response:
+    contact = _poster(conn, request, code, with_map=False).contact
+    if contact is None or contact.photo is None:
+        raise NotFoundError(f"grid {code!r} has no posted worker photo")
+    etag = '"' + hashlib.sha256(contact.photo).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(contact.photo, media_type="image/jpeg", headers=headers)
+
+
+def _contact(request: Request, poster: Poster) -> dict:
+    base = _base(request)
+    code = quote(poster.code, safe="")
+    c = poster.contact
+    worker = None
+    if c is not None:
+        worker = {
+            "name": c.name,
+            "work_phone": c.work_phone,
+            "duties": c.duties,
+            "photo": f"{base}/grids/{code}/worker-photo" if c.photo else None,
+        }
+    return {
+        "code": poster.code,
+        "grid": poster.grid_name,
+        "community": poster.community_name,
+        "households": poster.households,
+        "population": poster.population,
+        "service_hours": poster.service_hours,
+        "worker": worker,
+        "call_instead": None if c is not None else f"{NO_WORKER}（{poster.community_name}）",
+        "bbox": list(poster.bounds) if poster.bounds else None,
+        "links": {
+            "page": _page_url(request, poster.code),
+            "poster_pdf": f"{base}/grids/{code}/poster.pdf",
+            "poster_png": f"{base}/grids/{code}/poster.png",
+            "cards_pdf": f"{base}/grids/{code}/cards.pdf",
+        },
+    }
+
+
+@router.get(
+    "/public/contacts/{code}",
+    operation_id="public_contact",
+    summary="The posted contact of a grid of the published plan",
+)
+def public_contact(request: Request, conn: Conn, code: str) -> dict:
+    return _contact(request, _poster(conn, request, code, with_map=False))
+
+
+@router.get(
+    "/public/locate",
+    operation_id="public_locate",
+    summary="The posted contact of the published grid at a point",
+)
+def public_locate(
+    request: Request,
+    conn: Conn,
+    lon: Annotated[float, Query(ge=-180, le=180, description="longitude (EPSG:4326)")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude (EPSG:4326)")],
+) -> dict:
+    code = grid_code_at(conn, lon, lat)
+    return _contact(request, _poster(conn, request, code, with_map=False))
+
+
+def _page() -> HTMLResponse:
+    if not (VENDOR / "maplibre-gl.mjs").is_file():
+        raise WebMapMissingError(
+            f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
+            "(it runs `npm ci` in api/static/vendor)"
+        )
+    page = resources.files("api").joinpath("static/public.html").read_text(encoding="utf-8")
+    return HTMLResponse(page)
+
+
+@router.get("/public", operation_id="public_page", response_class=HTMLResponse, summary="Public grid map")
+def public_page() -> HTMLResponse:
+    return _page()
+
+
+@router.get(
+    "/public/grids/{code}",
+    operation_id="public_grid_page",
+    response_class=HTMLResponse,
+    summary="Public page of one grid (the map, opened on it)",
+)
+def public_grid_page(code: str) -> HTMLResponse:
+    return _page()
