@@ -47,12 +47,20 @@ def households_moved(before, after, units) -> int:
     return int(m.loc[m.code_a != m.code_b, "households"].sum())
 
 
-def village_figures(result) -> dict:
+def village_figures(result, engine_feasible: set[str]) -> dict:
+    """Villages fully in range among those whose totals allow it, and among those the engine judges
+    feasible (totals, plus units too big to share a grid and pieces cut off by hard barriers)."""
     t = Targets()
     per = {c["community_id"]: c for c in result.report["per_community"]}
-    feasible = [cid for cid, c in per.items() if assess(c["households"], c["population"], t).feasible]
-    back = [cid for cid in feasible if per[cid]["grids_out_of_range"] == 0]
-    return {"villages": len(per), "feasible_villages": len(feasible), "feasible_villages_all_in_range": len(back)}
+    by_totals = [cid for cid, c in per.items() if assess(c["households"], c["population"], t).feasible]
+    by_engine = [cid for cid in per if cid in engine_feasible]
+    return {
+        "villages": len(per),
+        "feasible_villages": len(by_totals),
+        "feasible_villages_all_in_range": sum(per[c]["grids_out_of_range"] == 0 for c in by_totals),
+        "engine_feasible_villages": len(by_engine),
+        "engine_feasible_villages_all_in_range": sum(per[c]["grids_out_of_range"] == 0 for c in by_engine),
+    }
 
 
 def run(label: str, fn) -> tuple[dict, object]:
@@ -88,11 +96,14 @@ def main() -> None:
     )
     fresh_row, fresh = run("fresh partition", lambda: partition(changed, communities=villages, seed=args.seed))
     total = int(changed["households"].sum())
+    # what the engine judges feasible on the changed numbers, from a fresh look at every village
+    after = {c["community_id"] for c in fresh.report["per_community"] if c["feasible_by_counts"]}
+    before = {c["community_id"] for c in base.report["per_community"] if c["feasible_by_counts"]}
     for row, result in ((re_row, re), (fresh_row, fresh)):
         row["households_moved"] = households_moved(base.assignment, result.assignment, changed)
         row["households_moved_share"] = round(row["households_moved"] / total, 4)
-        row.update(village_figures(result))
-    base_row.update(village_figures(base))
+        row.update(village_figures(result, after))
+    base_row.update(village_figures(base, before))
     red = re.report["redivision"]
     re_row["grids_kept_changed_created_retired"] = [
         red["grids_kept"],
@@ -101,8 +112,10 @@ def main() -> None:
         red["grids_retired"],
     ]
     targets = {
-        "every count-feasible village back in range": re_row["feasible_villages_all_in_range"]
-        == re_row["feasible_villages"],
+        "every village the numbers allow back in range (engine's feasibility)": re_row[
+            "engine_feasible_villages_all_in_range"
+        ]
+        == re_row["engine_feasible_villages"],
         "households changing grid <= 15 %": re_row["households_moved_share"] <= 0.15,
     }
     out = {
@@ -122,16 +135,17 @@ def main() -> None:
         f"Run {out['run_at']} on {out['machine']}; seed {args.seed}. Taipei, {len(units):,} small areas in "
         f"{len(villages)} villages; households and residents raised by 30 % in {n_changed:,} units (10 %).",
         "",
-        "| run | grids | in range | where counts allow | count-feasible villages all in range | households moved "
-        "| valid | time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | grids | in range | where counts allow | villages all in range: feasible by totals "
+        "| feasible by the engine's test | households moved | valid | time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in out["rows"]:
         moved = f"{r['households_moved']:,} ({r['households_moved_share']:.1%})" if "households_moved" in r else "–"
         lines.append(
             f"| {r['run']} | {r['grids']:,} | {r['share_in_range']:.1%} | {r['share_in_range_where_feasible']:.1%} "
-            f"| {r['feasible_villages_all_in_range']} of {r['feasible_villages']} | {moved} | {r['valid']} "
-            f"| {r['seconds']} s |"
+            f"| {r['feasible_villages_all_in_range']} of {r['feasible_villages']} "
+            f"| {r['engine_feasible_villages_all_in_range']} of {r['engine_feasible_villages']} "
+            f"| {moved} | {r['valid']} | {r['seconds']} s |"
         )
     k, c, n, rt = re_row["grids_kept_changed_created_retired"]
     lines += ["", f"Re-division kept {k} grids, changed {c}, created {n}, retired {rt}.", ""]
