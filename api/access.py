@@ -117,6 +117,20 @@ _OTHER_ROUTES: dict[str, Role] = {
     "patrols_tile": Role.PLANNER,
     "patrols_calendar": Role.PLANNER,
     "patrols_weekly": Role.PLANNER,
+    # incidents (reporter fields are personal data): analysts report and handle them for now;
+    # grid workers, who report most, would get a role of their own later
+    "incident_taxonomy": Role.PUBLIC,
+    "incident_create": Role.ANALYST,
+    "incident_detail": Role.ANALYST,
+    "incident_transition": Role.ANALYST,
+    "analytics_hotspots": Role.ANALYST,
+    "analytics_grids": Role.ANALYST,
+    "analytics_heatmap": Role.ANALYST,
+    "incident_density_tile": Role.PUBLIC,  # below analysts: public categories, bins of >= k, after a delay
+    # Open311: anyone may post; the read view holds no reporter fields, no raw points (api/routes/open311.py)
+    "open311_services": Role.PUBLIC,
+    "open311_request_create": Role.PUBLIC,
+    "open311_requests": Role.PUBLIC,
     "openapi": Role.PUBLIC,
     "swagger_ui": Role.PUBLIC,
     "swagger_ui_redirect": Role.PUBLIC,

@@ -14,7 +14,21 @@ from sqlalchemy.engine import Engine
 
 from api.access import TokenCache, authorize, check_routes
 from api.errors import register_error_handlers
-from api.routes import collections, common, features, jobs, map, patrols, plans, public, tiles, workers
+from api.routes import (
+    analytics,
+    collections,
+    common,
+    features,
+    incidents,
+    jobs,
+    map,
+    open311,
+    patrols,
+    plans,
+    public,
+    tiles,
+    workers,
+)
 from api.routes.map import VENDOR
 from api.settings import Settings
 from tiles.freshness import VersionProbe, version_reader
@@ -112,7 +126,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     register_error_handlers(app)
     # features first: its routes for known collections must win over the generic ones
-    for module in (common, features, collections, tiles, map, plans, jobs, public, workers, patrols):
+    for module in (
+        common,
+        features,
+        collections,
+        tiles,
+        map,
+        plans,
+        jobs,
+        public,
+        workers,
+        patrols,
+        incidents,
+        analytics,
+        open311,
+    ):
         app.include_router(module.router)
     if VENDOR.is_dir():
         app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=VENDOR), name="maplibre")

@@ -47,3 +47,15 @@ class Settings(BaseSettings):
         default=180, gt=0, description="Patrol tracks older than this are purged (compliance results are kept)."
     )
     patrol_purge_hours: float = Field(default=24, gt=0, description="How often the service purges old tracks.")
+    incident_taxonomy: Path | None = Field(default=None, description="JSON file of a custom incident taxonomy.")
+    incident_calendar: Path | None = Field(
+        default=None, description="JSON working calendar (holidays, make-up days) for incident time limits."
+    )
+    incident_public_min_count: int = Field(
+        default=3, ge=1, description="Public views show only bins and grids holding at least this many incidents."
+    )
+    incident_public_delay_hours: float = Field(
+        default=24, ge=0, description="Incidents reach public views only this long after they were reported."
+    )
+    incident_duplicate_metres: float = Field(default=50, ge=0, description="Near-duplicate search radius.")
+    incident_duplicate_hours: float = Field(default=24, ge=0, description="Near-duplicate search window.")

@@ -45,6 +45,9 @@ def _register() -> None:
 
     app.add_typer(patrols.app, name="patrols")
     app.add_typer(report.app, name="report")
+    from api.cli import incidents
+
+    app.add_typer(incidents.app, name="incidents")
 
 
 _register()

@@ -222,10 +222,9 @@ def purge(
     db: DbOpt = None,
 ) -> None:
     """Delete GPS fixes and track lines past the retention period; compliance results and visits stay."""
-    from gis.store.patrols import RETENTION_DAYS
     from gis.store.patrols import purge as purge_tracks
 
-    days = older_than or float(getattr(settings_from(db), "patrol_retention_days", RETENTION_DAYS))
+    days = older_than or float(settings_from(db).patrol_retention_days)
     with store_connection(db) as conn:
         done = purge_tracks(conn, older_than_days=days)
     console.print(

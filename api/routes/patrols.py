@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn
+from api.routes.tiles import tile_response
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
 from gis.store import begin
@@ -43,7 +44,7 @@ from gis.store.patrol_reports import (
 from gis.store.patrol_reports import (
     read_tracks as read_track_features,
 )
-from gis.store.patrols import RETENTION_DAYS, find_district, import_fixes, purge, read_rule
+from gis.store.patrols import find_district, import_fixes, purge, read_rule
 from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
 from tiles.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
 from tiles.tracks import track_tile
@@ -73,8 +74,8 @@ CommunityParam = Annotated[str | None, Query(description="only grids of this com
 async def _purge_schedule(app: FastAPI) -> AsyncIterator[None]:
     """Purge old tracks once a day while the service runs (merged into the app's lifespan)."""
     settings = app.state.settings
-    hours = float(getattr(settings, "patrol_purge_hours", 24.0))
-    days = float(getattr(settings, "patrol_retention_days", RETENTION_DAYS))
+    hours = float(settings.patrol_purge_hours)
+    days = float(settings.patrol_retention_days)
     task = asyncio.create_task(_purge_loop(app, hours, days)) if hours > 0 else None
     try:
         yield
@@ -296,12 +297,7 @@ async def patrols_tile(
         scope=scope,
         if_none_match=request.headers.get("if-none-match"),
     )
-    headers = {"ETag": result.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if result.not_modified:
-        return Response(status_code=304, headers=headers)
-    if not result.body:
-        return Response(status_code=204, headers=headers)
-    return Response(result.body, media_type="application/vnd.mapbox-vector-tile", headers=headers)
+    return tile_response(result, private=True)
 
 
 @router.get(

@@ -57,6 +57,21 @@ def _headers(result: Tile, private: bool) -> dict[str, str]:
     }
 
 
+def tile_response(result, *, private: bool) -> Response:
+    """The HTTP answer for a :class:`tiles.service.Tile`-like result: 304, 204 or the MVT, with cache headers."""
+    headers = {
+        "ETag": result.etag,
+        # no-cache: keep it, but ask every time; the ETag makes asking cheap and never stale
+        "Cache-Control": "private, no-cache" if private else "public, no-cache",
+        "Vary": "Authorization",
+    }
+    if result.not_modified:
+        return Response(status_code=304, headers=headers)
+    if not result.body:
+        return Response(status_code=204, headers=headers)
+    return Response(result.body, media_type=MVT, headers=headers)
+
+
 async def tile_answer(
     service: TileService,
     layers: list[Layer],

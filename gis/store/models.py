@@ -286,6 +286,7 @@ class Incident(Base):
     """An incident reported in a district, optionally placed in a grid."""
 
     __tablename__ = "incident"
+    __table_args__ = (Index(None, "district_id", "reported_at"),)
 
     id: Mapped[intpk]
     district_id: Mapped[int] = _fk("district.id")
@@ -298,6 +299,11 @@ class Incident(Base):
     reporter_name: Mapped[str | None] = mapped_column(comment="personal data")
     reporter_phone: Mapped[str | None] = mapped_column(comment="personal data")
     public: Mapped[bool] = mapped_column(server_default=text("false"))
+    status_at: Mapped[created] = mapped_column(comment="when the incident entered its current status")
+    source: Mapped[str | None] = mapped_column(comment="how it came in: api, open311 or import:<file>")
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="SET NULL"), comment="an earlier incident this one may repeat"
+    )
     geom: Mapped[WKBElement] = _geometry("POINT")
     geom_3857: Mapped[WKBElement] = _tile_geometry("POINT")
 

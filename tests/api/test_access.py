@@ -26,6 +26,7 @@ def fill(path: str, code: str) -> str:
         "code": code,
         "worker_id": "1",
         "job_id": "0",
+        "incident_id": "1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

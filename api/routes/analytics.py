@@ -1,0 +1,164 @@
+"""Views of incidents: hot and cold spots (Getis-Ord Gi*, FDR), per-grid statistics, density tiles, heat maps.
+
+Hot spots, grid statistics and heat maps need the analyst role. Density tiles are open to all, but
+callers below the analyst role get the public view: only incidents flagged public of
+categories marked public, reported at least ``incident_public_delay_hours`` ago (24 by
+default), in bins holding at least ``incident_public_min_count`` of them (3 by default;
+smaller bins are left out). Nothing here carries reporter data or raw points.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.access import Caller, Role, caller
+from api.dependencies import Conn
+from api.routes.incidents import Tax
+from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
+from gis.errors import InputError
+from gis.incidents import STATES
+from gis.store.incidents import grid_counts, incident_points
+from gis.store.patrols import find_district
+from tiles.bins import density_tile, heat_map
+from tiles.hotspots import LEVELS, incident_hotspots
+from tiles.matrix import check_tile
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["analytics"])
+
+Category = Annotated[str | None, Query(description="a taxonomy code; its sub-categories count too")]
+Start = Annotated[datetime | None, Query(alias="from", description="reported at or after (ISO 8601)")]
+End = Annotated[datetime | None, Query(alias="to", description="reported before (ISO 8601)")]
+District = Annotated[str | None, Query(description="district name; needed only when several are stored")]
+Who = Annotated[Caller, Depends(caller)]
+
+
+@router.get(
+    "/analytics/hotspots",
+    operation_id="analytics_hotspots",
+    summary="Hot and cold spots of incidents per grid or hexagon: Gi*, FDR-corrected, 90/95/99 % (analyst)",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def analytics_hotspots(
+    conn: Conn,
+    tax: Tax,
+    unit: Annotated[Literal["grid", "hex"], Query(description="grids of the published plan, or hexagons")] = "grid",
+    category: Category = None,
+    start: Start = None,
+    end: End = None,
+    district: District = None,
+    size: Annotated[float, Query(ge=50, le=5000, description="hexagon circumradius in metres")] = 250.0,
+) -> JSONResponse:
+    if category:
+        tax.find(category)
+    frame = incident_hotspots(
+        conn, unit=unit, district=district, category=category, start=start, end=end, hex_size=size
+    )
+    body: dict[str, Any] = json.loads(frame.to_json(drop_id=True))
+    body["parameters"] = {
+        "unit": unit,
+        "category": category,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "hex_size_m": size if unit == "hex" else None,
+        "statistic": "Getis-Ord Gi* (queen contiguity, binary weights, normal approximation)",
+        "correction": "Benjamini-Hochberg false discovery rate",
+        "levels": [level for level, _ in LEVELS],
+    }
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get(
+    "/analytics/grids",
+    operation_id="analytics_grids",
+    summary="Incidents per grid of the published plan: counts, open ones, rate per 1,000 residents (analyst)",
+)
+def analytics_grids(
+    conn: Conn, tax: Tax, category: Category = None, start: Start = None, end: End = None, district: District = None
+) -> dict[str, Any]:
+    if category:
+        tax.find(category)
+    place = find_district(conn, district)
+    frame = grid_counts(conn, district_id=place.id, category=category, start=start, end=end)
+    rows = frame.drop(columns=["geom", "grid_id"]).astype(object).where(frame.notna(), None)
+    return {"district": place.name, "category": category, "grids": rows.to_dict(orient="records")}
+
+
+@router.get(
+    "/collections/incident-density/tiles/{tms_id}/{z}/{y}/{x}",
+    operation_id="incident_density_tile",
+    summary="Incident counts in hexagon or square bins as a vector tile, layer incident_density "
+    "(public view: public categories, bins of at least k, after a delay)",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, 204: {"description": "no bins"}},
+)
+async def incident_density_tile(
+    request: Request,
+    who: Who,
+    tax: Tax,
+    tms_id: TmsParam,
+    z: ZParam,
+    y: YParam,
+    x: XParam,
+    shape: Annotated[Literal["hex", "square"], Query(alias="bin", description="bin shape")] = "hex",
+    cells: Annotated[int, Query(ge=4, le=64, description="bins across a tile")] = 16,
+    category: Category = None,
+    state: Annotated[str | None, Query(alias="status", description="states, comma-separated")] = None,
+    start: Start = None,
+    end: End = None,
+) -> Response:
+    tile = check_tile(tms_id, z, x, y)
+    if category:
+        tax.find(category)
+    statuses = None if state is None else [s.strip() for s in state.split(",") if s.strip()]
+    for value in statuses or ():
+        if value not in STATES:
+            raise InputError(f"unknown state {value!r} in status: expected some of {list(STATES)}", field="status")
+    public, k, private = None, 1, who.role >= Role.ANALYST
+    if not private:
+        settings = request.app.state.settings
+        public = [c.code for c in tax if c.public]
+        k = int(settings.incident_public_min_count)
+        # the delay, rounded to the hour so the public tiles stay cacheable
+        delay = timedelta(hours=float(settings.incident_public_delay_hours))
+        cutoff = (datetime.now(UTC) - delay).replace(minute=0, second=0, microsecond=0)
+        end = cutoff if end is None else min(end, cutoff)
+    result = await density_tile(
+        request.app.state.tiles,
+        tile,
+        shape=shape,
+        cells=cells,
+        category=category,
+        statuses=statuses,
+        start=start,
+        end=end,
+        public=public,
+        min_count=k,
+        if_none_match=request.headers.get("if-none-match"),
+    )
+    return tile_response(result, private=private)
+
+
+@router.get(
+    "/analytics/heatmap.html",
+    operation_id="analytics_heatmap",
+    summary="A folium heat map of incidents to save as one HTML file (analyst)",
+    response_class=HTMLResponse,
+)
+def analytics_heatmap(
+    conn: Conn, tax: Tax, category: Category = None, start: Start = None, end: End = None, district: District = None
+) -> HTMLResponse:
+    if category:
+        tax.find(category)
+    place = find_district(conn, district)
+    lon, lat = incident_points(conn, district_id=place.id, category=category, start=start, end=end)
+    html = heat_map(lon, lat).get_root().render()
+    name = f"incidents-{place.name}.html".replace('"', "")
+    return HTMLResponse(html, headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private"})

@@ -1,0 +1,140 @@
+"""Incident intake and the handling workflow: report, look up, move through states.
+
+Reading and reporting need the analyst role for now (grid workers, who report most
+incidents, would get a role of their own later); the taxonomy is public. Responses of
+single incidents carry reporter data (personal data) and are marked ``private, no-store``.
+
+The taxonomy is the shipped default unless the setting ``incident_taxonomy`` (when
+present) names a JSON file (:func:`gis.incidents.read_taxonomy`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from pydantic import BaseModel, Field
+
+from api.access import Caller, caller
+from api.dependencies import Conn
+from gis.incidents import DEFAULT, Taxonomy, read_taxonomy
+from gis.incidents.deadlines import WorkingCalendar, read_calendar
+from gis.store.incidents import create_incident, read_incident, transition
+
+__all__ = ["duplicate_window", "router", "taxonomy"]
+
+router = APIRouter(tags=["incidents"])
+
+_PRIVATE = {"Cache-Control": "private, no-store"}
+HandlingClass = Literal["on_site", "coordinated", "emergency", "approval"]
+
+
+def taxonomy(request: Request) -> Taxonomy:
+    """The app's incident taxonomy, read once per app."""
+    state = request.app.state
+    if getattr(state, "incident_taxonomy", None) is None:
+        path = state.settings.incident_taxonomy
+        state.incident_taxonomy = read_taxonomy(path) if path else DEFAULT
+    return state.incident_taxonomy
+
+
+def duplicate_window(request: Request) -> dict[str, float]:
+    """The near-duplicate window from the settings ``incident_duplicate_metres`` and ``_hours`` (50 m, 24 h)."""
+    settings = request.app.state.settings
+    return {
+        "duplicate_metres": float(settings.incident_duplicate_metres),
+        "duplicate_hours": float(settings.incident_duplicate_hours),
+    }
+
+
+def calendar(request: Request) -> WorkingCalendar:
+    """The app's working calendar for time limits, read once per app (setting ``incident_calendar``)."""
+    state = request.app.state
+    if getattr(state, "incident_calendar", None) is None:
+        path = state.settings.incident_calendar
+        state.incident_calendar = read_calendar(path) if path else WorkingCalendar()
+    return state.incident_calendar
+
+
+Tax = Annotated[Taxonomy, Depends(taxonomy)]
+Cal = Annotated[WorkingCalendar, Depends(calendar)]
+IncidentId = Annotated[int, Path(alias="incident_id", description="the incident's id")]
+Who = Annotated[Caller, Depends(caller)]
+
+
+class IncidentIn(BaseModel):
+    """A reported incident; its district and grid come from the point."""
+
+    category: str = Field(description="a taxonomy code, e.g. sanitation.garbage", examples=["sanitation.garbage"])
+    lon: float = Field(ge=-180, le=180, description="longitude, EPSG:4326")
+    lat: float = Field(ge=-90, le=90, description="latitude, EPSG:4326")
+    description: str | None = None
+    reporter_name: str | None = Field(default=None, description="personal data")
+    reporter_phone: str | None = Field(default=None, description="personal data")
+    public: bool | None = Field(default=None, description="default: the category's public flag")
+    handling_class: HandlingClass | None = Field(default=None, description="default: the category's class")
+    reported_at: datetime | None = Field(default=None, description="default: now")
+
+
+class TransitionIn(BaseModel):
+    """A move to another state, with an optional note."""
+
+    to: str = Field(description="the target state, e.g. accepted", examples=["accepted"])
+    note: str | None = None
+
+
+def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar) -> dict[str, Any]:
+    return read_incident(conn, incident_id, taxonomy=tax, calendar=cal)
+
+
+@router.get(
+    "/incidents/taxonomy",
+    operation_id="incident_taxonomy",
+    summary="Incident categories with Chinese and English labels, handling classes and public flags",
+)
+def incident_taxonomy(tax: Tax) -> list[dict[str, Any]]:
+    return tax.to_dicts()
+
+
+@router.post(
+    "/incidents",
+    operation_id="incident_create",
+    summary="Report an incident; its district and grid are found from its point (analyst)",
+    status_code=status.HTTP_201_CREATED,
+)
+def incident_create(
+    request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response
+) -> dict[str, Any]:
+    new = create_incident(
+        conn, actor=who.name or "public", taxonomy=tax, source="api", **duplicate_window(request), **body.model_dump()
+    )
+    conn.commit()
+    response.headers.update(_PRIVATE)
+    response.headers["Location"] = f"/incidents/{new}"
+    return _detail(conn, new, tax, cal)
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    operation_id="incident_detail",
+    summary="One incident with its reporter, history and next allowed states (analyst)",
+)
+def incident_detail(conn: Conn, incident_id: IncidentId, tax: Tax, cal: Cal, response: Response) -> dict[str, Any]:
+    response.headers.update(_PRIVATE)
+    return _detail(conn, incident_id, tax, cal)
+
+
+@router.post(
+    "/incidents/{incident_id}/transitions",
+    operation_id="incident_transition",
+    summary="Move an incident to another state; 409 when the workflow does not allow it (analyst)",
+    responses={409: {"description": "the workflow does not allow this move from the current state"}},
+)
+def incident_transition(
+    conn: Conn, incident_id: IncidentId, body: TransitionIn, who: Who, tax: Tax, cal: Cal, response: Response
+) -> dict[str, Any]:
+    transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note)
+    conn.commit()
+    response.headers.update(_PRIVATE)
+    return _detail(conn, incident_id, tax, cal)

@@ -1,0 +1,17 @@
+"""Incidents: the category taxonomy, the handling workflow and file imports (pure; storage is in gis.store)."""
+
+from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Category, Taxonomy, read_taxonomy, taxonomy_from_dict
+from gis.incidents.workflow import FINAL, STATES, allowed, check_transition
+
+__all__ = [
+    "DEFAULT",
+    "FINAL",
+    "HANDLING_CLASSES",
+    "STATES",
+    "Category",
+    "Taxonomy",
+    "allowed",
+    "check_transition",
+    "read_taxonomy",
+    "taxonomy_from_dict",
+]

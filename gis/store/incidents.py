@@ -1,0 +1,485 @@
+"""Incidents in the store: intake with the grid found by spatial join, transitions, bulk import by COPY.
+
+An incident's district is the stored district whose boundary covers its point, its
+grid the grid of that district's published plan covering it: neither is ever typed
+in. Every change of status is kept in ``incident_event`` with its actor, time and note;
+the first event (``None`` → ``reported``) records the intake.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.errors import InputError, NotFoundError, OutsideBoundaryError
+from gis.incidents.deadlines import WorkingCalendar, due_at, flag
+from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Taxonomy
+from gis.incidents.workflow import FINAL, allowed, check_transition
+
+__all__ = [
+    "ImportResult",
+    "copy_incidents",
+    "create_incident",
+    "grid_counts",
+    "incident_points",
+    "public_requests",
+    "read_incident",
+    "transition",
+]
+
+# the district covering a point, then the published grid of that district covering it
+_PLACE = """
+    SELECT d.id AS district_id, g.id AS grid_id
+    FROM district AS d
+    LEFT JOIN LATERAL (
+        SELECT g.id FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id
+        WHERE p.district_id = d.id AND p.status = 'published' AND ST_Covers(g.geom, {pt})
+        ORDER BY g.id LIMIT 1
+    ) AS g ON true
+    WHERE ST_Covers(d.boundary, {pt})
+    ORDER BY d.id LIMIT 1
+"""
+
+
+# The nearest earlier incident of the same category within the distance and time window that is
+# not itself written off. Web Mercator stretches lengths by 1 / cos(latitude), hence the division.
+_MARK_DUPLICATE = """
+    UPDATE incident AS n SET duplicate_of = (
+        SELECT o.id FROM incident AS o
+        WHERE o.id <> n.id AND o.district_id = n.district_id AND o.category = n.category
+          AND o.status NOT IN ('invalid', 'duplicate')
+          AND o.reported_at BETWEEN n.reported_at - make_interval(secs => :hours * 3600) AND n.reported_at
+          AND ST_DWithin(o.geom_3857, n.geom_3857, :metres / cos(radians(ST_Y(n.geom))))
+        ORDER BY ST_Distance(o.geom_3857, n.geom_3857), o.reported_at DESC, o.id LIMIT 1
+    )
+    WHERE n.id = :i
+    RETURNING n.duplicate_of
+"""
+
+
+def create_incident(
+    conn: Connection,
+    *,
+    category: str,
+    lon: float,
+    lat: float,
+    actor: str,
+    taxonomy: Taxonomy = DEFAULT,
+    handling_class: str | None = None,
+    description: str | None = None,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    public: bool | None = None,
+    reported_at: datetime | None = None,
+    source: str = "api",
+    duplicate_metres: float = 50.0,
+    duplicate_hours: float = 24.0,
+) -> int:
+    """Store a reported incident, placed in its district and grid by its point; return its id.
+
+    An earlier incident of the same category at most ``duplicate_metres`` away and
+    ``duplicate_hours`` older is recorded as the one it may repeat (``duplicate_of``, the
+    nearest such); someone then decides, moving it to ``duplicate`` or not.
+
+    Parameters
+    ----------
+    conn
+        An open connection; the caller commits.
+    category
+        A code of ``taxonomy``; its handling class and public flag are the defaults.
+    lon, lat
+        The point in EPSG:4326.
+    actor
+        Who reported it (a user name), stored on the first event.
+    duplicate_metres, duplicate_hours
+        The near-duplicate window; ``0`` for either turns the check off.
+
+    Raises
+    ------
+    InputError
+        For an unknown category or handling class.
+    OutsideBoundaryError
+        When no stored district covers the point.
+    """
+    kind = taxonomy.find(category)
+    klass = handling_class or kind.handling_class
+    if klass not in HANDLING_CLASSES:
+        raise InputError(
+            f"unknown handling class {klass!r}: expected one of {list(HANDLING_CLASSES)}", field="handling_class"
+        )
+    place = conn.execute(
+        text(_PLACE.format(pt="ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)")), {"lon": lon, "lat": lat}
+    ).first()
+    if place is None:
+        raise OutsideBoundaryError(
+            f"the point ({lon}, {lat}) lies in no stored district; give lon/lat in EPSG:4326 inside a district "
+            "(`commgrid load` stores districts)",
+            field="lon/lat",
+        )
+    row = conn.execute(
+        text(
+            "INSERT INTO incident (district_id, grid_id, category, handling_class, status, reported_at, status_at, "
+            "description, reporter_name, reporter_phone, public, source, geom) "
+            "VALUES (:d, :g, :c, :h, 'reported', coalesce(:t, now()), coalesce(:t, now()), :desc, :rn, :rp, :pub, "
+            ":src, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id, reported_at"
+        ),
+        {
+            "d": place.district_id,
+            "g": place.grid_id,
+            "c": kind.code,
+            "h": klass,
+            "t": reported_at,
+            "desc": description,
+            "rn": reporter_name,
+            "rp": reporter_phone,
+            "pub": kind.public if public is None else public,
+            "src": source,
+            "lon": lon,
+            "lat": lat,
+        },
+    ).one()
+    conn.execute(
+        text("INSERT INTO incident_event (incident_id, to_status, actor, at) VALUES (:i, 'reported', :a, :t)"),
+        {"i": row.id, "a": actor, "t": row.reported_at},
+    )
+    if duplicate_metres > 0 and duplicate_hours > 0:
+        conn.execute(text(_MARK_DUPLICATE), {"i": row.id, "metres": duplicate_metres, "hours": duplicate_hours})
+    return int(row.id)
+
+
+def read_incident(
+    conn: Connection,
+    incident_id: int,
+    *,
+    taxonomy: Taxonomy = DEFAULT,
+    calendar: WorkingCalendar | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One incident with its place, reporter, history, time limit and the states it may move to next.
+
+    ``timestamps`` gives, per state, when the incident last entered it; ``due_at`` when
+    its category's time limit ends (working time by ``calendar``, the default one when
+    ``None``) and ``flag`` whether it is overdue at ``now`` (``yellow``, ``red``) or not
+    (``none``; finished incidents never are).
+
+    Raises
+    ------
+    NotFoundError
+        When no incident has this id.
+    """
+    row = (
+        conn.execute(
+            text(
+                "SELECT i.id, d.name AS district, i.category, i.handling_class, i.status, i.reported_at, "
+                "i.status_at, g.code AS grid_code, i.grid_id, i.description, i.reporter_name, i.reporter_phone, "
+                "i.public, i.source, i.duplicate_of, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
+                "FROM incident AS i JOIN district AS d ON d.id = i.district_id "
+                "LEFT JOIN grid AS g ON g.id = i.grid_id WHERE i.id = :i"
+            ),
+            {"i": incident_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+    events = [
+        dict(e)
+        for e in conn.execute(
+            text(
+                "SELECT from_status, to_status, actor, at, note FROM incident_event "
+                "WHERE incident_id = :i ORDER BY at, id"
+            ),
+            {"i": incident_id},
+        ).mappings()
+    ]
+    out = dict(row)
+    kind = taxonomy.find(row["category"]) if row["category"] in taxonomy else None
+    out["category_label"] = None if kind is None else {"zh": kind.zh, "en": kind.en}
+    out["reporter"] = {"name": out.pop("reporter_name"), "phone": out.pop("reporter_phone")}
+    out["events"] = events
+    out["timestamps"] = {e["to_status"]: e["at"] for e in events}
+    out["next"] = allowed(row["status"], handling_class=row["handling_class"], parked_from=_parked_from(events))
+    calendar = calendar or WorkingCalendar()
+    limit = None if kind is None or kind.limit is None else dict([kind.limit])
+    out["limit"] = limit
+    out["due_at"] = None if limit is None else due_at(row["reported_at"], limit, calendar)
+    out["flag"] = flag(
+        row["reported_at"],
+        limit,
+        now=now or datetime.now(UTC),
+        calendar=calendar,
+        finished=row["status"] in FINAL,
+    )
+    return out
+
+
+def _parked_from(events: list[dict[str, Any]]) -> str | None:
+    for event in reversed(events):
+        if event["to_status"] == "parked":
+            return event["from_status"]
+    return None
+
+
+def transition(
+    conn: Connection, incident_id: int, *, to: str, actor: str, note: str | None = None, at: datetime | None = None
+) -> str:
+    """Move an incident to state ``to`` and record the event; return the state it left.
+
+    The row is locked first, so two concurrent transitions cannot both start from the
+    same state.
+
+    Raises
+    ------
+    NotFoundError
+        When no incident has this id.
+    InputError
+        For a state that does not exist.
+    ConflictError
+        When the workflow does not allow the move (409), naming the moves it allows.
+    """
+    row = conn.execute(
+        text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+    parked_from = None
+    if row.status == "parked":
+        parked_from = conn.execute(
+            text(
+                "SELECT from_status FROM incident_event WHERE incident_id = :i AND to_status = 'parked' "
+                "ORDER BY at DESC, id DESC LIMIT 1"
+            ),
+            {"i": incident_id},
+        ).scalar()
+    check_transition(row.status, to, handling_class=row.handling_class, parked_from=parked_from)
+    when = conn.execute(
+        text("UPDATE incident SET status = :s, status_at = coalesce(:t, now()) WHERE id = :i RETURNING status_at"),
+        {"s": to, "t": at, "i": incident_id},
+    ).scalar_one()
+    conn.execute(
+        text(
+            "INSERT INTO incident_event (incident_id, from_status, to_status, actor, at, note) "
+            "VALUES (:i, :f, :s, :a, :t, :n)"
+        ),
+        {"i": incident_id, "f": row.status, "s": to, "a": actor, "t": when, "n": note},
+    )
+    return str(row.status)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What a bulk import stored and what it left out."""
+
+    stored: int
+    outside: int
+
+    def summary(self) -> str:
+        return f"{self.stored} incidents stored; {self.outside} outside every stored district left out"
+
+
+_COLUMNS = ("category", "handling_class", "status", "reported_at", "lon", "lat", "description", "public")
+
+
+def copy_incidents(conn: Connection, incidents: pd.DataFrame, *, actor: str, source: str) -> ImportResult:
+    """Append incidents with one ``COPY`` into a staging table, each placed in its district and grid.
+
+    Parameters
+    ----------
+    conn
+        An open connection (its transaction is used; the caller commits).
+    incidents
+        Checked records: ``category``, ``handling_class``, ``status``, ``reported_at``
+        (tz-aware), ``lon``, ``lat``, ``description``, ``public``, as
+        :func:`gis.incidents.imports.map_incidents` returns them.
+    actor, source
+        Stored on each incident's first event and in ``incident.source``.
+
+    Returns
+    -------
+    ImportResult
+        Incidents stored, and those outside every stored district (left out).
+    """
+    if incidents.empty:
+        return ImportResult(0, 0)
+    conn.execute(text("DROP TABLE IF EXISTS pg_temp.incident_staging"))  # a second import in one transaction
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE incident_staging (category text, handling_class text, status text, "
+            "reported_at timestamptz, lon float8, lat float8, description text, public bool) ON COMMIT DROP"
+        )
+    )
+    frame = incidents.loc[:, list(_COLUMNS)].copy()
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S+00")
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy("COPY incident_staging FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, len(frame), 200_000):
+            buffer = io.StringIO()
+            frame.iloc[start : start + 200_000].to_csv(buffer, header=False, index=False)
+            copy.write(buffer.getvalue())
+    pt = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
+    stored = conn.execute(
+        text(
+            f"""
+            WITH placed AS (
+                SELECT s.*, p.district_id, p.grid_id FROM incident_staging AS s
+                JOIN LATERAL ({_PLACE.format(pt=pt)}) AS p ON true
+            ), ins AS (
+                INSERT INTO incident (district_id, grid_id, category, handling_class, status, reported_at,
+                                      status_at, description, public, source, geom)
+                SELECT district_id, grid_id, category, handling_class, status, reported_at, reported_at,
+                       description, public, :src, {pt.replace("s.", "")}
+                FROM placed
+                RETURNING id, status, reported_at
+            )
+            INSERT INTO incident_event (incident_id, to_status, actor, at, note)
+            SELECT id, status, :a, reported_at, :note FROM ins
+            """
+        ),
+        {"src": source, "a": actor, "note": f"imported ({source})"},
+    ).rowcount
+    return ImportResult(stored=stored, outside=len(frame) - stored)
+
+
+def _where(category: str | None, start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
+    """SQL conditions on ``i`` for a category (with its sub-categories) and a time window ``[start, end)``."""
+    parts, params = [], {}
+    if category:
+        parts.append("(i.category = :cat OR i.category LIKE :sub)")
+        params |= {"cat": category, "sub": category.replace("%", r"\%").replace("_", r"\_") + ".%"}
+    if start is not None:
+        parts.append("i.reported_at >= :start")
+        params["start"] = start
+    if end is not None:
+        parts.append("i.reported_at < :end")
+        params["end"] = end
+    return "".join(f" AND {p}" for p in parts), params
+
+
+def grid_counts(
+    conn: Connection,
+    *,
+    district_id: int,
+    category: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> gpd.GeoDataFrame:
+    """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
+
+    Parameters
+    ----------
+    category
+        A taxonomy code; its sub-categories count too.
+    start, end
+        Only incidents reported in ``[start, end)``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``grid_id``, ``code``, ``name``, ``households``, ``population``, ``incidents``,
+        ``open`` (not closed, invalid or duplicate), ``per_1000``; EPSG:4326.
+
+    Raises
+    ------
+    NotFoundError
+        When the district has no published plan.
+    """
+    where, params = _where(category, start, end)
+    frame = gpd.read_postgis(
+        text(
+            f"""
+            SELECT g.id AS grid_id, g.code, g.name, g.households, g.population,
+                   count(i.id) AS incidents,
+                   count(i.id) FILTER (WHERE i.status NOT IN ('closed', 'invalid', 'duplicate')) AS open,
+                   g.geom
+            FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id
+            LEFT JOIN incident AS i ON i.grid_id = g.id{where}
+            WHERE p.district_id = :d AND p.status = 'published'
+            GROUP BY g.id ORDER BY g.code
+            """
+        ),
+        conn,
+        params={"d": district_id, **params},
+        geom_col="geom",
+    )
+    if frame.empty:
+        raise NotFoundError(f"district {district_id} has no published plan; publish one (commgrid plans publish)")
+    rate = frame["incidents"] * 1000.0 / frame["population"].where(frame["population"] > 0)
+    return frame.assign(per_1000=rate.round(2))
+
+
+def incident_points(
+    conn: Connection,
+    *,
+    district_id: int,
+    category: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the district's incidents (filtered as in :func:`grid_counts`)."""
+    where, params = _where(category, start, end)
+    rows = conn.execute(
+        text(f"SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i WHERE i.district_id = :d{where}"),
+        {"d": district_id, **params},
+    ).all()
+    xy = np.asarray(rows, dtype=float).reshape(-1, 2)
+    return xy[:, 0], xy[:, 1]
+
+
+def public_requests(
+    conn: Connection,
+    *,
+    categories: list[str],
+    cutoff: datetime,
+    min_count: int = 3,
+    request_id: int | None = None,
+    category: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    closed: bool | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Incidents the public may see, newest first, placed at their grid instead of their point.
+
+    Only incidents flagged public, of one of ``categories``, reported before ``cutoff``
+    (the publication delay), in a grid, and in grids holding at least ``min_count`` of
+    them (smaller groups are suppressed, so no one stands out). No reporter fields, no
+    description (free text may name people), no raw point.
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``category``, ``status``, ``reported_at``, ``status_at``, ``grid_code``,
+        ``lon``, ``lat`` (a point inside the grid).
+    """
+    where, params = _where(category, start, end)
+    if closed is not None:
+        where += " AND i.status {} ('closed', 'invalid', 'duplicate')".format("IN" if closed else "NOT IN")
+    rows = conn.execute(
+        text(
+            f"""
+            WITH seen AS (
+                SELECT i.id, i.category, i.status, i.reported_at, i.status_at, g.code AS grid_code, g.id AS grid_id
+                FROM incident AS i JOIN grid AS g ON g.id = i.grid_id
+                WHERE i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff{where}
+            ), shown AS (
+                SELECT grid_id FROM seen GROUP BY grid_id HAVING count(*) >= :k
+            )
+            SELECT s.id, s.category, s.status, s.reported_at, s.status_at, s.grid_code,
+                   ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+            FROM seen AS s JOIN shown USING (grid_id) JOIN grid AS g ON g.id = s.grid_id
+            WHERE CAST(:rid AS integer) IS NULL OR s.id = CAST(:rid AS integer)
+            ORDER BY s.reported_at DESC, s.id DESC LIMIT :limit
+            """
+        ),
+        {"codes": categories, "cutoff": cutoff, "k": min_count, "rid": request_id, "limit": limit, **params},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,117 @@
+"""Incident routes and the import command: intake, workflow (409s), access, COPY import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from api.settings import Settings
+from gis import migrations
+from gis.cluster import DATABASE
+from gis.store import begin, create_engine
+from gis.store.users import add_user
+from tests.api.conftest import bearer
+from tests.gis.incidents.vancouver import CATEGORIES, FOLDER, MAPPING, store_vancouver
+from tests.gis.patrols import tiny
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.fixture(scope="module")
+def incidents(create_database: Callable[..., URL]) -> tuple[TestClient, URL, dict]:
+    """The tiny district (grids A and B) in a database of its own; users analyst and planner."""
+    url = create_database("incidents_api", template=DATABASE)
+    migrations.upgrade(url)
+    engine = create_engine(url)
+    with begin(engine) as conn:
+        tiny.make_district(conn)
+        headers = {role: bearer(add_user(conn, role, role=role)) for role in ("analyst", "planner")}
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=url.render_as_string(hide_password=False)))) as client:
+        yield client, url, headers
+
+
+def body(xy=(100, 100), **extra):
+    lon, lat = tiny.lonlat([xy])[0]
+    return {"category": "fire_hazard.blocked_exit", "lon": lon, "lat": lat, "reporter_phone": "138", **extra}
+
+
+def test_an_analyst_reports_and_the_grid_is_found(incidents):
+    client, _, headers = incidents
+    made = client.post("/incidents", json=body(description="楼道堆物"), headers=headers["analyst"])
+    assert made.status_code == 201, made.text
+    got = made.json()
+    assert (got["grid_code"], got["handling_class"], got["status"]) == ("A", "on_site", "reported")
+    assert made.headers["location"] == f"/incidents/{got['id']}"
+    assert made.headers["cache-control"] == "private, no-store"
+    again = client.get(made.headers["location"], headers=headers["analyst"]).json()
+    assert again["reporter"]["phone"] == "138" and again["events"][0]["actor"] == "analyst"
+
+
+def test_the_public_neither_reports_nor_reads_but_sees_the_taxonomy(incidents):
+    client = incidents[0]
+    assert client.post("/incidents", json=body()).status_code == 401
+    assert client.get("/incidents/1").status_code == 401
+    tax = client.get("/incidents/taxonomy").json()
+    assert {"code": "sanitation", "parent": None, "level": 1, "zh": "环境卫生", "en": "Sanitation"}.items() <= tax[
+        [t["code"] for t in tax].index("sanitation")
+    ].items()
+
+
+def test_the_workflow_answers_409_for_moves_it_does_not_allow(incidents):
+    client, _, headers = incidents
+    new = client.post("/incidents", json=body(category="dispute.family"), headers=headers["analyst"]).json()["id"]
+    url = f"/incidents/{new}/transitions"
+    moved = client.post(url, json={"to": "accepted", "note": "已受理"}, headers=headers["analyst"])
+    assert moved.status_code == 200 and moved.json()["status"] == "accepted"
+    refused = client.post(url, json={"to": "closed"}, headers=headers["analyst"])
+    assert refused.status_code == 409
+    assert "cannot move to 'closed'; it may move to ['filed', 'returned', 'parked'" in refused.json()["description"]
+    assert client.post(url, json={"to": "done"}, headers=headers["analyst"]).status_code == 400
+    assert client.post("/incidents/0/transitions", json={"to": "filed"}, headers=headers["analyst"]).status_code == 404
+    events = client.get(f"/incidents/{new}", headers=headers["analyst"]).json()["events"]
+    assert [(e["to_status"], e["note"]) for e in events] == [("reported", None), ("accepted", "已受理")]
+
+
+def test_bad_reports_say_what_is_wrong(incidents):
+    client, _, headers = incidents
+    outside = client.post("/incidents", json=body(xy=(5000, 5000)), headers=headers["analyst"])
+    assert outside.status_code == 400 and "lies in no stored district" in outside.json()["description"]
+    unknown = client.post("/incidents", json=body(category="rubbish"), headers=headers["analyst"])
+    assert unknown.status_code == 400 and "unknown category 'rubbish'" in unknown.json()["description"]
+    assert client.post("/incidents", json=body(lat=99), headers=headers["analyst"]).status_code == 422
+
+
+def test_the_incidents_collection_still_serves_reported_points(incidents):
+    client, _, headers = incidents
+    client.post("/incidents", json=body(), headers=headers["analyst"])
+    items = client.get("/collections/incidents/items", headers=headers["analyst"]).json()
+    assert items["features"] and "reporter_phone" not in items["features"][0]["properties"]
+
+
+def test_the_import_command_copies_vancouver_crimes(incidents, shared_data):
+    _, url, _ = incidents
+    engine = create_engine(url)
+    with begin(engine) as conn:
+        store_vancouver(conn, shared_data)
+    args = ["incidents", "import", str(shared_data / FOLDER / "vancouver_crimes_2020.csv")]
+    args += [f"--map={field}={column}" for field, column in MAPPING.items()]
+    args += [f"--category={value}={code}" for value, code in CATEGORIES.items()]
+    args += ["--crs", "EPSG:26910", "--timezone", "America/Vancouver"]
+    db = ["--db", url.render_as_string(hide_password=False)]
+    result = runner.invoke(cli, [*args, *db])
+    assert result.exit_code == 0, result.output
+    assert "37512 rows read; 1 without coordinates left out" in result.output
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM incident WHERE source LIKE 'import:%'")).scalar_one()
+    engine.dispose()
+    assert f"{stored} incidents stored" in result.output and stored > 33_000
+    bad = runner.invoke(cli, [*args[:3], "--map", "category", *db])
+    assert bad.exit_code == 2 and "--map 'category': write it as FIELD=COLUMN" in bad.output
