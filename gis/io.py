@@ -357,6 +357,7 @@ def read_barriers(
     hard_classes: Collection[str] = col.HARD_BARRIER_CLASSES,
     crs: CRSLike | None = None,
     layer: str | int | None = None,
+    name_field: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read barriers (roads, rivers, railways) as lines, marking those grids never cross.
 
@@ -373,12 +374,14 @@ def read_barriers(
         Classes that are hard barriers, matched ignoring case and surrounding spaces.
     crs, layer
         See `read_vector`.
+    name_field
+        Field holding street or river names, kept as ``name`` for maps and posters.
 
     Returns
     -------
     GeoDataFrame
         Columns ``barrier_class`` (lower-case text or ``None``), ``hard`` (bool), ``geometry``
-        (LineString or MultiLineString).
+        (LineString or MultiLineString), and ``name`` with ``name_field``.
 
     Raises
     ------
@@ -392,7 +395,7 @@ def read_barriers(
     """
     file = str(path)
     frame, _ = _read(path, layer=layer, crs=crs)
-    _check_fields(frame, {col.BARRIER_CLASS: class_field}, file=file)
+    _check_fields(frame, {col.BARRIER_CLASS: class_field, "name": name_field}, file=file)
     frame, _ = drop_z(frame)
     frame, _ = validate_geometries(frame, file=file)
     geoms = np.array(frame.geometry.values, dtype=object)
@@ -408,7 +411,10 @@ def read_barriers(
         text = text.mask(text.eq(""))
         hard = text.isin({c.strip().lower() for c in hard_classes}).fillna(False).to_numpy(bool)
         classes = pd.Series(text.to_numpy(object, na_value=None), index=frame.index, dtype=object)
-    return gpd.GeoDataFrame({col.BARRIER_CLASS: classes, col.HARD: hard}, geometry=frame.geometry.values, crs=frame.crs)
+    columns = {col.BARRIER_CLASS: classes, col.HARD: hard}
+    if name_field is not None:
+        columns["name"] = frame[name_field].astype(object).where(frame[name_field].notna(), None).to_numpy()
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.values, crs=frame.crs)
 
 
 def read_boundary(

@@ -10,7 +10,6 @@ so one failing community does not cost the others their grids.
 
 from __future__ import annotations
 
-import math
 import time
 import traceback
 import zlib
@@ -38,9 +37,9 @@ from partition.constraints import coverage_gaps, noncontiguous_grids, overlappin
 from partition.explain import diagnose_grid
 from partition.graph import Adjacency, build_adjacency, components
 from partition.metrics import polsby_popper
+from partition.pieces import oversized_note, solve_piece
 from partition.redivide import Redivision, redivide_container, sequence_of
-from partition.solver import Instance, solve
-from partition.targets import Feasibility, Targets, assess, half_max_units
+from partition.targets import Feasibility, Targets
 from partition.units import Atoms, group_atoms, territories, tessellate
 
 __all__ = [
@@ -321,10 +320,7 @@ def solve_container(task: ContainerTask) -> ContainerResult:
     for i in np.flatnonzero(oversized):
         labels[i] = next_label
         flags[next_label] = STATUS_OVERSIZED
-        notes[next_label] = (
-            f"one indivisible unit holds {int(task.households[i]):,} households and "
-            f"{int(task.population[i]):,} residents, over the maximum of {t.h_max:,} / {t.p_max:,}"
-        )
+        notes[next_label] = oversized_note(int(task.households[i]), int(task.population[i]), t)
         next_label += 1
     rest = np.flatnonzero(~oversized)
     keep = ~oversized[task.left] & ~oversized[task.right]
@@ -338,34 +334,9 @@ def solve_container(task: ContainerTask) -> ContainerResult:
         if totals[c] == 0 and has_people:
             orphans.extend(members.tolist())  # parks, water: joined to the nearest grid below
             continue
-        local = {int(g): j for j, g in enumerate(members)}
         mask = np.isin(task.left, members) & np.isin(task.right, members) & keep
-        inst = Instance.from_arrays(
-            task.households[members],
-            task.population[members],
-            task.area[members],
-            task.perimeter[members],
-            [local[int(x)] for x in task.left[mask]],
-            [local[int(x)] for x in task.right[mask]],
-            task.shared[mask],
-            task.soft[mask],
-        )
-        feas = assess(
-            int(task.households[members].sum()),
-            int(task.population[members].sum()),
-            t,
-            min_grids=half_max_units(task.households[members].tolist(), task.population[members].tolist(), t),
-        )
         rng = np.random.default_rng([task.seed, zlib.crc32(task.container_id.encode()), piece_no])
-        if feas.feasible:
-            lo, hi = feas.k_feasible  # type: ignore[misc]
-            k_choices = sorted(range(lo, hi + 1), key=lambda x: (abs(x - feas.k), x))[:4]
-            # a restart re-solves the whole piece: cheap for a village, not for a whole district
-            restarts = 6 if len(members) <= 150 else 3 if len(members) <= 400 else 1
-        else:
-            k_choices, restarts = [], 1
-        budget = math.inf if task.time_budget is None else task.time_budget * len(members) / max(1, n)
-        sol = solve(inst, feas.k, t, rng=rng, time_budget=budget, k_choices=k_choices, max_restarts=restarts)
+        inst, feas, sol = solve_piece(task, members, mask, rng)
         labels[members] = np.asarray(sol.assignment, dtype=np.int64) + next_label
         piece = {
             "piece": piece_no,

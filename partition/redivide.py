@@ -15,7 +15,6 @@ retired grids are never reused.
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -25,8 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from gis.columns import STATUS_OVERSIZED
 from partition.explain import diagnose_grid
 from partition.graph import components
-from partition.solver import Instance, solve
-from partition.targets import assess, half_max_units
+from partition.pieces import oversized_note, solve_piece
 
 __all__ = ["MAX_RINGS", "Redivision", "redivide_container", "sequence_of"]
 
@@ -145,10 +143,7 @@ def _solve_region(task, previous, region, new_units, oversized, n_prev, ring):
     for i in np.flatnonzero(free & oversized):
         labels[i] = next_label
         flags[next_label] = STATUS_OVERSIZED
-        notes[next_label] = (
-            f"one indivisible unit holds {int(task.households[i]):,} households and "
-            f"{int(task.population[i]):,} residents, over the maximum of {t.h_max:,} / {t.p_max:,}"
-        )
+        notes[next_label] = oversized_note(int(task.households[i]), int(task.population[i]), t)
         next_label += 1
     solvable = free & ~oversized
     keep = solvable[task.left] & solvable[task.right]
@@ -157,36 +152,15 @@ def _solve_region(task, previous, region, new_units, oversized, n_prev, ring):
     pieces: list[dict] = []
     for piece_no, c in enumerate(sorted(set(comp[solvable].tolist()))):
         members = np.flatnonzero((comp == c) & solvable)
-        hh = task.households[members]
-        pp = task.population[members]
-        if hh.sum() == 0:
+        if task.households[members].sum() == 0:
             # an unpopulated piece joins a kept neighbouring grid if it has one, else stands alone
             labels[members] = next_label
             notes[next_label] = "an unpopulated piece of the community; it needs no grid worker of its own"
             next_label += 1
             continue
-        local = {int(g): j for j, g in enumerate(members)}
         mask = np.isin(task.left, members) & np.isin(task.right, members)
-        inst = Instance.from_arrays(
-            hh,
-            pp,
-            task.area[members],
-            task.perimeter[members],
-            [local[int(x)] for x in task.left[mask]],
-            [local[int(x)] for x in task.right[mask]],
-            task.shared[mask],
-            task.soft[mask],
-        )
-        feas = assess(int(hh.sum()), int(pp.sum()), t, min_grids=half_max_units(hh.tolist(), pp.tolist(), t))
         rng = np.random.default_rng([task.seed, zlib.crc32(task.container_id.encode()), 7919, ring, piece_no])
-        if feas.feasible:
-            lo, hi = feas.k_feasible  # type: ignore[misc]
-            k_choices = sorted(range(lo, hi + 1), key=lambda x: (abs(x - feas.k), x))[:4]
-            restarts = 6 if len(members) <= 150 else 3 if len(members) <= 400 else 1
-        else:
-            k_choices, restarts = [], 1
-        budget = math.inf if task.time_budget is None else task.time_budget * len(members) / max(1, n)
-        sol = solve(inst, feas.k, t, rng=rng, time_budget=budget, k_choices=k_choices, max_restarts=restarts)
+        inst, feas, sol = solve_piece(task, members, mask, rng)
         labels[members] = np.asarray(sol.assignment, dtype=np.int64) + next_label
         off_total += sol.off_range
         pieces.append(

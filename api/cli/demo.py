@@ -67,6 +67,7 @@ def demo(
         settings=settings,
         barriers=paths["barriers"],
         barrier_class="barrier_class",
+        barrier_name="name",
     )
     console.print(f"stored and published plan {stored.plan!r} ({stored.grids} grids)")
     if serve:

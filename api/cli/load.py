@@ -19,6 +19,7 @@ def load_plan_file(
     settings,
     barriers: Path | None = None,
     barrier_class: str | None = None,
+    barrier_name: str | None = None,
 ) -> object:
     """Store a plan file (with its units and communities, and optionally the streets) in one transaction."""
     from api.database import open_store
@@ -28,11 +29,9 @@ def load_plan_file(
     from gis.store.load import store_plan
 
     files = read_plan_file(path)
-    lines = read_barriers(barriers, class_field=barrier_class) if barriers is not None else None
-    if lines is not None and barriers is not None:
-        raw = _names(barriers)
-        if raw is not None and len(raw) == len(lines):
-            lines["name"] = raw
+    lines = None
+    if barriers is not None:
+        lines = read_barriers(barriers, class_field=barrier_class, name_field=barrier_name)
     engine = open_store(settings)
     try:
         with begin(engine) as conn:
@@ -41,16 +40,6 @@ def load_plan_file(
             )
     finally:
         engine.dispose()
-
-
-def _names(path: Path):
-    """Street and river names, when the barrier file has a ``name`` column."""
-    import pyogrio
-
-    fields = pyogrio.read_info(path)["fields"].tolist()
-    if "name" not in fields:
-        return None
-    return pyogrio.read_dataframe(path, columns=["name"], read_geometry=False)["name"].to_numpy()
 
 
 @handle_errors
@@ -63,6 +52,9 @@ def load(
         Path | None, typer.Option(help="Streets, rivers, railways to keep for maps and posters (lines).")
     ] = None,
     barrier_class: Annotated[str | None, typer.Option(help="Field of the barriers holding their class.")] = None,
+    barrier_name: Annotated[
+        str | None, typer.Option(help="Field of the barriers holding street or river names.")
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Put a partition output into the store, with its units and communities (and streets, if given)."""
@@ -74,6 +66,7 @@ def load(
         settings=settings_from(db),
         barriers=barriers,
         barrier_class=barrier_class,
+        barrier_name=barrier_name,
     )
     console.print(
         f"stored plan {stored.plan!r} (id {stored.plan_id}): {stored.grids} grids, "

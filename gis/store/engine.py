@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from gis.errors import CommgridError, DatabaseUnavailableError
 
-__all__ = ["begin", "connect", "create_engine", "database_unavailable"]
+__all__ = ["atomic", "begin", "connect", "create_engine", "database_unavailable"]
 
 DRIVER = "postgresql+psycopg"
 CONNECT_TIMEOUT_S = 10
@@ -149,3 +149,18 @@ def begin(engine: Engine) -> Iterator[Connection]:
     """
     with connect(engine) as conn, conn.begin():
         yield conn
+
+
+@contextlib.contextmanager
+def atomic(conn: Connection) -> Iterator[None]:
+    """All or nothing: a savepoint inside the caller's transaction, or a transaction of our own.
+
+    Writers use it so that a failure leaves nothing half-written, whether or not the
+    caller already opened a transaction.
+    """
+    if conn.in_transaction():
+        with conn.begin_nested():
+            yield
+    else:
+        with conn.begin():
+            yield

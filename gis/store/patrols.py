@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import struct
 from collections.abc import Iterable, Iterator
@@ -41,6 +40,7 @@ from gis.patrols.cleaning import CleaningReport, clean, epoch_us
 from gis.patrols.columns import DAY, DEVICE, DISTRICT_ID, LAT, LON, TIME, WORKER, WORKER_ID
 from gis.patrols.readers import check_timezone
 from gis.patrols.rule import PatrolRule
+from gis.store.engine import atomic
 from gis.store.models import (
     District,
     GridWorker,
@@ -433,7 +433,7 @@ def import_fixes(
         )
     analysed = compliant = 0
     touched: dict[int, set[date]] = {}
-    with _atomic(conn):
+    with atomic(conn):
         stored = copy_fixes(conn, kept)
         for did, rule in rules.items():
             mine = kept[kept[DISTRICT_ID] == did]
@@ -715,7 +715,7 @@ def analyse_days(
     rule = rule or stored.rule
     streets = _streets(conn, district_id)
     written = []
-    with _atomic(conn):
+    with atomic(conn):
         for day in sorted(set(days)):
             start = pd.Timestamp(day).tz_localize(stored.timezone).to_pydatetime()
             end = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(stored.timezone).to_pydatetime()
@@ -834,18 +834,7 @@ def purge(conn: Connection, *, older_than_days: float = RETENTION_DAYS, now: dat
             field="older_than_days",
         )
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    with _atomic(conn):
+    with atomic(conn):
         points = conn.execute(delete(_point).where(_point.c.recorded_at < cutoff)).rowcount
         tracks = conn.execute(delete(_track).where(_track.c.ended_at < cutoff)).rowcount
     return PurgeResult(cutoff=cutoff, points=points, tracks=tracks)
-
-
-@contextlib.contextmanager
-def _atomic(conn: Connection) -> Iterator[None]:
-    """A savepoint inside the caller's transaction, or a transaction of our own."""
-    if conn.in_transaction():
-        with conn.begin_nested():
-            yield
-    else:
-        with conn.begin():
-            yield

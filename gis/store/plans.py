@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import ConflictError, InputError, NotFoundError
-from gis.store.queries import _atomic, _resolve_plan
+from gis.store.engine import atomic
+from gis.store.queries import _resolve_plan
 
 __all__ = ["EditResult", "GridCheck", "PlanDiff", "diff_plans", "move_units", "plan_targets"]
 
@@ -177,7 +178,7 @@ def move_units(
     """
     if not unit_ids:
         raise InputError("name at least one unit to move", field="units")
-    with _atomic(conn):
+    with atomic(conn):
         row = conn.execute(
             text("SELECT id, name, district_id, status, version, params FROM grid_plan WHERE name = :n FOR UPDATE"),
             {"n": plan},

@@ -18,8 +18,7 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +43,7 @@ from gis.errors import (
     MissingCRSError,
     NotFoundError,
 )
+from gis.store.engine import atomic
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 
 __all__ = [
@@ -133,7 +133,7 @@ def write_district(
     """
     crs = _projected_crs(working_crs)
     boundary = _boundary_4326(boundary_geom)
-    with _atomic(conn):
+    with atomic(conn):
         existing = conn.execute(select(_district.c.id).where(_district.c.name == name)).scalar()
         if existing is not None:
             raise ConflictError(
@@ -182,7 +182,7 @@ def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame)
     names = _texts(gdf, C.COMMUNITY_NAME, what, ids, required=True)
     admin_codes = _admin_codes(gdf, what, ids)
     geoms = _multipolygons(_in_4326(gdf, what), what, ids)
-    with _atomic(conn):
+    with atomic(conn):
         _lock_district(conn, district_id)
         stored = set(
             conn.execute(
@@ -256,7 +256,7 @@ def write_barriers(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, *,
             strict=True,
         )
     ]
-    with _atomic(conn):
+    with atomic(conn):
         conn.execute(_barrier.delete().where(_barrier.c.district_id == district_id))
         conn.execute(insert(_barrier), rows)
     return len(rows)
@@ -321,7 +321,7 @@ def write_units(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, commu
             ids, communities, households, population, compounds, buildings, geoms, strict=True
         )
     ]
-    with _atomic(conn):
+    with atomic(conn):
         _lock_district(conn, district_id)
         stored = set(
             conn.execute(
@@ -415,7 +415,7 @@ def write_plan(
             feature_id=[unit_ids[i] for i in positions],
             field=C.GRID_CODE,
         )
-    with _atomic(conn):
+    with atomic(conn):
         _lock_district(conn, district_id)
         community_pks = dict(
             conn.execute(
@@ -469,7 +469,7 @@ def publish_plan(conn: Connection, *, plan: str) -> int:
     ConflictError
         When the plan is archived or already published.
     """
-    with _atomic(conn):
+    with atomic(conn):
         row = conn.execute(select(_plan.c.id, _plan.c.district_id).where(_plan.c.name == plan)).first()
         if row is None:
             raise NotFoundError(f"No plan named {plan!r}. {_available_plans(conn)}")
@@ -705,17 +705,6 @@ def _available_plans(conn: Connection, district_id: int | None = None) -> str:
 
 
 # -- shared helpers --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _atomic(conn: Connection) -> Iterator[None]:
-    """A savepoint inside the caller's transaction, or a transaction of our own."""
-    if conn.in_transaction():
-        with conn.begin_nested():
-            yield
-    else:
-        with conn.begin():
-            yield
 
 
 def _lock_district(conn: Connection, district_id: int) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import ConflictError, InputError, NotFoundError
+from gis.store.engine import atomic
 from gis.store.models import AppUser
 
 __all__ = [
@@ -80,7 +81,7 @@ def add_user(conn: Connection, name: str, *, role: str) -> str:
     _check_role(role)
     token = _new_token()
     try:
-        with conn.begin_nested() if conn.in_transaction() else conn.begin():
+        with atomic(conn):
             conn.execute(insert(_user).values(name=name, role=role, token_hash=hash_token(token)))
     except IntegrityError:
         raise ConflictError(f"a user named {name!r} exists; remove them first or pick another name") from None
@@ -90,7 +91,7 @@ def add_user(conn: Connection, name: str, *, role: str) -> str:
 def renew_token(conn: Connection, name: str) -> str:
     """Give a user a new token; the old one stops working at once."""
     token = _new_token()
-    with conn.begin_nested() if conn.in_transaction() else conn.begin():
+    with atomic(conn):
         done = conn.execute(update(_user).where(_user.c.name == name).values(token_hash=hash_token(token)))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")
@@ -99,7 +100,7 @@ def renew_token(conn: Connection, name: str) -> str:
 
 def remove_user(conn: Connection, name: str) -> None:
     """Delete a user; their token stops working at once."""
-    with conn.begin_nested() if conn.in_transaction() else conn.begin():
+    with atomic(conn):
         done = conn.execute(delete(_user).where(_user.c.name == name))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")

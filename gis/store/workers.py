@@ -20,12 +20,11 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from gis.errors import ConflictError, FormatError, InputError, NotFoundError
+from gis.store.engine import atomic
 from gis.store.models import District, Grid, GridPlan, GridWorker, PlanStatus
 
 __all__ = [
@@ -542,7 +542,7 @@ def import_workers(
     NotFoundError
         When the district does not exist or has no published plan.
     """
-    with _atomic(conn):
+    with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         problems = []
         seen: dict[str, int] = {}
@@ -606,7 +606,7 @@ def assign_worker(
         When the district does not exist or has no published plan.
     """
     row = _checked(_Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
-    with _atomic(conn):
+    with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         if row.grid_code not in grids:
             raise InputError(_unknown_grid(row.grid_code, grids), feature_id=row.grid_code, field="grid_code")
@@ -649,7 +649,7 @@ def change_worker(
     InputError
         When a value is empty, too long or malformed.
     """
-    with _atomic(conn):
+    with atomic(conn):
         current = read_worker(conn, worker_id, lock=True)
         if not current.active:
             raise ConflictError(
@@ -679,7 +679,7 @@ def retire_worker(conn: Connection, worker_id: int) -> Worker:
     NotFoundError
         When there is no such worker.
     """
-    with _atomic(conn):
+    with atomic(conn):
         read_worker(conn, worker_id, lock=True)
         conn.execute(update(_worker).where(_worker.c.id == worker_id).values(active=False))
     return read_worker(conn, worker_id)
@@ -771,14 +771,3 @@ def _unknown_grid(code: str, grids: dict[str, int]) -> str:
     known = sorted(grids)
     shown = ", ".join(known[:8]) + (f" … ({len(known)} grids)" if len(known) > 8 else "")
     return f"grid {code!r} is not a grid of the published plan; known codes: {shown}"
-
-
-@contextlib.contextmanager
-def _atomic(conn: Connection) -> Iterator[None]:
-    """A savepoint inside the caller's transaction, or a transaction of our own."""
-    if conn.in_transaction():
-        with conn.begin_nested():
-            yield
-    else:
-        with conn.begin():
-            yield

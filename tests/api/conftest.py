@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,13 +97,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="session")
-def live_url(api_db: URL):
-    """The app served by uvicorn on a free port, for clients outside the process (browsers, GDAL)."""
+@contextmanager
+def serving(url: URL) -> Iterator[str]:
+    """The app on ``url``'s database, served by uvicorn on a free port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings(database_url=api_db.render_as_string(hide_password=False)))
+    app = create_app(Settings(database_url=url.render_as_string(hide_password=False)))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -109,6 +111,37 @@ def live_url(api_db: URL):
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
     assert server.started, "test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_url(api_db: URL) -> Iterator[str]:
+    """The app served on a free port, for clients outside the process (browsers, GDAL)."""
+    with serving(api_db) as base:
+        yield base
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_CHROMIUM = "Debian chromium is not installed (scripts/setup.sh test installs it)"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright; SwiftShader gives WebGL without a GPU.
+
+    Per module: Playwright's sync API holds an event loop while it runs, which would break
+    later tests of the same worker that start their own (asyncio.run).
+    """
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
+        )
+        yield b
+        b.close()

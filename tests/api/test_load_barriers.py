@@ -16,7 +16,14 @@ def test_load_stores_the_barriers_of_the_district(create_database, sample_plan, 
     migrations.upgrade(url)
     db = url.render_as_string(hide_password=False)
     args = ["load", str(sample_plan.gpkg), "--plan", "p", "--district", "d", "--db", db]
-    barriers = ["--barriers", str(sample_inputs["barriers"]), "--barrier-class", "barrier_class"]
+    barriers = [
+        "--barriers",
+        str(sample_inputs["barriers"]),
+        "--barrier-class",
+        "barrier_class",
+        "--barrier-name",
+        "name",
+    ]
     first = CliRunner().invoke(cli, [*args, *barriers])
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(cli, [*args[:3], "p2", *args[4:], *barriers])  # a second plan: barriers replaced

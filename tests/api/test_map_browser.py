@@ -2,28 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
-import pytest
 from matplotlib import image as mpimg
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is not installed (scripts/setup.sh test installs it)"
-)
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        # SwiftShader gives WebGL without a GPU
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
-        )
-        yield b
-        b.close()
 
 
 def open_map(browser, url: str, *, token: str | None = None, size=(1280, 800)):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable
 
 import mapbox_vector_tile
 import morecantile
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -26,7 +21,7 @@ from gis.store import begin, create_engine
 from gis.store.patrol_reports import add_supervisor
 from gis.store.patrols import import_fixes
 from gis.store.users import add_user
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, serving
 from tests.gis.patrols import tiny
 from tests.gis.patrols.test_readers import gpx_bytes
 
@@ -227,56 +222,32 @@ def test_cli_bad_file_exits_2_and_writes_nothing(patrols, tmp_path):
     engine.dispose()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/setup.sh test installs it)")
-def test_the_map_toggles_tracks_for_supervisors_only(patrols):
-    playwright_api = pytest.importorskip("playwright.sync_api")
+def test_the_map_toggles_tracks_for_supervisors_only(patrols, browser):
     _, url, headers, _ = patrols
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(Settings(database_url=url.render_as_string(hide_password=False)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"],
+    with serving(url) as base:
+        for who, expected in (("analyst", False), ("planner", True)):
+            page = browser.new_page(viewport={"width": 900, "height": 700})
+            errors: list[str] = []
+            page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            lon, lat = tiny.lonlat([[400, 200]])[0]
+            page.goto(f"{base}/map#15/{lat}/{lon}")
+            page.evaluate("t => sessionStorage.setItem('commgrid-token', t)", headers[who]["Authorization"][7:])
+            page.reload()
+            page.wait_for_function(
+                "window.__commgrid && window.__commgrid.ready && window.__commgrid.patrols !== undefined",
+                timeout=60_000,
             )
-            for who, expected in (("analyst", False), ("planner", True)):
-                page = browser.new_page(viewport={"width": 900, "height": 700})
-                errors: list[str] = []
-                page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
-                lon, lat = tiny.lonlat([[400, 200]])[0]
-                page.goto(f"{base}/map#15/{lat}/{lon}")
-                page.evaluate("t => sessionStorage.setItem('commgrid-token', t)", headers[who]["Authorization"][7:])
-                page.reload()
+            if expected:
+                page.wait_for_selector("#patrols-toggle", timeout=20_000)
+                page.fill("#patrols-date", DAY)
+                page.check("#patrols-toggle")
                 page.wait_for_function(
-                    "window.__commgrid && window.__commgrid.ready && window.__commgrid.patrols !== undefined",
-                    timeout=60_000,
+                    "() => { const m = window.__commgrid.map; return m.getLayer('patrol-tracks') && "
+                    "m.isSourceLoaded('patrol-tracks') && "
+                    "m.queryRenderedFeatures({layers: ['patrol-tracks']}).length > 0; }",
+                    timeout=30_000,
                 )
-                if expected:
-                    page.wait_for_selector("#patrols-toggle", timeout=20_000)
-                    page.fill("#patrols-date", DAY)
-                    page.check("#patrols-toggle")
-                    page.wait_for_function(
-                        "() => { const m = window.__commgrid.map; return m.getLayer('patrol-tracks') && "
-                        "m.isSourceLoaded('patrol-tracks') && "
-                        "m.queryRenderedFeatures({layers: ['patrol-tracks']}).length > 0; }",
-                        timeout=30_000,
-                    )
-                else:
-                    assert page.query_selector("#patrols-toggle") is None
-                assert errors == [], errors
-                page.close()
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
+            else:
+                assert page.query_selector("#patrols-toggle") is None
+            assert errors == [], errors
+            page.close()

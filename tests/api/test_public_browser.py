@@ -5,27 +5,14 @@ A worker is posted on one grid, so the page uses a database of its own, not the 
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import URL
 
-from api.app import create_app
-from api.settings import Settings
 from gis.store import begin, create_engine
 from gis.store.workers import assign_worker
-from tests.api.conftest import database_with_plans
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is not installed (scripts/setup.sh test installs it)"
-)
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.api.conftest import database_with_plans, serving
 
 PHONE, DESKTOP = (390, 844), (1280, 800)
 
@@ -43,30 +30,8 @@ def site(create_database: Callable[..., URL], sample_plan):
             conn, grid_code=codes[0], name="王晓梅", work_phone="0755-8888 1234", duties="负责网格巡查和便民服务"
         )
     engine.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(Settings(database_url=url.render_as_string(hide_password=False)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "test server did not start"
-    yield f"http://127.0.0.1:{port}", codes
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
-        )
-        yield b
-        b.close()
+    with serving(url) as base:
+        yield base, codes
 
 
 def open_page(browser, url: str, size):
