@@ -39,6 +39,7 @@ __all__ = [
     "SRID",
     "WEB_MERCATOR",
     "AppUser",
+    "AuditEntry",
     "Barrier",
     "Base",
     "Community",
@@ -487,3 +488,21 @@ class AppUser(Base):
     role: Mapped[str]
     token_hash: Mapped[str | None] = mapped_column(unique=True, comment="hash only; the token is never stored")
     created_at: Mapped[created]
+
+
+class AuditEntry(Base):
+    """One audited action: a publish, an edit, an incident transition or a read of personal data.
+
+    Written in the same transaction as the change it records, so an action that rolls
+    back leaves no entry and a committed one always has its entry. Never updated.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"), Index(None, "action", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[created]
+    actor: Mapped[str] = mapped_column(comment="user name, or cli:<os user> for commands")
+    action: Mapped[str] = mapped_column(comment="e.g. plan.publish, plan.edit, incident.transition, personal.read")
+    target: Mapped[str | None] = mapped_column(comment="what it acted on: plan:<id>, incident:<id>, a route path")
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
