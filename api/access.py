@@ -5,6 +5,11 @@ by ``commgrid users add`` names a user with a role; roles are ordered, each allo
 what the ones below it are. :data:`ROUTE_ROLES` gives every route (by operation id) the
 least role it needs; :func:`check_routes` makes the app refuse to start when a route is
 missing from it, so no route is ever open by accident.
+
+Grid workers (``grid_worker``, between the public and analysts) report incidents and
+do the on-site steps of the ones they reported (see :mod:`api.routes.incidents`); they
+see maps and density as the public does, never raw incident points or other people's
+reporters.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ class Role(IntEnum):
     """Roles from least to most allowed."""
 
     PUBLIC = 0
-    ANALYST = 1
-    PLANNER = 2
-    ADMIN = 3
+    GRID_WORKER = 1  # reports incidents, on-site steps of their own reports; otherwise the public view
+    ANALYST = 2
+    PLANNER = 3
+    ADMIN = 4
 
     @property
     def label(self) -> str:
@@ -72,6 +78,7 @@ COLLECTION_OPERATIONS = ("items", "feature", "queryables", "tilesets", "tileset"
 
 _OTHER_ROUTES: dict[str, Role] = {
     "landing": Role.PUBLIC,
+    "audit_list": Role.ADMIN,  # the audit log: who published, edited, moved incidents, read personal data
     "health": Role.PUBLIC,
     "conformance": Role.PUBLIC,
     "collections": Role.PUBLIC,  # lists only what the caller may see
@@ -117,12 +124,13 @@ _OTHER_ROUTES: dict[str, Role] = {
     "patrols_tile": Role.PLANNER,
     "patrols_calendar": Role.PLANNER,
     "patrols_weekly": Role.PLANNER,
-    # incidents (reporter fields are personal data): analysts report and handle them for now;
-    # grid workers, who report most, would get a role of their own later
+    # incidents (reporter fields are personal data): grid workers report them and may read and
+    # move (on-site steps only) those they reported, which the routes check; analysts see all
     "incident_taxonomy": Role.PUBLIC,
-    "incident_create": Role.ANALYST,
-    "incident_detail": Role.ANALYST,
-    "incident_transition": Role.ANALYST,
+    "incident_create": Role.GRID_WORKER,
+    "incident_detail": Role.GRID_WORKER,
+    "incident_transition": Role.GRID_WORKER,
+    "incident_list": Role.ANALYST,
     "analytics_hotspots": Role.ANALYST,
     "analytics_grids": Role.ANALYST,
     "analytics_heatmap": Role.ANALYST,

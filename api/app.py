@@ -11,11 +11,15 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import Engine
+from starlette.middleware.cors import CORSMiddleware
 
 from api.access import TokenCache, authorize, check_routes
+from api.audit import AuditReads
 from api.errors import register_error_handlers
+from api.limits import BodyLimit, RateLimit
 from api.routes import (
     analytics,
+    audit,
     collections,
     common,
     features,
@@ -29,6 +33,7 @@ from api.routes import (
     tiles,
     workers,
 )
+from api.routes.common import ERROR_RESPONSES, reject_nul
 from api.routes.map import VENDOR
 from api.settings import Settings
 from tiles.freshness import VersionProbe, version_reader
@@ -84,7 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             max_size=settings.pool_size,
             open=False,
             kwargs={"autocommit": True},
-            timeout=10,
+            timeout=settings.pool_timeout,
         )
         await pool.open(wait=False)
         app.state.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commgrid-job")
@@ -121,7 +126,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         ),
         version="0.2.0",
         lifespan=lifespan,
-        dependencies=[Depends(authorize)],
+        # Every route declares the error bodies it may answer, and none lets a NUL reach the
+        # database (psycopg refuses it with a DataError, which would otherwise be a 500).
+        responses=ERROR_RESPONSES,
+        dependencies=[Depends(authorize), Depends(reject_nul)],
     )
     app.state.settings = settings
     register_error_handlers(app)
@@ -140,14 +148,37 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         incidents,
         analytics,
         open311,
+        audit,
     ):
         app.include_router(module.router)
     if VENDOR.is_dir():
         app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=VENDOR), name="maplibre")
-    # tile requests skip FastAPI's per-request machinery (api/routes/tiles.py says how and why)
-    app.add_middleware(tiles.TileShortcut)
+    _add_middleware(app, settings)
     check_routes(app)
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """The middleware, added from the innermost out (each one added wraps the ones before).
+
+    From the outside: CORS (so that even a 429 or 413 reaches a browser's script),
+    rate limits and body limits (before anything costly, tiles included), the tile
+    shortcut, then the audit of personal reads next to the routes it watches.
+    """
+    app.add_middleware(AuditReads)
+    # tile requests skip FastAPI's per-request machinery (api/routes/tiles.py says how and why)
+    app.add_middleware(tiles.TileShortcut)
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=settings.cors_methods,
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+            max_age=settings.cors_max_age,
+        )
 
 
 def create_app_from_env() -> FastAPI:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from api.settings import Settings
 from gis.errors import InputError
 from gis.store import connect
+from gis.store.queries import ACTOR_OPTION
 
 __all__ = ["BBox", "Conn", "connection", "parse_bbox", "settings"]
 
@@ -20,8 +21,15 @@ def settings(request: Request) -> Settings:
 
 
 def connection(request: Request) -> Iterator[Connection]:
-    """A connection for one request, returned to the pool afterwards."""
+    """A connection for one request, returned to the pool afterwards.
+
+    It carries the caller's user name (execution option ``commgrid_actor``), so the
+    store functions that write the audit log name who acted when a route does not.
+    """
     with connect(request.app.state.engine) as conn:
+        name = getattr(getattr(request.state, "caller", None), "name", None)
+        if name is not None:
+            conn.execution_options(**{ACTOR_OPTION: name})
         yield conn
 
 

@@ -6,10 +6,12 @@ Every field can be set from the environment with the ``COMMGRID_`` prefix, e.g.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gis.cluster import default_home
 
@@ -34,6 +36,11 @@ class Settings(BaseSettings):
     items_limit: int = Field(default=1000, ge=1, description="Default page size of feature collections.")
     items_limit_max: int = Field(default=10000, ge=1, description="Largest page size a client may ask for.")
     pool_size: int = Field(default=10, ge=1, description="Most async connections (tiles, tokens) per worker process.")
+    pool_timeout: float = Field(
+        default=10,
+        gt=0,
+        description="Seconds a request waits for an async connection before it is answered 503 (database down).",
+    )
     tile_cache_mb: int = Field(default=256, ge=0, description="Memory for cached tiles per worker process, in MiB.")
     tile_max_features: int = Field(
         default=10000, ge=1, description="Most features of a point layer (incidents) in one tile."
@@ -59,3 +66,42 @@ class Settings(BaseSettings):
     )
     incident_duplicate_metres: float = Field(default=50, ge=0, description="Near-duplicate search radius.")
     incident_duplicate_hours: float = Field(default=24, ge=0, description="Near-duplicate search window.")
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=0,
+        description="Largest request body in bytes (413 beyond it); 0 turns the limit off.",
+    )
+    max_upload_bytes: int = Field(
+        default=64 << 20,
+        ge=0,
+        description="Largest body of the routes taking files (patrol tracks, worker photos), in bytes; 0: no limit.",
+    )
+    rate_limit_per_second: float = Field(
+        default=50,
+        ge=0,
+        description="Requests per second each client address may make without a token (429 beyond); 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=1000, ge=1, description="Requests a client address may make at once before the rate applies."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser, comma-separated ('*' for any); "
+        "none by default.",
+    )
+    cors_methods: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["GET", "HEAD", "POST", "PATCH", "DELETE"],
+        description="HTTP methods allowed to those origins, comma-separated.",
+    )
+    cors_max_age: int = Field(default=600, ge=0, description="Seconds browsers may cache a CORS preflight answer.")
+
+    @field_validator("cors_origins", "cors_methods", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # "a,b" from the environment, or a JSON list (what `commgrid serve --workers` passes on)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

@@ -1,18 +1,23 @@
 """The MapLibre style document of the web map, built for the caller's role.
 
 It draws from the multi-layer tiles (one request per tile for every layer), colours
-grids by status and labels them with their codes. There is no ``glyphs`` URL on
-purpose: MapLibre GL JS (≥ 5.11) then renders labels with the browser's own fonts,
-so the map needs nothing from the internet.
+grids by status and labels them with their codes. The incident density (hexagon bins
+from ``/collections/incident-density/tiles``) is a graduated layer, hidden until turned
+on; its tiles answer each caller by role, so the public gets the public aggregate
+(public categories, bins of at least k, after the delay) from the same URL. There is no
+``glyphs`` URL on purpose: MapLibre GL JS (≥ 5.11) then renders labels with the
+browser's own fonts, so the map needs nothing from the internet.
 """
 
 from __future__ import annotations
 
 from gis import columns as C
 
-__all__ = ["STATUS_COLOURS", "map_style"]
+__all__ = ["DENSITY_COLOURS", "STATUS_COLOURS", "map_style"]
 
 STATUS_COLOURS = {C.STATUS_OK: "#7fc97f", C.STATUS_OUT_OF_RANGE: "#fdc086", C.STATUS_OVERSIZED: "#f0027f"}
+# incidents per km² of ground → colour: decades, so one scale serves a village and a city
+DENSITY_COLOURS = ((1, "#ffffb2"), (10, "#fed976"), (100, "#feb24c"), (1000, "#fd8d3c"), (10000, "#e31a1c"))
 SOURCE_MAX_ZOOM = 16  # deeper zooms reuse z16 tiles: 4,096 units across a z16 tile is ~15 mm
 
 
@@ -21,6 +26,37 @@ def _status_colour() -> list:
     for status, colour in STATUS_COLOURS.items():
         expr += [status, colour]
     return [*expr, "#bbbbbb"]
+
+
+def _density_colour() -> list:
+    expr: list = ["interpolate", ["linear"], ["get", "per_km2"]]
+    for stop, colour in DENSITY_COLOURS:
+        expr += [stop, colour]
+    return expr
+
+
+def _density_layers() -> list[dict]:
+    group = {"commgrid:group": "density"}
+    return [
+        {
+            "id": "density-fill",
+            "type": "fill",
+            "source": "density",
+            "source-layer": "incident_density",
+            "layout": {"visibility": "none"},
+            "paint": {"fill-color": _density_colour(), "fill-opacity": 0.6},
+            "metadata": group,
+        },
+        {
+            "id": "density-line",
+            "type": "line",
+            "source": "density",
+            "source-layer": "incident_density",
+            "layout": {"visibility": "none"},
+            "paint": {"line-color": "#ffffff", "line-width": 0.3},
+            "metadata": group,
+        },
+    ]
 
 
 def map_style(
@@ -56,7 +92,13 @@ def map_style(
             "minzoom": 0,
             "maxzoom": SOURCE_MAX_ZOOM,
             "attribution": "commgrid",
-        }
+        },
+        "density": {
+            "type": "vector",
+            "tiles": [f"{base_url}/collections/incident-density/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"],
+            "minzoom": 0,
+            "maxzoom": SOURCE_MAX_ZOOM,
+        },
     }
     layers: list[dict] = [{"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}}]
     if basemap_url:
@@ -123,6 +165,7 @@ def map_style(
                 "metadata": {"commgrid:group": "communities"},
             }
         )
+    layers += _density_layers()  # over the areas, under the points and labels
     if "incidents" in collections:
         layers.append(
             {

@@ -365,7 +365,13 @@ def running(name: str, argv: list[str], env: dict[str, str], port: int, log: Pat
 
 def ours(setup: Setup, work: Path, *, pool_size: int, cache_mb: int | None) -> contextlib.AbstractContextManager:
     port = free_port()
-    env = {**os.environ, "COMMGRID_HOME": str(work / "home"), "COMMGRID_POOL_SIZE": str(pool_size)}
+    env = {
+        **os.environ,
+        "COMMGRID_HOME": str(work / "home"),
+        "COMMGRID_POOL_SIZE": str(pool_size),
+        # wrk sends every request from one address; the public rate limit would answer 429s
+        "COMMGRID_RATE_LIMIT_PER_SECOND": "0",
+    }
     if cache_mb is not None:
         env["COMMGRID_TILE_CACHE_MB"] = str(cache_mb)
     argv = [str(BIN / "commgrid"), "serve", "--db", setup.sqlalchemy_url, "--port", str(port), "--workers", "1"]

@@ -59,6 +59,7 @@ __all__ = [
     "ClusterStatus",
     "EmbeddedCluster",
     "default_home",
+    "postgres_program",
     "throwaway_cluster",
 ]
 
@@ -606,6 +607,61 @@ def throwaway_cluster(*, parent: Path | None = None, bindir: Path | None = None)
             cluster.remove()
         finally:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def postgres_program(name: str, *, major: int | None = None) -> Path:
+    """Where a PostgreSQL program (``pg_dump``, ``pg_restore``, ``psql``, ...) is installed.
+
+    Client programs read servers of their own version and older ones, so for a server
+    of version ``major`` the program of that version is taken, else the oldest newer one
+    installed, else the one the defaults name (PostgreSQL 15, ``pg_config``, ``PATH``).
+
+    Parameters
+    ----------
+    name
+        The program's file name.
+    major
+        The major version of the server it is to talk to, when known.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CommgridError
+        When no fitting program is installed; the message names the apt package.
+    """
+    candidates: list[Path] = []
+    if major is not None:
+        versions = sorted(
+            int(p.parent.parent.name)
+            for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
+            if p.parent.parent.name.isdigit() and int(p.parent.parent.name) >= major
+        )
+        candidates += [Path(f"/usr/lib/postgresql/{v}/bin") for v in versions]
+    candidates += _default_bindirs()
+    on_path = shutil.which(name)
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    for folder in candidates:
+        program = folder / name
+        if program.is_file() and (major is None or _program_major(program) >= major):
+            return program
+    want = major or PG_MAJOR
+    raise CommgridError(
+        f"{name} for PostgreSQL {want} or newer is not installed (looked in "
+        f"{', '.join(str(c) for c in dict.fromkeys(candidates)) or 'nothing'}). Install it with "
+        f"`apt-get install postgresql-client-{want}`."
+    )
+
+
+def _program_major(program: Path) -> int:
+    """The major version a PostgreSQL program reports (``pg_dump (PostgreSQL) 15.18`` → 15)."""
+    try:
+        return int(_run_text([str(program), "--version"]).split()[-1].split(".")[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return 0
 
 
 def _default_bindirs() -> list[Path]:

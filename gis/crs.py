@@ -17,11 +17,14 @@ from pyproj.database import query_utm_crs_info
 
 from gis.errors import GeometryError, MissingCRSError
 
-__all__ = ["ensure_crs", "is_metric", "parse_crs", "pick_metric_crs", "to_metric"]
+__all__ = ["area_of_use_notes", "ensure_crs", "is_metric", "parse_crs", "pick_metric_crs", "to_metric"]
 
 CRSLike = pyproj.CRS | str | int
 
 _FIX = "pass --crs EPSG:xxxx (crs='EPSG:xxxx') naming the CRS the coordinates are in"
+# Degrees of slack around a CRS's area of use: data near a zone's edge is often kept in
+# the neighbouring zone, and areas of use are drawn around land, not around every pier.
+AREA_MARGIN_DEGREES = 2.0
 
 
 def parse_crs(crs: CRSLike, *, file: str | Path | None = None) -> pyproj.CRS:
@@ -100,8 +103,14 @@ def ensure_crs(
     Raises
     ------
     MissingCRSError
-        When neither the data nor ``crs`` gives a CRS, or when a geographic CRS labels
-        coordinates beyond ±180° longitude / ±90° latitude.
+        When neither the data nor ``crs`` gives a CRS; when a geographic CRS labels
+        coordinates beyond ±180° longitude / ±90° latitude, or labels coordinates that
+        fit its area of use only with longitude and latitude swapped; when a projected
+        CRS labels coordinates that all lie within ±180/±90 (degrees, not metres).
+
+    See Also
+    --------
+    area_of_use_notes : the softer check, data outside the area its CRS is meant for.
 
     Examples
     --------
@@ -117,7 +126,154 @@ def ensure_crs(
         frame = frame.copy()
     if frame.crs.is_geographic:
         _check_degrees(frame, file=file, id_field=id_field)
+        _check_swapped_in_area(frame, file=file, id_field=id_field)
+    elif frame.crs.is_projected:
+        _check_projected_not_degrees(frame, file=file, id_field=id_field)
     return frame
+
+
+def area_of_use_notes(frame: gpd.GeoDataFrame, *, file: str | Path = "<frame>") -> list[str]:
+    """Notes (not errors) when the data lies outside the area its CRS is meant for.
+
+    A CRS's area of use (from the EPSG database) says where it is accurate; data far from
+    it usually carries the wrong CRS label (TWD97 metres labelled UTM, Web Mercator
+    labelled as a national grid). Such data is still readable, so this only warns;
+    :func:`ensure_crs` refuses the cases that cannot be right.
+
+    Parameters
+    ----------
+    frame
+        Data with a CRS.
+    file
+        Named in the note.
+
+    Returns
+    -------
+    list of str
+        One note, or none.
+
+    Examples
+    --------
+    >>> taipei = gpd.GeoDataFrame(geometry=[shapely.Point(121.5, 25.0)], crs="EPSG:4326")
+    >>> area_of_use_notes(taipei.to_crs(3826))
+    []
+    >>> area_of_use_notes(taipei.to_crs(3857).set_crs(3826, allow_override=True))  # doctest: +ELLIPSIS
+    ["file '<frame>': the data lies outside the area of use of EPSG:3826 ..."]
+    """
+    crs = frame.crs
+    area = None if crs is None else crs.area_of_use
+    if area is None or _is_world(area.bounds) or len(frame) == 0:
+        return []
+    box = _lonlat_bounds(frame)
+    if box is not None and _inside(box, area.bounds):
+        return []
+    seen = (
+        "cannot be placed on the globe"
+        if box is None
+        else f"spans longitude {box[0]:.4g}..{box[2]:.4g}, latitude {box[1]:.4g}..{box[3]:.4g}"
+    )
+    return [
+        f"file {str(file)!r}: the data lies outside the area of use of {crs.to_string()} ({_area_name(area)}; "
+        f"longitude {area.west:.4g}..{area.east:.4g}, latitude {area.south:.4g}..{area.north:.4g}): read in that "
+        f"CRS it {seen}. Check the CRS the file declares; {_FIX}"
+    ]
+
+
+def _area_name(area: pyproj.aoi.AreaOfUse) -> str:
+    """The area's name without the list of countries some carry after a colon."""
+    name = area.name.split(":")[0].strip().rstrip(".")
+    return name if len(name) <= 90 else name[:89] + "…"
+
+
+def _is_world(bounds: tuple[float, float, float, float]) -> bool:
+    west, south, east, north = bounds
+    return east - west >= 359 and north - south >= 170
+
+
+def _inside(box: tuple[float, float, float, float], bounds: tuple[float, float, float, float]) -> bool:
+    """Whether ``box`` lies within ``bounds`` grown by the margin."""
+    west, south, east, north = bounds
+    if west > east:  # an area across the antimeridian (Fiji, the Chukchi Sea): not judged
+        return True
+    m = AREA_MARGIN_DEGREES
+    return box[0] >= west - m and box[2] <= east + m and box[1] >= south - m and box[3] <= north + m
+
+
+def _lonlat_bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """The data's bounds in longitude/latitude of its own datum, or None when they cannot be computed."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return None
+    crs = frame.crs
+    if crs.is_geographic:
+        return float(minx), float(miny), float(maxx), float(maxy)
+    try:
+        to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+        box = to_lonlat.transform_bounds(minx, miny, maxx, maxy, errcheck=True)
+    except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError):
+        return None
+    return tuple(float(v) for v in box) if np.isfinite(box).all() else None  # type: ignore[return-value]
+
+
+def _where(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> tuple[list[int], list | None]:
+    positions = np.flatnonzero(mask)
+    ids = frame[id_field].iloc[positions].tolist() if id_field is not None and id_field in frame.columns else None
+    return positions.tolist(), ids
+
+
+def _check_swapped_in_area(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str | None) -> None:
+    """Refuse lon/lat swapped where the CRS's area of use shows it (a regional geographic CRS).
+
+    With a world-wide CRS such as EPSG:4326 a swap shows only when a value leaves the
+    ±90° latitude range (:func:`_check_degrees`); a regional one (ETRS89, CGCS2000,
+    TWD97) also tells where longitude and latitude must lie.
+    """
+    area = frame.crs.area_of_use
+    if area is None or _is_world(area.bounds):
+        return
+    box = _lonlat_bounds(frame)
+    if box is None or _inside(box, area.bounds):
+        return
+    swapped = (box[1], box[0], box[3], box[2])
+    if not _inside(swapped, area.bounds):
+        return  # elsewhere altogether: area_of_use_notes says so
+    positions, ids = _where(frame, np.ones(len(frame), dtype=bool), id_field)
+    raise MissingCRSError(
+        f"longitude and latitude look swapped: read as x=longitude, y=latitude the data spans longitude "
+        f"{box[0]:.6g}..{box[2]:.6g}, latitude {box[1]:.6g}..{box[3]:.6g}, outside the area of use of "
+        f"{frame.crs.to_string()} ({_area_name(area)}), but swapped it falls inside. Swap the columns (--lon/--lat) "
+        "or fix the file so that x is longitude and y latitude",
+        file=file,
+        index=positions,
+        feature_id=ids,
+    )
+
+
+def _check_projected_not_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str | None) -> None:
+    """Refuse longitude/latitude degrees labelled with a projected CRS.
+
+    Projected CRSs put their false origin far from the land they cover, so real data
+    whose every coordinate lies within ±180/±90 of it is degrees under the wrong label.
+    """
+    bounds = shapely.bounds(frame.geometry.values)
+    finite = np.isfinite(bounds).all(axis=1)
+    if not finite.any():
+        return
+    b = bounds[finite]
+    if not ((np.abs(b[:, [0, 2]]) <= 180).all() and (np.abs(b[:, [1, 3]]) <= 90).all()):
+        return
+    positions, ids = _where(frame, finite, id_field)
+    sample = b[0]
+    raise MissingCRSError(
+        f"all {len(positions)} features have coordinates within ±180/±90 (e.g. x {sample[0]:.6g}, y "
+        f"{sample[1]:.6g}) although the CRS {frame.crs.to_string()} is projected "
+        f"({frame.crs.axis_info[0].unit_name}s); they look like longitude/latitude degrees labelled as a "
+        "projected CRS. Pass --crs EPSG:4326 (crs='EPSG:4326') if they are degrees, or fix the CRS the file "
+        "declares",
+        file=file,
+        index=positions,
+        feature_id=ids,
+    )
 
 
 def _check_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str | None) -> None:
@@ -143,8 +299,9 @@ def _check_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str |
             f"coordinates look like metres labelled as degrees; {_FIX} in metres "
             "(e.g. EPSG:3826 for TWD97 / TM2, or the local UTM zone)"
         )
+    lie = "1 feature lies" if len(positions) == 1 else f"{len(positions)} features lie"
     raise MissingCRSError(
-        f"{len(positions)} features lie beyond ±180° longitude / ±90° latitude {seen} although the CRS "
+        f"{lie} beyond ±180° longitude / ±90° latitude {seen} although the CRS "
         f"{frame.crs.to_string()} is geographic; {hint}",
         file=file,
         index=positions.tolist(),

@@ -24,7 +24,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import columns as col
-from gis.crs import CRSLike, ensure_crs, parse_crs
+from gis.crs import CRSLike, area_of_use_notes, ensure_crs, parse_crs
 from gis.errors import FormatError, GeometryError, InputError, MissingCRSError
 from gis.validate import (
     LINE_TYPES,
@@ -35,7 +35,9 @@ from gis.validate import (
     validate_counts,
     validate_geometries,
     validate_geometry_types,
+    validate_one_kind,
     validate_unique_ids,
+    validate_vertex_counts,
     validate_within,
     warn_population_below_households,
 )
@@ -259,8 +261,11 @@ def read_units(
     roles = _check_fields(frame, roles, file=file)
     validate_unique_ids(frame, id_field=id_field, file=file)
     frame, n_dropped_z = drop_z(frame)
-    frame, n_repaired = validate_geometries(frame, file=file, id_field=id_field)
+    read, (frame, n_repaired) = frame, validate_geometries(frame, file=file, id_field=id_field)
+    if n_repaired:
+        notes = [*notes, _repair_note(read, file=file, id_field=id_field)]
     validate_geometry_types(frame, allowed=POLYGON_TYPES | POINT_TYPES, file=file, id_field=id_field, what="units")
+    validate_one_kind(frame, kinds=[POLYGON_TYPES, POINT_TYPES], file=file, id_field=id_field, what="units")
     frame, n_zeroed = validate_counts(
         frame,
         fields=[households_field, population_field],
@@ -490,6 +495,8 @@ def _read(
         frame = _read_ogr(path, layer=layer)
     if len(frame) == 0:
         raise FormatError("the file has no features; pass a file (or --layer) that has some", file=path)
+    # before anything else looks at the shapes: a ten-million-vertex polygon must fail here, fast
+    validate_vertex_counts(frame, file=path, id_field=id_field)
     if crs is not None and frame.crs is not None and parse_crs(crs, file=path) != frame.crs:
         notes.append(
             f"file {str(path)!r} declares CRS {frame.crs.to_string()}; using {parse_crs(crs).to_string()} "
@@ -502,6 +509,7 @@ def _read(
             file=path,
         )
     frame = ensure_crs(frame, file=path, crs=crs, id_field=id_field)
+    notes += area_of_use_notes(frame, file=path)
     if frame.geometry.name != "geometry" and "geometry" not in frame.columns:
         frame = frame.rename_geometry("geometry")
     for note in notes:
@@ -540,11 +548,23 @@ def _refuse_layer(path: Path, layer: str | int | None, kind: str) -> None:
 
 
 def _unreadable(path: Path, exc: Exception) -> FormatError:
+    text = str(exc)
+    if "too complex/large" in text:
+        # GDAL refuses GeoJSON objects over 200 MB of text (OGR_GEOJSON_MAX_OBJ_SIZE) rather than run out of memory
+        where = text.split(";")[1].split(":")[0].strip() if ";" in text else "somewhere"
+        return FormatError(
+            f"a feature is too large to read ({where}: over 200 MB of GeoJSON text, e.g. a polygon with "
+            "millions of vertices); simplify it to about a metre (QGIS: Vector > Geometry Tools > Simplify; or "
+            "`ogr2ogr -simplify 1 OUT IN`), or send a GeoPackage",
+            file=path,
+        )
+    # GDAL's advice to prefix a driver name is for GDAL users, not ours
+    text = text.split("; It might help")[0].replace(f"'{path}' ", "").rstrip(".")
     kind = _OGR_NAMES.get(path.suffix.lower())
     if kind is None:
-        return FormatError(f"not in a format commgrid can read ({exc}); supported: {SUPPORTED_FORMATS}", file=path)
+        return FormatError(f"not in a format commgrid can read ({text}); supported: {SUPPORTED_FORMATS}", file=path)
     return FormatError(
-        f"could not be read as {kind} ({exc}); the file may be truncated or damaged: export or copy it "
+        f"could not be read as {kind} ({text}); the file may be truncated or damaged: export or copy it "
         "again, or check it opens in QGIS",
         file=path,
     )
@@ -661,6 +681,7 @@ def _parse_points(table: pd.DataFrame, lon: str, lat: str, *, file: Path) -> gpd
         text = table[name].str.strip()
         number = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         unparsed = np.isnan(number) & text.notna().to_numpy(bool) & text.ne("").fillna(False).to_numpy(bool)
+        unparsed |= np.isinf(number)  # "inf" parses, but is no place
         if unparsed.any():
             positions = np.flatnonzero(unparsed).tolist()
             raise GeometryError(
@@ -715,6 +736,23 @@ def _missing_field(name: str, columns: list[str], *, role: str, file: str | Path
     hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
     available = ", ".join(repr(c) for c in columns) or "none"
     return InputError(f"no such field (wanted for {role}); available fields: {available}{hint}", file=file, field=name)
+
+
+def _repair_note(read: gpd.GeoDataFrame, *, file: str, id_field: str | None) -> str:
+    """Which features were invalid (self-intersecting, badly nested rings) and were repaired."""
+    invalid = ~shapely.is_valid(read.geometry.values)
+    positions = np.flatnonzero(invalid).tolist()
+    ids = read[id_field].iloc[positions].tolist() if id_field in read.columns else None
+    n = len(positions)
+    # built as an error to reuse its where-prefix, never raised
+    note = GeometryError(
+        f"{'1 feature has' if n == 1 else f'{n} features have'} an invalid geometry (e.g. a self-intersecting "
+        "ring), repaired with make_valid keeping its polygonal parts; check these features on the map",
+        file=file,
+        index=positions,
+        feature_id=ids,
+    )
+    return str(note)
 
 
 def _normalised(frame: gpd.GeoDataFrame, roles: Mapping[str, str]) -> gpd.GeoDataFrame:

@@ -22,6 +22,8 @@ from gis.crs import is_metric, pick_metric_crs
 from gis.errors import CountError, DuplicateIdError, GeometryError, InputError, OutsideBoundaryError
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_VERTICES",
     "POINT_TYPES",
     "POLYGON_TYPES",
     "drop_z",
@@ -29,7 +31,9 @@ __all__ = [
     "validate_counts",
     "validate_geometries",
     "validate_geometry_types",
+    "validate_one_kind",
     "validate_unique_ids",
+    "validate_vertex_counts",
     "validate_within",
     "warn_population_below_households",
 ]
@@ -39,6 +43,14 @@ POINT_TYPES = frozenset({"Point", "MultiPoint"})
 LINE_TYPES = frozenset({"LineString", "MultiLineString"})
 
 _SHOWN = 10  # offending values quoted in a message
+
+# Vertices one feature may have. Real units, communities and district outlines have a
+# few hundred to a few thousand (Taipei's largest district: 2,323); a million is far
+# beyond any of them yet still validated and partitioned in seconds. Above it, repair
+# and the grid engine's geometry work would run for minutes on one shape.
+MAX_VERTICES = 1_000_000
+# Counts are stored as 32-bit integers; anything larger is a unit error, not a count.
+MAX_COUNT = 2**31 - 1
 
 
 def _where(frame: pd.DataFrame, mask: np.ndarray, id_field: str | None) -> tuple[list[int], list[Any] | None]:
@@ -137,6 +149,111 @@ def drop_z(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     if has_z.any():
         frame[frame.geometry.name] = gpd.GeoSeries(shapely.force_2d(geoms), index=frame.index, crs=frame.crs)
     return frame, int(has_z.sum())
+
+
+def validate_vertex_counts(
+    frame: gpd.GeoDataFrame,
+    *,
+    file: str | Path = "<frame>",
+    id_field: str | None = None,
+    limit: int = MAX_VERTICES,
+) -> None:
+    """Refuse features with more vertices than ``limit`` before any costly geometry work.
+
+    Counting is linear and cheap; repairing, measuring or partitioning a shape of ten
+    million vertices is not, so this runs first, right after reading.
+
+    Parameters
+    ----------
+    frame
+        Frame to check.
+    file, id_field
+        Name the source and the features in errors.
+    limit
+        Most vertices one feature may have; `MAX_VERTICES` by default.
+
+    Raises
+    ------
+    GeometryError
+        Listing the features over the limit and their vertex counts.
+
+    Examples
+    --------
+    >>> validate_vertex_counts(gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)]), limit=5)
+    >>> validate_vertex_counts(gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)]), limit=4)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gis.errors.GeometryError: file '<frame>', feature [0]: 1 feature has more than 4 vertices ([5]); ...
+    """
+    counts = shapely.get_num_coordinates(frame.geometry.values)
+    over = counts > limit
+    if over.any():
+        positions, ids = _where(frame, over, id_field)
+        shown = "[" + ", ".join(f"{n:,}" for n in counts[over][:_SHOWN]) + "]"
+        raise GeometryError(
+            f"{_features(len(positions))} more than {limit:,} vertices ({shown}); no unit, community or "
+            "boundary needs that many, and working on such a shape would take minutes. Simplify these "
+            "features to about a metre (QGIS: Vector > Geometry Tools > Simplify; or "
+            "`ogr2ogr -simplify 1 OUT IN`) or split them",
+            file=file,
+            index=positions,
+            feature_id=ids,
+        )
+
+
+def validate_one_kind(
+    frame: gpd.GeoDataFrame,
+    *,
+    kinds: Sequence[Collection[str]],
+    file: str | Path = "<frame>",
+    id_field: str | None = None,
+    what: str = "features",
+) -> None:
+    """Refuse a mix of geometry kinds (e.g. address points among unit polygons).
+
+    Parameters
+    ----------
+    frame
+        Frame whose types are all among ``kinds`` (see `validate_geometry_types`).
+    kinds
+        Groups of type names, e.g. ``[POLYGON_TYPES, POINT_TYPES]``; all features must
+        fall in one group.
+    file, id_field
+        Name the source and the features in errors.
+    what
+        What the features are, for the message.
+
+    Raises
+    ------
+    GeometryError
+        Naming the features of the less common kind.
+
+    Examples
+    --------
+    >>> frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(0, 0)])
+    >>> validate_one_kind(frame, kinds=[POLYGON_TYPES, POINT_TYPES])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gis.errors.GeometryError: file '<frame>', feature [1]: 1 feature has geometry type Point, while the rest (1) ...
+    """
+    types = frame.geom_type
+    members = [types.isin(list(kind)).to_numpy() for kind in kinds]
+    present = [m for m in members if m.any()]
+    if len(present) < 2:
+        return
+    majority = max(present, key=lambda m: int(m.sum()))
+    minority = ~majority
+    positions, ids = _where(frame, minority, id_field)
+    found = ", ".join(sorted(types[minority].unique()))
+    main = ", ".join(sorted(types[majority].unique()))
+    raise GeometryError(
+        f"{_features(len(positions))} geometry type {found}, while the rest ({int(majority.sum())}) are "
+        f"{main}; {what} must all be polygons or all points. Split the file, or remove these features",
+        file=file,
+        index=positions,
+        feature_id=ids,
+    )
 
 
 def validate_geometries(
@@ -286,8 +403,8 @@ def validate_counts(
     Raises
     ------
     CountError
-        For blank (unless ``missing="zero"``), non-numeric, infinite, fractional or negative
-        counts, naming the first field with a problem.
+        For blank (unless ``missing="zero"``), non-numeric, infinite, fractional, negative
+        or too large (above `MAX_COUNT`) counts, naming the first field with a problem.
 
     Examples
     --------
@@ -309,6 +426,7 @@ def validate_counts(
             (~blank & ~text & ~finite, "a value that is not a finite number"),
             (finite & (numbers != np.floor(numbers)), "a fractional value"),
             (finite & (numbers < 0), "a negative value"),
+            (finite & (numbers > MAX_COUNT), f"a value too large to be a count (above {MAX_COUNT:,})"),
         ]
         for mask, what in problems:
             if mask.any():

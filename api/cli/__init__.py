@@ -48,6 +48,11 @@ def _register() -> None:
     from api.cli import incidents
 
     app.add_typer(incidents.app, name="incidents")
+    from api.cli import audit, backup
+
+    app.add_typer(audit.app, name="audit")
+    app.command(name="dump")(backup.dump)
+    app.command(name="restore")(backup.restore)
 
 
 _register()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gis.errors import CommgridError
@@ -20,20 +21,74 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(fn: F) -> F:
-    """Print commgrid errors as one message and exit with the error's code."""
+    """Print commgrid errors as one message and exit with the error's code.
+
+    A database that goes away while the command runs (stopped, restarted, the
+    connection cut) is reported the same way, exit code 1, naming the database.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CommgridError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True, markup=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True, markup=True
+            )
             raise typer.Exit(exc.exit_code) from None
         except ValueError as exc:  # option values that parse but make no sense (ranges, CRS names)
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except Exception as exc:
+            message = database_failure(exc, kwargs.get("db"))
+            if message is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, markup=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_failure(exc: BaseException, db: str | None = None) -> str | None:
+    """The message for a database failure in the middle of a command, or ``None`` for other errors.
+
+    Parameters
+    ----------
+    exc
+        What the command raised.
+    db
+        The command's ``--db`` option, to name the database.
+    """
+    import psycopg
+    import sqlalchemy as sa
+
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | psycopg.OperationalError):
+        return None
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0] if lines else type(orig).__name__
+    if isinstance(orig, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+        what = "gave up on a statement"
+    else:
+        what = "became unreachable"
+    return (
+        f"The database {store_label(db)} {what} while the command ran ({reason}). The transaction in "
+        "progress was rolled back, so nothing of it was kept. Check that the database runs "
+        "(`commgrid db status`) and run the command again."
+    )
+
+
+def store_label(db: str | None = None) -> str:
+    """Which store a command uses, for messages: its URL without the password, or the embedded cluster's home."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        settings = settings_from(db)
+        if settings.database_url:
+            return f"at {make_url(settings.database_url).render_as_string(hide_password=True)}"
+        return f"of the embedded cluster in {settings.home}"
+    except Exception:  # a URL that does not parse: the command would have said so first
+        return "in use"
 
 
 @contextmanager

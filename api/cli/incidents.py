@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import DbOpt, console, handle_errors, store_connection
+from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
 
 app = typer.Typer(help="Incidents (事件): bulk import with a field mapping.", no_args_is_help=True)
 
@@ -63,6 +63,9 @@ def import_(
     """Import incidents with one COPY, each placed in its district and grid by its point (all or nothing).
 
     Rows without coordinates and points outside every stored district are left out and counted.
+    Near-duplicates are marked as at intake (same category, within the settings'
+    incident_duplicate_metres and _hours of an earlier incident, in the file or stored)
+    and counted; nobody has decided on them yet.
 
     Example (Vancouver crimes, UTM 10N metres, local times)::
 
@@ -86,6 +89,14 @@ def import_(
         categories=values,
         taxonomy=read_taxonomy(taxonomy) if taxonomy else DEFAULT,
     )
+    settings = settings_from(db)
     with store_connection(db) as conn:
-        result = copy_incidents(conn, mapped.frame, actor=actor, source=f"import:{file.name}")
+        result = copy_incidents(
+            conn,
+            mapped.frame,
+            actor=actor,
+            source=f"import:{file.name}",
+            duplicate_metres=float(settings.incident_duplicate_metres),
+            duplicate_hours=float(settings.incident_duplicate_hours),
+        )
     console.print(f"{mapped.summary()}; {result.summary()}", highlight=False)

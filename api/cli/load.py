@@ -36,7 +36,14 @@ def load_plan_file(
     try:
         with begin(engine) as conn:
             return store_plan(
-                conn, files, plan=plan, district=district, publish=publish, params={"source": str(path)}, barriers=lines
+                conn,
+                files,
+                plan=plan,
+                district=district,
+                publish=publish,
+                params={"source": str(path)},
+                barriers=lines,
+                source=str(path),
             )
     finally:
         engine.dispose()

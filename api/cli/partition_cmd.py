@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,14 +158,24 @@ def partition_files(
     if geojson is not None:
         write_geojson(result.grids, geojson)
     if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
+        _replace(report_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if map_path is not None:
         from api.maps import plan_map
 
-        map_path.parent.mkdir(parents=True, exist_ok=True)
-        plan_map(result.grids, title=out.stem).save(str(map_path))
+        _replace(map_path, lambda tmp: plan_map(result.grids, title=out.stem).save(str(tmp)))
     return PartitionFiles(out, geojson, report_path, map_path, report, list(loaded.report.warnings))
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through a temporary file renamed into place: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _range(text: str, option: str) -> tuple[int, int]:

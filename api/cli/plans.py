@@ -80,13 +80,17 @@ def diff(
 @app.command()
 @handle_errors
 def publish(name: Annotated[str, typer.Argument(help="The draft plan to publish.")], db: DbOpt = None) -> None:
-    """Publish a draft plan; the district's published plan is archived in the same transaction."""
+    """Publish a draft plan; the district's published plan is archived in the same transaction.
+
+    The audit log records the publish for the shell user (``cli:<user>``).
+    """
     from gis.store import begin, publish_plan
+    from gis.store.audit import cli_actor
 
     engine = _engine(db)
     try:
         with begin(engine) as conn:
-            publish_plan(conn, plan=name)
+            publish_plan(conn, plan=name, actor=cli_actor())
     finally:
         engine.dispose()
     console.print(f"published {name}")

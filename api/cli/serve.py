@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated
 
@@ -28,7 +29,11 @@ def run_server(settings, *, workers: int = 1) -> None:
             uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port, log_level="info")
             return
         url = database_url(settings).render_as_string(hide_password=False)
-        env = {f"COMMGRID_{k.upper()}": str(v) for k, v in settings.model_dump(exclude_none=True).items()}
+        env = {
+            # lists as JSON, which Settings reads back; str() would give Python's repr
+            f"COMMGRID_{k.upper()}": json.dumps(v) if isinstance(v, list) else str(v)
+            for k, v in settings.model_dump(exclude_none=True).items()
+        }
         os.environ.update({**env, "COMMGRID_DATABASE_URL": url})
         uvicorn.run(
             "api.app:create_app_from_env",

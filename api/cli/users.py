@@ -9,9 +9,17 @@ from rich.table import Table
 
 from api.cli._common import DbOpt, console, handle_errors, store_connection
 
-app = typer.Typer(help="API users and their bearer tokens (analyst, planner, admin).", no_args_is_help=True)
+app = typer.Typer(
+    help="API users and their bearer tokens (grid_worker, analyst, planner, admin).", no_args_is_help=True
+)
 
-RoleOpt = Annotated[str, typer.Option("--role", help="analyst, planner or admin.")]
+RoleOpt = Annotated[
+    str,
+    typer.Option(
+        "--role",
+        help="grid_worker (reports incidents, on-site steps of their own), analyst, planner or admin.",
+    ),
+]
 
 
 def _print_token(name: str, token: str) -> None:

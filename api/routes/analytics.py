@@ -1,20 +1,25 @@
 """Views of incidents: hot and cold spots (Getis-Ord Gi*, FDR), per-grid statistics, density tiles, heat maps.
 
 Hot spots, grid statistics and heat maps need the analyst role. Density tiles are open to all, but
-callers below the analyst role get the public view: only incidents flagged public of
-categories marked public, reported at least ``incident_public_delay_hours`` ago (24 by
-default), in bins holding at least ``incident_public_min_count`` of them (3 by default;
-smaller bins are left out). Nothing here carries reporter data or raw points.
+callers below the analyst role (the public, grid workers) get the public view: only
+incidents flagged public of categories marked public, reported at least
+``incident_public_delay_hours`` ago (24 by default), in bins holding at least
+``incident_public_min_count`` of them (3 by default; smaller bins are left out). Nothing
+here carries reporter data or raw points. Density tiles are summed from the stored bins
+where they can be (:mod:`tiles.density`), so they stay fast at low zooms whatever the
+number of incidents; their ``cells`` (bins across a tile) is a power of two from 4 to 64.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import AfterValidator
 
 from api.access import Caller, Role, caller
 from api.dependencies import Conn
@@ -24,7 +29,8 @@ from gis.errors import InputError
 from gis.incidents import STATES
 from gis.store.incidents import grid_counts, incident_points
 from gis.store.patrols import find_district
-from tiles.bins import density_tile, heat_map
+from tiles.bins import heat_map
+from tiles.density import CELLS, DensityQuery, density_tile
 from tiles.hotspots import LEVELS, incident_hotspots
 from tiles.matrix import check_tile
 
@@ -37,6 +43,16 @@ Start = Annotated[datetime | None, Query(alias="from", description="reported at 
 End = Annotated[datetime | None, Query(alias="to", description="reported before (ISO 8601)")]
 District = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 Who = Annotated[Caller, Depends(caller)]
+
+
+def check_cells(value: int) -> int:
+    """Bins across a tile must be one of :data:`tiles.density.CELLS` (one lattice per level)."""
+    if value not in CELLS:
+        raise ValueError(f"cells={value}: expected one of {list(CELLS)} (bins across a tile, powers of two)")
+    return value
+
+
+Cells = Annotated[int, AfterValidator(check_cells), Query(description=f"bins across a tile: one of {list(CELLS)}")]
 
 
 @router.get(
@@ -108,7 +124,7 @@ async def incident_density_tile(
     y: YParam,
     x: XParam,
     shape: Annotated[Literal["hex", "square"], Query(alias="bin", description="bin shape")] = "hex",
-    cells: Annotated[int, Query(ge=4, le=64, description="bins across a tile")] = 16,
+    cells: Cells = 16,
     category: Category = None,
     state: Annotated[str | None, Query(alias="status", description="states, comma-separated")] = None,
     start: Start = None,
@@ -117,33 +133,43 @@ async def incident_density_tile(
     tile = check_tile(tms_id, z, x, y)
     if category:
         tax.find(category)
-    statuses = None if state is None else [s.strip() for s in state.split(",") if s.strip()]
+    statuses = None if state is None else tuple(s.strip() for s in state.split(",") if s.strip())
     for value in statuses or ():
         if value not in STATES:
             raise InputError(f"unknown state {value!r} in status: expected some of {list(STATES)}", field="status")
-    public, k, private = None, 1, who.role >= Role.ANALYST
+    query = DensityQuery(
+        shape=shape, cells=cells, category=category, statuses=statuses, start=_aware(start), end=_aware(end)
+    )
+    private = who.role >= Role.ANALYST
     if not private:
-        settings = request.app.state.settings
-        public = [c.code for c in tax if c.public]
-        k = int(settings.incident_public_min_count)
-        # the delay, rounded to the hour so the public tiles stay cacheable
-        delay = timedelta(hours=float(settings.incident_public_delay_hours))
-        cutoff = (datetime.now(UTC) - delay).replace(minute=0, second=0, microsecond=0)
-        end = cutoff if end is None else min(end, cutoff)
+        query = public_view(query, tax, request.app.state.settings)
     result = await density_tile(
-        request.app.state.tiles,
-        tile,
-        shape=shape,
-        cells=cells,
-        category=category,
-        statuses=statuses,
-        start=start,
-        end=end,
-        public=public,
-        min_count=k,
-        if_none_match=request.headers.get("if-none-match"),
+        request.app.state.tiles, tile, query, if_none_match=request.headers.get("if-none-match")
     )
     return tile_response(result, private=private)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Times without an offset are UTC (the query parameters document ISO 8601 with one)."""
+    return moment if moment is None or moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def public_view(query: DensityQuery, tax: Any, settings: Any, *, now: datetime | None = None) -> DensityQuery:
+    """``query`` as the public may see it: public categories, bins of at least k, reported before the delay.
+
+    The cut-off is rounded down to the hour so that public tiles stay cacheable for an hour.
+    """
+    delay = timedelta(hours=float(settings.incident_public_delay_hours))
+    cutoff = ((now or datetime.now(UTC)) - delay).replace(minute=0, second=0, microsecond=0)
+    end = cutoff if query.end is None else min(query.end, cutoff)
+    start = None if query.start is None else min(query.start, end)  # a window after the cut-off shows nothing
+    return replace(
+        query,
+        public=tuple(c.code for c in tax if c.public),
+        min_count=max(query.min_count, int(settings.incident_public_min_count)),
+        start=start,
+        end=end,
+    )
 
 
 @router.get(

@@ -1,13 +1,108 @@
-"""Landing page and health check."""
+"""Landing page and health check, and the error responses every route declares."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.dependencies import Conn
+from gis.errors import InputError
 
-router = APIRouter(tags=["common"])
+__all__ = [
+    "CONFLICT",
+    "ERROR_RESPONSES",
+    "MAX_ID",
+    "NOT_MODIFIED",
+    "ErrorBody",
+    "IdPath",
+    "TextGuard",
+    "reject_nul",
+    "router",
+]
+
+# Stored ids are PostgreSQL integers; a larger one names nothing, and asking would be an error.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+# Bodies of these types are text that ends up in the store (JSON fields, form fields, CSV, GPX).
+_TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/geo+json",
+                "application/gpx+xml", "application/xml")  # fmt: skip
+
+
+async def reject_nul(request: Request) -> None:
+    """400 for a NUL character (``\\x00``) in the path, the query or a text body.
+
+    PostgreSQL text cannot hold one, so such a value could only end as a server error deep
+    in a query; it is refused here, naming where it was. Routers declare this dependency
+    (``dependencies=TextGuard``).
+
+    Raises
+    ------
+    InputError
+        Naming the parameter (or ``body``).
+    """
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in str(value) or "\x00" in name:
+            raise InputError(
+                f"{name!r} holds a NUL character (\\x00), which no stored text can hold; remove it", field=name
+            )
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method in ("POST", "PUT", "PATCH") and kind.startswith(_TEXT_BODIES):
+        body = await request.body()  # cached: the route reads the same bytes
+        escaped = {"json": b"\\u0000", "x-www-form-urlencoded": b"%00"}.get(kind.rpartition("/")[2].rpartition("+")[2])
+        if b"\x00" in body or (escaped is not None and escaped in body):
+            raise InputError(
+                "the body holds a NUL character (\\x00, \\u0000 or %00), which no stored text can hold; remove it",
+                field="body",
+            )
+
+
+TextGuard = [Depends(reject_nul)]
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (see api/errors.py); 5xx bodies stay generic."""
+
+    code: str = Field(description="the error's class, e.g. InputError, NotFoundError", examples=["InputError"])
+    description: str = Field(description="what went wrong, the value, what was expected and the fix")
+    detail: dict[str, Any] | None = Field(
+        default=None, description="for bad input: type, message, file, index, feature_id and field at fault"
+    )
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    # the schema inline under application/json: with ``model`` FastAPI would file it under the
+    # route's own media type (GeoJSON, MVT, PDF), which error bodies never have
+    schema = ErrorBody.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}, **extra}
+
+
+# Answers any route may give besides its own: declared on every router so the OpenAPI
+# document (and clients generated from it, and the fuzz tests) know them.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("bad input: the description names the parameter or field, the value and the fix"),
+    401: _error(
+        "the route needs a role and no valid bearer token was sent",
+        headers={"WWW-Authenticate": {"description": "Bearer realm", "schema": {"type": "string"}}},
+    ),
+    403: _error("the token's role is below the one the route needs"),
+    404: _error("no such plan, grid, feature, worker, job or collection"),
+    413: _error("the request body is larger than the service takes (settings max_body_bytes, max_upload_bytes)"),
+    429: _error(
+        "too many requests without a token from this address; retry after the given seconds",
+        headers={"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
+    ),
+    503: _error(
+        "the store cannot be reached; retry after the given seconds",
+        headers={"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
+    ),
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("the change conflicts with the stored state")}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
+
+router = APIRouter(tags=["common"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 
 @router.get("/", operation_id="landing", summary="What this service offers")

@@ -16,17 +16,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.dependencies import BBox, Conn
+from api.routes.common import ERROR_RESPONSES, MAX_ID, TextGuard
 from gis.errors import InputError
 from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
 from tiles.layers import LAYERS, Layer
 
 __all__ = ["COLLECTIONS", "Collection", "GeoJSONResponse", "PlanParam", "parse_datetime"]
 
-router = APIRouter(tags=["features"])
+router = APIRouter(tags=["features"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 
 class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
+
+
+class SchemaJSONResponse(JSONResponse):
+    media_type = "application/schema+json"
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ def _page_size(request: Request, limit: int | None) -> int:
 
 PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
 LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
-OffsetParam = Annotated[int, Query(ge=0)]
+OffsetParam = Annotated[int, Query(ge=0, le=MAX_ID, description="features to skip")]
 DatetimeParam = Annotated[
     str | None,
     Query(
@@ -195,13 +200,13 @@ def _feature_route(c: Collection) -> Callable[..., GeoJSONResponse]:
     return one
 
 
-def _queryables_route(c: Collection) -> Callable[..., JSONResponse]:
-    def queryables(request: Request) -> JSONResponse:
+def _queryables_route(c: Collection) -> Callable[..., SchemaJSONResponse]:
+    def queryables(request: Request) -> SchemaJSONResponse:
         props = {name: {"title": name, "type": "integer" if name == "id" else "string"} for name in c.source.filters}
         props["geometry"] = {"$ref": "https://geojson.org/schema/Geometry.json"}
         if c.source.time is not None or c.source.time_is_plan:
             props["datetime"] = {"type": "string", "format": "date-time"}
-        return JSONResponse(
+        return SchemaJSONResponse(
             {
                 "$schema": "https://json-schema.org/draft/2019-09/schema",
                 "$id": str(request.url),
@@ -210,7 +215,6 @@ def _queryables_route(c: Collection) -> Callable[..., JSONResponse]:
                 "properties": props,
                 "additionalProperties": False,
             },
-            media_type="application/schema+json",
         )
 
     return queryables
@@ -253,6 +257,7 @@ for _c in COLLECTIONS.values():
         f"/collections/{_c.id}/queryables",
         _queryables_route(_c),
         methods=["GET"],
+        response_class=SchemaJSONResponse,
         operation_id=f"{_c.id}_queryables",
         summary=f"Properties {_c.title.lower()} can be filtered on",
     )

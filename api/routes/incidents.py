@@ -1,8 +1,17 @@
-"""Incident intake and the handling workflow: report, look up, move through states.
+"""Incident intake and the handling workflow: report, look up, move through states, list overdue ones.
 
-Reading and reporting need the analyst role for now (grid workers, who report most
-incidents, would get a role of their own later); the taxonomy is public. Responses of
-single incidents carry reporter data (personal data) and are marked ``private, no-store``.
+Who may do what:
+
+* Grid workers (role ``grid_worker``) report incidents, read the incidents they reported
+  (the actor of the first event is their user name) and take the on-site steps of those
+  that are handled on the spot (:data:`gis.incidents.ON_SITE_STEPS`: reported → verifying,
+  rework → handling → verifying). Anything else is 403: other people's incidents and
+  reporters, the centre's steps (accepting, dispatching, closing, writing off), raw
+  incident points (the ``incidents`` collection) and hot spots stay with analysts.
+* Analysts and up read every incident, take every step, and list overdue incidents.
+
+The taxonomy is public. Responses of single incidents carry reporter data (personal
+data) and are marked ``private, no-store``.
 
 The taxonomy is the shipped default unless the setting ``incident_taxonomy`` (when
 present) names a JSON file (:func:`gis.incidents.read_taxonomy`).
@@ -13,14 +22,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn
-from gis.incidents import DEFAULT, Taxonomy, read_taxonomy
+from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
-from gis.store.incidents import create_incident, read_incident, transition
+from gis.store.incidents import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
+from gis.store.patrols import find_district
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
 
@@ -88,6 +98,32 @@ def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar) ->
     return read_incident(conn, incident_id, taxonomy=tax, calendar=cal)
 
 
+def _own(conn: Any, incident_id: int, who: Caller) -> None:
+    """Below analysts, only the incidents one reported (403 otherwise, without saying whose they are)."""
+    if who.role >= Role.ANALYST:
+        return
+    if reporter_of(conn, incident_id) != who.name:
+        raise PermissionDeniedError(
+            f"grid workers may read and move only the incidents they reported; incident {incident_id} was reported "
+            f"by someone else (user {who.name!r} is {who.role.label}; analysts see every incident)"
+        )
+
+
+def _on_site(conn: Any, incident_id: int, to: str, who: Caller) -> frozenset[str] | None:
+    """The states a caller below analysts may move ``to`` from (403 for steps that are not theirs)."""
+    if who.role >= Role.ANALYST:
+        return None
+    _own(conn, incident_id, who)
+    klass = read_incident(conn, incident_id)["handling_class"]
+    if to not in ON_SITE_STEPS or klass != "on_site":
+        steps = ", ".join(f"{sorted(f)} → {t}" for t, f in ON_SITE_STEPS.items())
+        raise PermissionDeniedError(
+            f"grid workers take only the on-site steps of on-site incidents ({steps}); incident {incident_id} is "
+            f"{klass} and the move to {to!r} is the centre's (an analyst's)"
+        )
+    return ON_SITE_STEPS[to]
+
+
 @router.get(
     "/incidents/taxonomy",
     operation_id="incident_taxonomy",
@@ -100,7 +136,7 @@ def incident_taxonomy(tax: Tax) -> list[dict[str, Any]]:
 @router.post(
     "/incidents",
     operation_id="incident_create",
-    summary="Report an incident; its district and grid are found from its point (analyst)",
+    summary="Report an incident; its district and grid are found from its point (grid worker)",
     status_code=status.HTTP_201_CREATED,
 )
 def incident_create(
@@ -116,11 +152,44 @@ def incident_create(
 
 
 @router.get(
+    "/incidents",
+    operation_id="incident_list",
+    summary="Overdue incidents, the longest overdue first: past their time limit (yellow) or twice it (red) (analyst)",
+)
+def incident_list(
+    conn: Conn,
+    tax: Tax,
+    cal: Cal,
+    response: Response,
+    overdue: Annotated[
+        Literal["yellow", "red"],
+        Query(description="yellow: every incident past its limit; red: those past twice their limit"),
+    ],
+    district: Annotated[str | None, Query(description="district name; default: every district")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="most incidents returned")] = 1000,
+) -> dict[str, Any]:
+    place = None if district is None else find_district(conn, district)
+    rows = list_overdue(
+        conn,
+        level=overdue,
+        taxonomy=tax,
+        calendar=cal,
+        district_id=None if place is None else place.id,
+        limit=limit,
+    )
+    response.headers.update(_PRIVATE)
+    return {"overdue": overdue, "levels": list(OVERDUE), "count": len(rows), "incidents": rows}
+
+
+@router.get(
     "/incidents/{incident_id}",
     operation_id="incident_detail",
-    summary="One incident with its reporter, history and next allowed states (analyst)",
+    summary="One incident with its reporter, history and next allowed states (grid workers: their own)",
 )
-def incident_detail(conn: Conn, incident_id: IncidentId, tax: Tax, cal: Cal, response: Response) -> dict[str, Any]:
+def incident_detail(
+    conn: Conn, incident_id: IncidentId, who: Who, tax: Tax, cal: Cal, response: Response
+) -> dict[str, Any]:
+    _own(conn, incident_id, who)
     response.headers.update(_PRIVATE)
     return _detail(conn, incident_id, tax, cal)
 
@@ -128,13 +197,15 @@ def incident_detail(conn: Conn, incident_id: IncidentId, tax: Tax, cal: Cal, res
 @router.post(
     "/incidents/{incident_id}/transitions",
     operation_id="incident_transition",
-    summary="Move an incident to another state; 409 when the workflow does not allow it (analyst)",
+    summary="Move an incident to another state; 409 when the workflow does not allow it "
+    "(grid workers: on-site steps of their own reports)",
     responses={409: {"description": "the workflow does not allow this move from the current state"}},
 )
 def incident_transition(
     conn: Conn, incident_id: IncidentId, body: TransitionIn, who: Who, tax: Tax, cal: Cal, response: Response
 ) -> dict[str, Any]:
-    transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note)
+    steps = _on_site(conn, incident_id, body.to, who)
+    transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
     conn.commit()
     response.headers.update(_PRIVATE)
     return _detail(conn, incident_id, tax, cal)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.dependencies import Conn
+from api.routes.common import ERROR_RESPONSES, TextGuard
 from gis.store.jobs import read_job
 
-router = APIRouter(tags=["plans"])
+router = APIRouter(tags=["plans"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 
 def _links(base: str, job: dict) -> list[dict]:

@@ -25,10 +25,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn
+from api.routes.common import ERROR_RESPONSES, MAX_ID, NOT_MODIFIED, IdPath, TextGuard
 from api.routes.tiles import tile_response
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
@@ -102,7 +104,7 @@ def _purge_once(engine: Any, days: float):
         return purge(conn, older_than_days=days)
 
 
-router = APIRouter(tags=["patrols"], lifespan=_purge_schedule)
+router = APIRouter(tags=["patrols"], lifespan=_purge_schedule, responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 
 def _scope(conn: Any, who: Caller) -> Scope:
@@ -158,7 +160,9 @@ def _records(frame) -> list[dict]:
 )
 async def patrols_import(
     request: Request,
-    worker: Annotated[int | None, Query(description="the worker every fix belongs to (e.g. a GPX file)")] = None,
+    worker: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="the worker every fix belongs to (e.g. a GPX file)")
+    ] = None,
     timezone: Annotated[str | None, Query(description="zone of times written without an offset")] = None,
     name: Annotated[str | None, Query(description="the file's name, for messages")] = None,
 ) -> dict:
@@ -252,7 +256,9 @@ def patrols_tracks(
     day: DayParam,
     district: DistrictParam = None,
     community: CommunityParam = None,
-    worker: Annotated[list[int] | None, Query(description="only these workers (repeatable)")] = None,
+    worker: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query(description="only these workers (repeatable)")
+    ] = None,
     zoom: Annotated[int | None, Query(ge=0, le=MAX_ZOOM, description="simplify for this zoom level")] = None,
 ) -> JSONResponse:
     scope = _scope(conn, who)
@@ -275,7 +281,11 @@ def patrols_tracks(
     operation_id="patrols_tile",
     summary="Patrol tracks of a day as a vector tile, layer patrol_tracks (supervisors)",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, 204: {"description": "no tracks"}},
+    responses={
+        200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
+        204: {"description": "no tracks"},
+        **NOT_MODIFIED,
+    },
 )
 async def patrols_tile(
     request: Request,
@@ -285,7 +295,9 @@ async def patrols_tile(
     y: Annotated[int, Path(ge=0)],
     x: Annotated[int, Path(ge=0)],
     day: DayParam,
-    district_id: Annotated[int | None, Query(alias="district_id", description="only this district's workers")] = None,
+    district_id: Annotated[
+        int | None, Query(alias="district_id", ge=1, le=MAX_ID, description="only this district's workers")
+    ] = None,
 ) -> Response:
     scope = await _scope_async(request, who)
     tile = check_tile(tms_id, z, x, y)
@@ -310,11 +322,16 @@ async def patrols_tile(
 def patrols_calendar(
     conn: Conn,
     who: Who,
-    worker_id: int,
+    worker_id: IdPath,
     month: Annotated[str | None, Query(description="YYYY-MM; the current month by default")] = None,
 ) -> Response:
     scope = _scope(conn, who)
-    start, end = parse_month(month)
+    try:
+        start, end = parse_month(month)
+    except ValueError:  # 9999-12: its last day is computed from a month the calendar does not have
+        raise InputError(
+            f"month {month!r} is beyond the calendar; write a month such as 2026-11", field="month"
+        ) from None
     days = read_calendar(conn, worker_id=worker_id, start=start, end=end, scope=scope)
     title = f"{days.attrs['worker']} · 网格 grid {days.attrs['grid_code'] or '—'} · {start:%Y-%m}"
     png = calendar_png(days, title=title, min_visits=days.attrs["min_visits"])

@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
+from api.routes.common import CONFLICT, ERROR_RESPONSES, TextGuard
 from gis.errors import InputError
 from gis.store import list_plans, publish_plan
 from gis.store.plans import diff_plans, move_units
 from gis.store.queries import _resolve_plan
 
-router = APIRouter(tags=["plans"])
+router = APIRouter(tags=["plans"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 Who = Annotated[Caller, Depends(caller)]
 
 
@@ -70,7 +71,7 @@ class AssignmentEdit(BaseModel):
     "/plans/{name}/assignment",
     operation_id="plan_edit",
     summary="Move units between grids of a draft plan; answers with the checks of the grids touched",
-    responses={409: {"description": "the plan changed since it was read, or is not a draft"}},
+    responses={409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}},
 )
 def edit(
     response: Response,
@@ -95,7 +96,12 @@ def edit(
     return result.to_dict()
 
 
-@router.post("/plans/{name}/publish", operation_id="plan_publish", summary="Publish a draft; the old plan is archived")
+@router.post(
+    "/plans/{name}/publish",
+    operation_id="plan_publish",
+    summary="Publish a draft; the old plan is archived",
+    responses={409: {**CONFLICT[409], "description": "the plan is not a draft"}},
+)
 def publish(conn: Conn, name: str) -> dict:
     publish_plan(conn, plan=name)
     conn.commit()
@@ -107,7 +113,10 @@ def publish(conn: Conn, name: str) -> dict:
     status_code=202,
     operation_id="plan_create",
     summary="Partition a stored district into a new draft plan, in the background",
-    responses={202: {"description": "started; follow the Location"}},
+    responses={
+        202: {"description": "started; follow the Location"},
+        409: {**CONFLICT[409], "description": "a plan of that name exists"},
+    },
 )
 def create_plan(request: Request, who: Who, body: PartitionRequest) -> JSONResponse:
     base = str(request.base_url).rstrip("/")

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
+from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, TextGuard
 from api.routes.map import VENDOR, WebMapMissingError
 from gis.errors import NotFoundError
 from gis.store import connect
@@ -33,7 +34,7 @@ from tiles.printing import pdf_to_png
 
 __all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
 
-router = APIRouter(tags=["public"])
+router = APIRouter(tags=["public"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 # The whole public contact: a test holds the routes to exactly these keys.
 CONTACT_FIELDS = (
@@ -122,7 +123,7 @@ def _poster(conn: Connection, request: Request, code: str, *, with_map: bool = T
     operation_id="grid_poster_pdf",
     summary="Printable poster of a grid of the published plan (PDF)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
 )
 async def grid_poster_pdf(request: Request, code: str, paper: Paper = "A3") -> Response:
     return await _sheet(
@@ -139,7 +140,7 @@ async def grid_poster_pdf(request: Request, code: str, paper: Paper = "A3") -> R
     operation_id="grid_poster_png",
     summary="Poster of a grid of the published plan as an image (PNG)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}}}, **NOT_MODIFIED},
 )
 async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi: Dpi = 100) -> Response:
     return await _sheet(
@@ -156,7 +157,7 @@ async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi:
     operation_id="grid_cards_pdf",
     summary="A4 sheet of service contact cards of a grid of the published plan (PDF)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
 )
 async def grid_cards_pdf(request: Request, code: str) -> Response:
     return await _sheet(
@@ -173,7 +174,11 @@ async def grid_cards_pdf(request: Request, code: str) -> Response:
     operation_id="grid_worker_photo",
     summary="The posted photo of the grid's active worker (JPEG)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no worker, or no photo"}},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        404: {**ERROR_RESPONSES[404], "description": "no such grid, no worker, or no photo"},
+        **NOT_MODIFIED,
+    },
 )
 def grid_worker_photo(request: Request, conn: Conn, code: str) -> Response:
     contact = _poster(conn, request, code, with_map=False).contact

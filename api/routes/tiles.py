@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import COLLECTION_ROLES, PUBLIC, ROUTE_ROLES, Caller, Role, caller, require
+from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, TextGuard
 from api.routes.features import COLLECTIONS, Collection, PlanParam
 from gis.errors import CommgridError, InputError
 from tiles.layers import LABELS, Layer
@@ -30,7 +31,7 @@ from tiles.service import Tile, TileService
 
 __all__ = ["TileShortcut", "router", "tile_answer"]
 
-router = APIRouter(tags=["tiles"])
+router = APIRouter(tags=["tiles"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 MVT = "application/vnd.mapbox-vector-tile"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
@@ -277,7 +278,7 @@ def dataset_tilejson(
     operation_id="dataset_tile",
     summary="One tile holding every layer the caller may read (or ?collections=)",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "no features in this tile"}, 304: {}},
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "no features in this tile"}, **NOT_MODIFIED},
 )
 async def dataset_tile(
     request: Request,
@@ -324,7 +325,7 @@ def _collection_routes(c: Collection) -> None:
             f"One Mapbox Vector Tile of {c.title.lower()}",
             {
                 "response_class": Response,
-                "responses": {200: {"content": {MVT: {}}}, 204: {"description": "no features"}, 304: {}},
+                "responses": {200: {"content": {MVT: {}}}, 204: {"description": "no features"}, **NOT_MODIFIED},
             },
         ),
     ]
@@ -382,6 +383,8 @@ def _tile_request(scope: Scope) -> _TileRequest | None:
         query = dict(pairs)
         if len(query) != len(pairs) or not query.keys() <= _QUERY.get(operation, _PLAN_ONLY):
             return None  # repeated or other parameters: leave their reading to FastAPI
+        if any("\x00" in value for value in query.values()):
+            return None  # the route refuses it with a 400 (api.routes.common.reject_nul)
     return _TileRequest(operation, collection, (z, y, x), query)
 
 

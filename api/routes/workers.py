@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import Conn
+from api.routes.common import CONFLICT, ERROR_RESPONSES, IdPath, TextGuard
 from gis.errors import InputError
 from gis.store.workers import (
     MAX_DUTIES_CHARS,
@@ -31,7 +32,7 @@ from gis.store.workers import (
 
 __all__ = ["WorkerAssign", "WorkerChange", "WorkerOut"]
 
-router = APIRouter(tags=["workers"])
+router = APIRouter(tags=["workers"], responses=ERROR_RESPONSES, dependencies=TextGuard)
 
 
 class WorkerOut(BaseModel):
@@ -100,6 +101,7 @@ def workers_list(
 @router.post(
     "/workers",
     operation_id="worker_assign",
+    responses=CONFLICT,
     summary="Assign a worker to a grid, retiring its previous one (planner)",
     response_model=WorkerOut,
     status_code=status.HTTP_201_CREATED,
@@ -120,17 +122,18 @@ def worker_assign(conn: Conn, body: WorkerAssign) -> WorkerOut:
 @router.get(
     "/workers/{worker_id}", operation_id="worker", summary="One grid worker (planner)", response_model=WorkerOut
 )
-def worker(conn: Conn, worker_id: int) -> WorkerOut:
+def worker(conn: Conn, worker_id: IdPath) -> WorkerOut:
     return _out(read_worker(conn, worker_id))
 
 
 @router.patch(
     "/workers/{worker_id}",
     operation_id="worker_change",
+    responses=CONFLICT,
     summary="Change a worker's posted fields (planner)",
     response_model=WorkerOut,
 )
-def worker_change(conn: Conn, worker_id: int, body: WorkerChange) -> WorkerOut:
+def worker_change(conn: Conn, worker_id: IdPath, body: WorkerChange) -> WorkerOut:
     given = body.model_fields_set
     changes: dict = {k: getattr(body, k) for k in ("name", "work_phone", "duties") if k in given}
     if "photo_base64" in given:
@@ -141,10 +144,11 @@ def worker_change(conn: Conn, worker_id: int, body: WorkerChange) -> WorkerOut:
 @router.delete(
     "/workers/{worker_id}",
     operation_id="worker_retire",
+    responses=CONFLICT,
     summary="Retire a worker: no longer posted, kept for history (planner)",
     response_model=WorkerOut,
 )
-def worker_retire(conn: Conn, worker_id: int) -> WorkerOut:
+def worker_retire(conn: Conn, worker_id: IdPath) -> WorkerOut:
     return _out(retire_worker(conn, worker_id))
 
 
@@ -155,5 +159,5 @@ def worker_retire(conn: Conn, worker_id: int) -> WorkerOut:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def worker_photo_route(conn: Conn, worker_id: int) -> Response:
+def worker_photo_route(conn: Conn, worker_id: IdPath) -> Response:
     return Response(worker_photo(conn, worker_id), media_type="image/jpeg", headers={"Cache-Control": "no-store"})

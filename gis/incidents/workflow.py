@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from gis.errors import ConflictError, InputError
 
-__all__ = ["FINAL", "STATES", "TRANSITIONS", "allowed", "check_transition"]
+__all__ = ["FINAL", "ON_SITE_STEPS", "STATES", "TRANSITIONS", "allowed", "check_transition"]
 
 STATES = (
     "reported",
@@ -48,6 +48,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset(),
     "invalid": frozenset(),
     "duplicate": frozenset(),
+}
+# The steps a grid worker takes on the spot, for on-site incidents: target -> states it is
+# taken from. They report they handled it (reported -> verifying, the on-site shortcut),
+# and after a failed check go back to it (rework -> handling -> verifying). Accepting,
+# dispatching, closing or writing off an incident stays with the centre (analysts).
+ON_SITE_STEPS: dict[str, frozenset[str]] = {
+    "verifying": frozenset({"reported", "handling"}),
+    "handling": frozenset({"rework"}),
 }
 _SHORTCUTS: dict[str, dict[str, frozenset[str]]] = {
     "on_site": {"reported": frozenset({"verifying"})},

@@ -9,6 +9,8 @@ the first event (``None`` → ``reported``) records the intake.
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,22 +18,30 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.errors import InputError, NotFoundError, OutsideBoundaryError
+from gis.errors import ConflictError, InputError, NotFoundError, OutsideBoundaryError
 from gis.incidents.deadlines import WorkingCalendar, due_at, flag
+from gis.incidents.placement import place_points
 from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Taxonomy
 from gis.incidents.workflow import FINAL, allowed, check_transition
+from gis.store.audit import record
 
 __all__ = [
+    "OVERDUE",
     "ImportResult",
     "copy_incidents",
     "create_incident",
     "grid_counts",
     "incident_points",
+    "list_overdue",
     "public_requests",
     "read_incident",
+    "reporter_of",
     "transition",
 ]
 
@@ -230,12 +240,27 @@ def _parked_from(events: list[dict[str, Any]]) -> str | None:
 
 
 def transition(
-    conn: Connection, incident_id: int, *, to: str, actor: str, note: str | None = None, at: datetime | None = None
+    conn: Connection,
+    incident_id: int,
+    *,
+    to: str,
+    actor: str,
+    note: str | None = None,
+    at: datetime | None = None,
+    allowed_from: Collection[str] | None = None,
 ) -> str:
-    """Move an incident to state ``to`` and record the event; return the state it left.
+    """Move an incident to state ``to``, record the event and an audit entry; return the state it left.
 
     The row is locked first, so two concurrent transitions cannot both start from the
-    same state.
+    same state. The event (``incident_event``) and the audit entry (``audit_log``, action
+    ``incident.transition``, detail ``{"from", "to"}``) are written in the caller's
+    transaction: both stay only if the move does.
+
+    Parameters
+    ----------
+    allowed_from
+        When given, the move is made only from one of these states (a role that may do
+        some steps only, e.g. grid workers); from any other, 409.
 
     Raises
     ------
@@ -244,7 +269,7 @@ def transition(
     InputError
         For a state that does not exist.
     ConflictError
-        When the workflow does not allow the move (409), naming the moves it allows.
+        When the workflow (or ``allowed_from``) does not allow the move (409), naming the moves it allows.
     """
     row = conn.execute(
         text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
@@ -261,6 +286,11 @@ def transition(
             {"i": incident_id},
         ).scalar()
     check_transition(row.status, to, handling_class=row.handling_class, parked_from=parked_from)
+    if allowed_from is not None and row.status not in allowed_from:
+        raise ConflictError(
+            f"incident {incident_id} is {row.status}: this move to {to!r} may be made only from "
+            f"{sorted(allowed_from)} by {actor!r}'s role"
+        )
     when = conn.execute(
         text("UPDATE incident SET status = :s, status_at = coalesce(:t, now()) WHERE id = :i RETURNING status_at"),
         {"s": to, "t": at, "i": incident_id},
@@ -272,25 +302,162 @@ def transition(
         ),
         {"i": incident_id, "f": row.status, "s": to, "a": actor, "t": when, "n": note},
     )
+    record(
+        conn, actor=actor, action="incident.transition", target=f"incident:{incident_id}",
+        detail={"from": row.status, "to": to},
+    )  # fmt: skip
     return str(row.status)
+
+
+def reporter_of(conn: Connection, incident_id: int) -> str:
+    """Who reported an incident: the actor of its first event.
+
+    Raises
+    ------
+    NotFoundError
+        When no incident has this id.
+    """
+    actor = conn.execute(
+        text(
+            "SELECT e.actor FROM incident AS i JOIN incident_event AS e ON e.incident_id = i.id "
+            "WHERE i.id = :i ORDER BY e.at, e.id LIMIT 1"
+        ),
+        {"i": incident_id},
+    ).scalar()
+    if actor is None:
+        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+    return str(actor)
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What a bulk import stored and what it left out."""
+    """What a bulk import stored, what it left out, and how many it marked as possible duplicates."""
 
     stored: int
     outside: int
+    duplicates: int = 0
 
     def summary(self) -> str:
-        return f"{self.stored} incidents stored; {self.outside} outside every stored district left out"
+        return (
+            f"{self.stored} incidents stored; {self.outside} outside every stored district left out; "
+            f"{self.duplicates} marked as possible duplicates"
+        )
 
 
 _COLUMNS = ("category", "handling_class", "status", "reported_at", "lon", "lat", "description", "public")
+_STAGED = ("district_id", "grid_id", *_COLUMNS)
+
+# Near-duplicates of a whole batch at once, by the rule of create_incident: for each new
+# incident, the nearest earlier one (in reported_at, then id) of the same district and
+# category within the distance and time window, not itself written off, from the batch or
+# the store. Distances are Web Mercator metres divided by cos(latitude), as there.
+# Candidates meet by equality (a hash join): cells of twice the largest such distance in
+# the batch, of which a new incident looks in the 2 x 2 nearest to it (they hold its whole
+# circle), and time buckets of the window, each earlier incident filed in its own and the next.
+_DUPLICATES = (
+    """
+    CREATE TEMP TABLE incident_dup_new ON COMMIT DROP AS
+    SELECT c.*, floor(c.fx)::bigint AS cx, floor(c.fy)::bigint AS cy,
+           CASE WHEN c.fx - floor(c.fx) < 0.5 THEN -1 ELSE 1 END AS sx,
+           CASE WHEN c.fy - floor(c.fy) < 0.5 THEN -1 ELSE 1 END AS sy
+    FROM (
+        SELECT s.id, s.district_id, s.category, s.reported_at, ST_X(p.g) AS x, ST_Y(p.g) AS y,
+               ST_X(p.g) / :cell AS fx, ST_Y(p.g) / :cell AS fy, (:metres / cos(radians(s.lat))) ^ 2 AS reach,
+               floor(extract(epoch FROM s.reported_at) / (:hours * 3600.0))::bigint AS tb
+        FROM incident_staging AS s
+        CROSS JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), 3857) AS g) AS p
+    ) AS c
+    """,
+    """
+    CREATE TEMP TABLE incident_dup_old ON COMMIT DROP AS
+    SELECT o.*, floor(o.x / :cell)::bigint AS cx, floor(o.y / :cell)::bigint AS cy,
+           floor(extract(epoch FROM o.reported_at) / (:hours * 3600.0))::bigint AS tb
+    FROM (
+        SELECT n.id, n.district_id, n.category, n.reported_at, n.x, n.y
+        FROM incident_dup_new AS n JOIN incident_staging AS s USING (id)
+        WHERE s.status NOT IN ('invalid', 'duplicate')
+        UNION ALL
+        SELECT i.id, i.district_id, i.category, i.reported_at, ST_X(i.geom_3857), ST_Y(i.geom_3857) FROM incident AS i
+        WHERE i.district_id IN (SELECT DISTINCT district_id FROM incident_staging)
+          AND i.reported_at >= (SELECT min(reported_at) FROM incident_staging) - make_interval(secs => :hours * 3600)
+          AND i.reported_at <= (SELECT max(reported_at) FROM incident_staging)
+          AND i.status NOT IN ('invalid', 'duplicate')
+    ) AS o
+    """,
+    "ANALYZE incident_dup_new, incident_dup_old",
+    # OFFSET 0: every key of a row is made before the join, so the join is on all of them
+    """
+    WITH nearest AS (
+        SELECT DISTINCT ON (n.id) n.id, o.id AS duplicate_of
+        FROM (
+            SELECT n.id, n.district_id, n.category, n.reported_at, n.x, n.y, n.reach, n.tb,
+                   n.cx + k.dx AS cx, n.cy + k.dy AS cy
+            FROM incident_dup_new AS n
+            CROSS JOIN LATERAL unnest(ARRAY[0, n.sx, 0, n.sx], ARRAY[0, 0, n.sy, n.sy]) AS k(dx, dy) OFFSET 0
+        ) AS n
+        JOIN (
+            SELECT o.id, o.district_id, o.category, o.reported_at, o.x, o.y, o.cx, o.cy, o.tb + t.dt AS tb
+            FROM incident_dup_old AS o CROSS JOIN (VALUES (0), (1)) AS t(dt) OFFSET 0
+        ) AS o ON o.district_id = n.district_id AND o.category = n.category
+              AND o.cx = n.cx AND o.cy = n.cy AND o.tb = n.tb
+        WHERE (o.reported_at, o.id) < (n.reported_at, n.id)
+          AND o.reported_at >= n.reported_at - make_interval(secs => :hours * 3600)
+          AND (o.x - n.x) ^ 2 + (o.y - n.y) ^ 2 <= n.reach
+        ORDER BY n.id, (o.x - n.x) ^ 2 + (o.y - n.y) ^ 2, o.reported_at DESC, o.id
+    )
+    UPDATE incident_staging AS s SET duplicate_of = nearest.duplicate_of FROM nearest WHERE s.id = nearest.id
+    """,
+)
 
 
-def copy_incidents(conn: Connection, incidents: pd.DataFrame, *, actor: str, source: str) -> ImportResult:
-    """Append incidents with one ``COPY`` into a staging table, each placed in its district and grid.
+def _places(conn: Connection, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """District and grid ids of the points (``-1`` for none), by :func:`gis.incidents.placement.place_points`."""
+    districts = conn.execute(text("SELECT id, ST_AsBinary(boundary) FROM district ORDER BY id")).all()
+    grids = conn.execute(
+        text(
+            "SELECT g.id, p.district_id, ST_AsBinary(g.geom) FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id "
+            "WHERE p.status = 'published' ORDER BY g.id"
+        )
+    ).all()
+    return place_points(
+        lon,
+        lat,
+        districts=(np.array([r[0] for r in districts]), shapely.from_wkb([bytes(r[1]) for r in districts])),
+        grids=(
+            np.array([r[0] for r in grids]),
+            np.array([r[1] for r in grids]),
+            shapely.from_wkb([bytes(r[2]) for r in grids]),
+        ),
+    )
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    """``frame`` as CSV for ``COPY`` (no header; nulls empty)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    at = table.schema.get_field_index("reported_at")
+    table = table.set_column(at, "reported_at", table.column(at).cast(pa.timestamp("us", tz="UTC"), safe=False))
+    out = io.BytesIO()
+    pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
+    return out.getvalue()
+
+
+def copy_incidents(
+    conn: Connection,
+    incidents: pd.DataFrame,
+    *,
+    actor: str,
+    source: str,
+    duplicate_metres: float = 50.0,
+    duplicate_hours: float = 24.0,
+) -> ImportResult:
+    """Append incidents with one ``COPY``, each placed in its district and grid, near-duplicates marked.
+
+    The points are placed in Python (:func:`gis.incidents.placement.place_points`, the
+    rule of :func:`create_incident`), copied into a staging table in time order with their
+    ids drawn from the incident sequence, checked for near-duplicates set-wise in SQL
+    (the rule of :func:`create_incident`, against the batch itself and the stored
+    incidents), then inserted with their first events. The density bins follow through
+    the triggers on ``incident``.
 
     Parameters
     ----------
@@ -299,54 +466,90 @@ def copy_incidents(conn: Connection, incidents: pd.DataFrame, *, actor: str, sou
     incidents
         Checked records: ``category``, ``handling_class``, ``status``, ``reported_at``
         (tz-aware), ``lon``, ``lat``, ``description``, ``public``, as
-        :func:`gis.incidents.imports.map_incidents` returns them.
+        :func:`gis.incidents.imports.map_incidents` returns them (not changed).
     actor, source
         Stored on each incident's first event and in ``incident.source``.
+    duplicate_metres, duplicate_hours
+        The near-duplicate window (the settings ``incident_duplicate_metres`` and
+        ``_hours``); ``0`` for either turns the check off.
 
     Returns
     -------
     ImportResult
-        Incidents stored, and those outside every stored district (left out).
+        Incidents stored, those outside every stored district (left out), and those
+        marked as possible duplicates (``duplicate_of`` set; nobody decided yet).
     """
     if incidents.empty:
         return ImportResult(0, 0)
+    frame = incidents.loc[:, list(_COLUMNS)]
+    district, grid = _places(conn, frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float))
+    inside = district >= 0
+    frame = frame.loc[inside].assign(
+        district_id=district[inside],
+        grid_id=pd.array(np.where(grid[inside] >= 0, grid[inside], None), dtype="Int64"),
+        reported_at=pd.to_datetime(frame.loc[inside, "reported_at"], utc=True),
+    )
+    # time order: the (district_id, reported_at) index and the events then grow at their ends
+    frame = frame.sort_values("reported_at", kind="stable").loc[:, list(_STAGED)]
+    outside = int((~inside).sum())
+    if frame.empty:
+        return ImportResult(0, outside)
+    # compiling these big statements costs a second each and saves less; work memory keeps the joins in memory
+    jit, work_mem, merge = conn.execute(
+        text("SELECT current_setting('jit'), current_setting('work_mem'), current_setting('enable_mergejoin')")
+    ).one()
+    conn.execute(text("SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true)"))
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence('incident', 'id')")).scalar_one()
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.incident_staging"))  # a second import in one transaction
     conn.execute(
         text(
-            "CREATE TEMP TABLE incident_staging (category text, handling_class text, status text, "
-            "reported_at timestamptz, lon float8, lat float8, description text, public bool) ON COMMIT DROP"
+            "CREATE TEMP TABLE incident_staging (district_id int, grid_id int, category text, handling_class text, "
+            "status text, reported_at timestamptz, lon float8, lat float8, description text, public bool, "
+            f"id int DEFAULT nextval('{sequence}'::regclass), duplicate_of int) ON COMMIT DROP"
         )
     )
-    frame = incidents.loc[:, list(_COLUMNS)].copy()
-    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S+00")
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy("COPY incident_staging FROM STDIN (FORMAT csv)") as copy:
-        for start in range(0, len(frame), 200_000):
-            buffer = io.StringIO()
-            frame.iloc[start : start + 200_000].to_csv(buffer, header=False, index=False)
-            copy.write(buffer.getvalue())
-    pt = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)"
+    data = _csv(frame)
+    with raw.cursor() as cur, cur.copy(f"COPY incident_staging ({', '.join(_STAGED)}) FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, len(data), 1 << 22):
+            copy.write(data[start : start + (1 << 22)])
+    duplicates = 0
+    if duplicate_metres > 0 and duplicate_hours > 0:
+        # cells of twice the largest reach in Web Mercator metres: at the batch's widest latitude
+        widest = float(frame["lat"].abs().max())
+        window = {
+            "metres": duplicate_metres,
+            "hours": duplicate_hours,
+            "cell": 2 * duplicate_metres / math.cos(math.radians(min(widest, 89.0))),
+        }
+        conn.execute(text("DROP TABLE IF EXISTS pg_temp.incident_dup_new, pg_temp.incident_dup_old"))
+        conn.execute(text("SELECT set_config('enable_mergejoin', 'off', true)"))  # the sorts would spill to disk
+        for statement in _DUPLICATES:
+            duplicates = conn.execute(text(statement), window).rowcount
+        conn.execute(text("SELECT set_config('enable_mergejoin', :m, true)"), {"m": merge})
     stored = conn.execute(
         text(
-            f"""
-            WITH placed AS (
-                SELECT s.*, p.district_id, p.grid_id FROM incident_staging AS s
-                JOIN LATERAL ({_PLACE.format(pt=pt)}) AS p ON true
-            ), ins AS (
-                INSERT INTO incident (district_id, grid_id, category, handling_class, status, reported_at,
-                                      status_at, description, public, source, geom)
-                SELECT district_id, grid_id, category, handling_class, status, reported_at, reported_at,
-                       description, public, :src, {pt.replace("s.", "")}
-                FROM placed
-                RETURNING id, status, reported_at
-            )
-            INSERT INTO incident_event (incident_id, to_status, actor, at, note)
-            SELECT id, status, :a, reported_at, :note FROM ins
+            """
+            INSERT INTO incident (id, district_id, grid_id, category, handling_class, status, reported_at, status_at,
+                                  description, public, source, duplicate_of, geom)
+            SELECT id, district_id, grid_id, category, handling_class, status, reported_at, reported_at,
+                   description, public, :src, duplicate_of, ST_SetSRID(ST_MakePoint(lon, lat), 4326)
+            FROM incident_staging ORDER BY id
             """
         ),
-        {"src": source, "a": actor, "note": f"imported ({source})"},
+        {"src": source},
     ).rowcount
-    return ImportResult(stored=stored, outside=len(frame) - stored)
+    conn.execute(
+        text(
+            "INSERT INTO incident_event (incident_id, to_status, actor, at, note) "
+            "SELECT id, status, :a, reported_at, :note FROM incident_staging ORDER BY id"
+        ),
+        {"a": actor, "note": f"imported ({source})"},
+    )
+    conn.execute(
+        text("SELECT set_config('jit', :j, true), set_config('work_mem', :w, true)"), {"j": jit, "w": work_mem}
+    )
+    return ImportResult(stored=stored, outside=outside, duplicates=duplicates)
 
 
 def _where(category: str | None, start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
@@ -483,3 +686,79 @@ def public_requests(
         {"codes": categories, "cutoff": cutoff, "k": min_count, "rid": request_id, "limit": limit, **params},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+OVERDUE = ("yellow", "red")
+
+
+def list_overdue(
+    conn: Connection,
+    *,
+    level: str = "yellow",
+    taxonomy: Taxonomy = DEFAULT,
+    calendar: WorkingCalendar | None = None,
+    now: datetime | None = None,
+    district_id: int | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Unfinished incidents past their category's time limit, the longest overdue first.
+
+    Parameters
+    ----------
+    level
+        ``yellow``: every incident past its limit (flagged yellow or red); ``red``: only
+        those past twice their limit (see :func:`gis.incidents.deadlines.flag`).
+    calendar
+        The working calendar of the limits (the default one when ``None``).
+    now
+        The moment to judge at (default: now).
+    district_id
+        Only this district's incidents.
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``district``, ``grid_code``, ``category``, ``handling_class``, ``status``,
+        ``reported_at``, ``status_at``, ``due_at``, ``flag``; no reporter fields.
+
+    Raises
+    ------
+    InputError
+        For a level other than ``yellow`` or ``red``.
+    """
+    if level not in OVERDUE:
+        raise InputError(f"unknown overdue level {level!r}: expected one of {list(OVERDUE)}", field="overdue")
+    calendar = calendar or WorkingCalendar()
+    now = now or datetime.now(UTC)
+    limits = {c.code: dict([c.limit]) for c in taxonomy if c.limit is not None}
+    if not limits:
+        return []
+    # no limit passes sooner than its length in continuous hours: incidents younger than the
+    # shortest one cannot be overdue, and need not be read
+    shortest = min(
+        amount * (calendar.hours_per_day if kind == "working_days" else 1.0)
+        for kind, amount in (next(iter(lim.items())) for lim in limits.values())
+    )
+    rows = conn.execute(
+        text(
+            """
+            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
+                   i.reported_at, i.status_at
+            FROM incident AS i JOIN district AS d ON d.id = i.district_id LEFT JOIN grid AS g ON g.id = i.grid_id
+            WHERE i.status <> ALL(:final) AND i.category = ANY(:codes)
+              AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
+              AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))
+            ORDER BY i.reported_at, i.id
+            """
+        ),
+        {"final": sorted(FINAL), "codes": sorted(limits), "now": now, "hours": shortest, "d": district_id},
+    ).mappings()
+    wanted = set(OVERDUE[OVERDUE.index(level) :])
+    out = []
+    for row in rows:
+        limit_ = limits[row["category"]]
+        found = flag(row["reported_at"], limit_, now=now, calendar=calendar)
+        if found in wanted:
+            out.append({**row, "due_at": due_at(row["reported_at"], limit_, calendar), "flag": found})
+    out.sort(key=lambda r: (r["due_at"], r["id"]))
+    return out[:limit]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
-from gis.errors import InputError
+from gis.errors import InputError, MissingCRSError
 from gis.output import PlanFiles
 from gis.store.models import Community, District, Unit
 from gis.store.queries import write_barriers, write_communities, write_district, write_plan, write_units
+from gis.validate import validate_counts, validate_vertex_counts
 
-__all__ = ["StoredPlan", "store_plan"]
+__all__ = ["StoredPlan", "check_plan_files", "store_plan"]
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,86 @@ def store_plan(
     publish: bool,
     params: dict[str, Any] | None = None,
     barriers: gpd.GeoDataFrame | None = None,
+    source: str | None = None,
 ) -> StoredPlan:
     """Store a plan with its district, communities and units, creating what is missing.
 
     The district is found by name (created when absent, with the grids' union as its
     boundary and the report's metric CRS); communities and units already stored for it
-    are kept as they are, new ones are added. Everything happens in the caller's
-    transaction, so a failure stores nothing.
+    are kept as they are, new ones are added. The layers are checked first
+    (:func:`check_plan_files`), and everything happens in the caller's transaction, so a
+    failure stores nothing.
+
+    Parameters
+    ----------
+    source
+        The plan file, named in errors (with the layer at fault) instead of the layer alone.
 
     Raises
     ------
     InputError
-        When the plan file has no units layer and the district does not hold its units yet.
+        When the plan file has no units layer and the district does not hold its units yet,
+        and every error of :func:`check_plan_files` and of the store's writers.
     """
+    with _named(source):
+        check_plan_files(files)
+        return _store(conn, files, plan=plan, district=district, publish=publish, params=params, barriers=barriers)
+
+
+def check_plan_files(files: PlanFiles) -> None:
+    """Refuse plan layers the store would choke on, before anything is written.
+
+    The store's writers check ids, codes and geometries; this adds what they would only
+    find at the database (counts beyond its integers) or after long work (shapes of
+    millions of vertices), and a CRS on every spatial layer.
+
+    Raises
+    ------
+    MissingCRSError
+        For a spatial layer without a CRS.
+    GeometryError
+        For features over :data:`gis.validate.MAX_VERTICES` vertices.
+    CountError
+        For counts that are blank, not whole numbers, negative or beyond 32-bit integers.
+    """
+    layers = {"grids": (files.grids, C.GRID_CODE), "units": (files.units, C.UNIT_ID)}
+    layers["communities"] = (files.communities, C.COMMUNITY_ID)
+    for layer, (frame, id_field) in layers.items():
+        if frame is None:
+            continue
+        if frame.crs is None:
+            raise MissingCRSError(
+                "the layer has no CRS; write the plan again with `commgrid partition`", file=layer, field="geometry"
+            )
+        validate_vertex_counts(frame, file=layer, id_field=id_field)
+        counts = [c for c in (C.HOUSEHOLDS, C.POPULATION) if c in frame.columns and layer != "communities"]
+        validate_counts(frame, fields=counts, file=layer, id_field=id_field)
+
+
+@contextmanager
+def _named(source: str | None) -> Iterator[None]:
+    """Re-raise input errors naming ``source`` (the plan file) and the layer they came from."""
+    try:
+        yield
+    except InputError as exc:
+        if source is None or exc.file == source:
+            raise
+        where = dict(index=exc.index, feature_id=exc.feature_id, field=exc.field)
+        prefix = str(InputError("", file=exc.file, **where))
+        layer = f"layer {exc.file!r}: " if exc.file is not None else ""
+        raise type(exc)(layer + exc.message[len(prefix) :], file=source, **where) from None
+
+
+def _store(
+    conn: Connection,
+    files: PlanFiles,
+    *,
+    plan: str,
+    district: str,
+    publish: bool,
+    params: dict[str, Any] | None,
+    barriers: gpd.GeoDataFrame | None,
+) -> StoredPlan:
     working_crs = files.report.get("metric_crs") or "EPSG:3857"
     district_id = conn.execute(select(District.id).where(District.name == district)).scalar()
     if district_id is None:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    SmallInteger,
     Text,
     UniqueConstraint,
     func,
@@ -50,6 +52,8 @@ __all__ = [
     "GridPlan",
     "GridWorker",
     "Incident",
+    "IncidentBin",
+    "IncidentDay",
     "IncidentEvent",
     "Job",
     "PatrolCompliance",
@@ -322,6 +326,46 @@ class IncidentEvent(Base):
     actor: Mapped[str]
     at: Mapped[created]
     note: Mapped[str | None]
+
+
+class IncidentBin(Base):
+    """Incidents per density cell, category, status and public flag, over all time.
+
+    Kept exact by statement-level triggers on ``incident`` (migration 0007), in the same
+    transaction as every change, so density tiles summed from it are never stale. A cell
+    of ``level`` measures ``40075016.69 m / 2 ** level`` in Web Mercator: a square's side
+    (``i``, ``j`` count from the origin eastwards and northwards) or a pointy-top
+    hexagon's circumradius (``i``, ``j`` are axial ``q``, ``r``). See :mod:`tiles.density`.
+    """
+
+    __tablename__ = "incident_bin"
+    __table_args__ = (
+        CheckConstraint("shape IN ('hex', 'square')", name="shape_known"),
+        Index("ix_incident_bin_empty", "level", postgresql_where=text("n = 0")),
+        {"comment": "incident counts per density cell; kept by triggers on incident"},
+    )
+
+    shape: Mapped[str] = mapped_column(primary_key=True, comment="hex or square")
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="cell size: 40075016.69 m / 2 ** level")
+    i: Mapped[int] = mapped_column(primary_key=True, comment="square column, or hexagon axial q")
+    j: Mapped[int] = mapped_column(primary_key=True, comment="square row from the south, or hexagon axial r")
+    category: Mapped[str] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(primary_key=True)
+    public: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(comment="incidents in the cell")
+
+
+class IncidentDay(Base):
+    """Incidents per UTC day of ``reported_at``, kept by the same triggers as :class:`IncidentBin`."""
+
+    __tablename__ = "incident_day"
+    __table_args__ = (
+        Index("ix_incident_day_empty", "day", postgresql_where=text("n = 0")),
+        {"comment": "incidents per day; kept by triggers on incident"},
+    )
+
+    day: Mapped[date] = mapped_column(primary_key=True, comment="UTC date of reported_at")
+    n: Mapped[int] = mapped_column(comment="incidents reported that day")
 
 
 class PatrolPoint(Base):

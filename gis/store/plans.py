@@ -4,6 +4,7 @@ Edits move units between grids of a *draft* plan. Each one is checked against th
 plan's version (a stale edit is refused, so two planners never overwrite each other),
 applied in one transaction, and answered with the validation of every grid it
 touched: contiguity, both ranges, nesting in the community, and whole compounds.
+Every applied edit is written to the audit log in that transaction.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import ConflictError, InputError, NotFoundError
+from gis.store.audit import record
 from gis.store.engine import atomic
-from gis.store.queries import _resolve_plan
+from gis.store.queries import _resolve_plan, acting_user
 
 __all__ = ["EditResult", "GridCheck", "PlanDiff", "diff_plans", "move_units", "plan_targets"]
 
@@ -149,6 +151,7 @@ def move_units(
     *,
     version: int,
     dry_run: bool = False,
+    actor: str | None = None,
 ) -> EditResult:
     """Move units into another grid of a draft plan, and validate every grid the move touched.
 
@@ -165,7 +168,10 @@ def move_units(
     version
         The plan version the edit was made against; a different current version is a conflict.
     dry_run
-        Validate without keeping the change.
+        Validate without keeping the change (and without an audit entry).
+    actor
+        Who edits, for the audit log; by default the connection's user or the shell user
+        (:func:`gis.store.queries.acting_user`).
 
     Raises
     ------
@@ -232,6 +238,20 @@ def move_units(
         else:
             savepoint.commit()
             conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
+            record(
+                conn,
+                actor=acting_user(conn, actor),
+                action="plan.edit",
+                target=f"plan:{row.id}",
+                detail={
+                    "plan": plan,
+                    "moved": len(found),
+                    "units": sorted(r.unit_id for r in found)[:100],  # enough to trace; bulk moves stay small
+                    "grid": grid,
+                    "version": [row.version, new_version],
+                    "retired": sorted(retired),
+                },
+            )
     return EditResult(plan, new_version, len(found), checks, sorted(retired), not dry_run)
 
 

@@ -43,12 +43,15 @@ from gis.errors import (
     MissingCRSError,
     NotFoundError,
 )
+from gis.store.audit import cli_actor, record
 from gis.store.engine import atomic
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 
 __all__ = [
+    "ACTOR_OPTION",
     "GRID_COLUMNS",
     "PlanSummary",
+    "acting_user",
     "list_plans",
     "publish_plan",
     "read_grids",
@@ -71,6 +74,9 @@ GRID_COLUMNS = (
     C.REASON,
 )
 _GRID_NAME = "name"  # optional display name of a grid
+
+# Execution option of a connection naming the user it acts for (the API sets it per request).
+ACTOR_OPTION = "commgrid_actor"
 
 _district = District.__table__
 _community = Community.__table__
@@ -95,6 +101,28 @@ class PlanSummary:
     valid_to: datetime | None
     version: int
     n_grids: int
+
+
+def acting_user(conn: Connection, actor: str | None = None) -> str:
+    """Who an audited change is recorded for: ``actor``, else the connection's user, else the shell user.
+
+    Parameters
+    ----------
+    conn
+        The connection making the change; the API names its caller in the execution
+        option :data:`ACTOR_OPTION`.
+    actor
+        An explicit user name, which wins.
+
+    Returns
+    -------
+    str
+        A user name, or ``cli:<os user>`` (:func:`gis.store.audit.cli_actor`) for code run
+        from a shell.
+    """
+    if actor is not None:
+        return actor
+    return conn.get_execution_options().get(ACTOR_OPTION) or cli_actor()
 
 
 # -- districts, communities, units -------------------------------------------------------
@@ -355,6 +383,7 @@ def write_plan(
     params: dict[str, Any],
     report: dict[str, Any],
     publish: bool,
+    actor: str | None = None,
 ) -> int:
     """Store a plan: its grids and which grid each unit belongs to.
 
@@ -379,6 +408,8 @@ def write_plan(
     publish
         Publish the plan: the district's published plan, if any, is archived and its
         validity closed at the same instant, in the same transaction.
+    actor
+        Who publishes, for the audit log (see :func:`acting_user` for the default).
 
     Returns
     -------
@@ -443,12 +474,15 @@ def write_plan(
         conn.execute(insert(_grid), [{**row, "plan_id": plan_id} for row in grid_rows])
         _write_assignment(conn, district_id, plan_id, unit_ids, unit_codes)
         if publish:
-            _publish(conn, plan_id, district_id)
+            _publish(conn, plan_id, district_id, acting_user(conn, actor))
     return plan_id
 
 
-def publish_plan(conn: Connection, *, plan: str) -> int:
+def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
     """Publish a stored plan, archiving the district's published plan in the same transaction.
+
+    The audit log gets a ``plan.publish`` entry in that transaction too, so it holds
+    exactly the publishes that happened.
 
     Parameters
     ----------
@@ -456,6 +490,9 @@ def publish_plan(conn: Connection, *, plan: str) -> int:
         An open connection.
     plan
         The plan's name.
+    actor
+        Who publishes: a user name; by default the connection's user or the shell user
+        (:func:`acting_user`).
 
     Returns
     -------
@@ -474,7 +511,7 @@ def publish_plan(conn: Connection, *, plan: str) -> int:
         if row is None:
             raise NotFoundError(f"No plan named {plan!r}. {_available_plans(conn)}")
         _lock_district(conn, row.district_id)
-        _publish(conn, row.id, row.district_id)
+        _publish(conn, row.id, row.district_id, acting_user(conn, actor))
     return row.id
 
 
@@ -572,24 +609,33 @@ def list_plans(conn: Connection, district_id: int | None = None) -> list[PlanSum
 # -- plan internals --------------------------------------------------------------------------
 
 
-def _publish(conn: Connection, plan_id: int, district_id: int) -> None:
-    """Archive the district's published plan and publish ``plan_id``; the caller holds the district lock."""
-    status = conn.execute(select(_plan.c.status).where(_plan.c.id == plan_id)).scalar_one()
-    if status != PlanStatus.DRAFT:
+def _publish(conn: Connection, plan_id: int, district_id: int, actor: str) -> None:
+    """Archive the district's published plan, publish ``plan_id`` and audit it; the caller holds the district lock."""
+    plan = conn.execute(select(_plan.c.name, _plan.c.status).where(_plan.c.id == plan_id)).one()
+    if plan.status != PlanStatus.DRAFT:
         raise ConflictError(
-            f"Plan {plan_id} is {status}; only a draft can be published. Write the plan again "
-            "under a new name to publish it anew."
+            f"Plan {plan.name!r} (id {plan_id}) is {plan.status}; only a draft can be published. Write the plan "
+            "again under a new name to publish it anew."
         )
     # now() is the transaction's start time, so the old plan ends exactly when the new one starts.
-    conn.execute(
+    archived = conn.execute(
         update(_plan)
         .where(_plan.c.district_id == district_id, _plan.c.status == PlanStatus.PUBLISHED)
         .values(status=PlanStatus.ARCHIVED, valid_to=func.now(), version=_plan.c.version + 1)
-    )
+        .returning(_plan.c.name)
+    ).scalars()
+    replaced = sorted(archived)
     conn.execute(
         update(_plan)
         .where(_plan.c.id == plan_id)
         .values(status=PlanStatus.PUBLISHED, valid_from=func.now(), version=_plan.c.version + 1)
+    )
+    record(
+        conn,
+        actor=actor,
+        action="plan.publish",
+        target=f"plan:{plan_id}",
+        detail={"plan": plan.name, "district_id": district_id, "archived": replaced},
     )
 
 

@@ -32,8 +32,9 @@ __all__ = [
     "renew_token",
 ]
 
-# From least to most: each role may do what the roles before it may.
-ROLES = ("public", "analyst", "planner", "admin")
+# From least to most: each role may do what the roles before it may. Grid workers report
+# incidents and do the on-site steps of their own reports (api.access, api.routes.incidents).
+ROLES = ("public", "grid_worker", "analyst", "planner", "admin")
 TOKEN_PREFIX = "cg_"
 
 _user = AppUser.__table__

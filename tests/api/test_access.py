@@ -9,7 +9,22 @@ from typer.testing import CliRunner
 
 from api.access import ROUTE_ROLES, Role, api_routes, check_routes, route_id
 from api.cli import app as cli
+from gis.store import begin, create_engine
+from gis.store.users import add_user
 from tests.api.conftest import bearer
+
+# routes where a grid worker's role is enough only for their own incidents (api/routes/incidents.py)
+OWN_ONLY = {"incident_detail", "incident_transition"}
+
+
+@pytest.fixture(scope="module")
+def worker_token(api_db) -> str:
+    """A grid worker's token in the API database."""
+    engine = create_engine(api_db)
+    with begin(engine) as conn:
+        token = add_user(conn, "access-grid-worker", role="grid_worker")
+    engine.dispose()
+    return token
 
 
 def fill(path: str, code: str) -> str:
@@ -38,9 +53,11 @@ def test_every_route_declares_its_role(client):
     assert all(route_id(r) in ROUTE_ROLES for r in routes)
 
 
-def test_every_route_by_every_role(client, tokens):
+def test_every_route_by_every_role(client, tokens, worker_token):
     code = client.get("/collections/grids/items", params={"limit": 1}).json()["features"][0]["id"]
-    callers = {Role.PUBLIC: {}, **{Role[r.upper()]: bearer(t) for r, t in tokens.items()}}
+    callers = {Role.PUBLIC: {}, Role.GRID_WORKER: bearer(worker_token)}
+    callers |= {Role[r.upper()]: bearer(t) for r, t in tokens.items()}
+    assert set(callers) == set(Role)
     checked = 0
     for route in api_routes(client.app.routes):
         if "GET" not in route.methods:
@@ -53,6 +70,9 @@ def test_every_route_by_every_role(client, tokens):
                 expected = 401 if role == Role.PUBLIC else 403
                 assert r.status_code == expected, (path, role, r.status_code)
                 assert r.json()["description"]
+            elif role == Role.GRID_WORKER and route_id(route) in OWN_ONLY:
+                # the role suffices; the incident must also be one they reported (404 or 403)
+                assert r.status_code in (403, 404), (path, r.text)
             else:
                 assert r.status_code not in (401, 403), (path, role, r.text)
                 assert r.status_code < 500, (path, role, r.text)
@@ -79,11 +99,12 @@ def test_bad_tokens_are_401_even_on_public_routes(client, header):
     assert r.status_code == 401
 
 
-def test_collections_list_what_the_role_may_read(client, tokens):
+def test_collections_list_what_the_role_may_read(client, tokens, worker_token):
     def ids(headers):
         return [c["id"] for c in client.get("/collections", headers=headers).json()["collections"]]
 
     assert ids({}) == ["grids", "communities"]
+    assert ids(bearer(worker_token)) == ["grids", "communities"]  # no raw incident points
     assert ids(bearer(tokens["analyst"])) == ["grids", "communities", "incidents"]
     assert ids(bearer(tokens["planner"])) == ["grids", "communities", "incidents", "units"]
     assert client.get("/collections/units").status_code == 401
@@ -127,3 +148,26 @@ def test_users_cli_add_renew_remove(api_db, client):
     assert bad.exit_code == 2 and "unknown role 'boss'" in bad.output
     assert runner.invoke(cli, ["users", "remove", "carol", "--db", db]).exit_code == 0
     assert client.get("/whoami", headers=bearer(new)).status_code == 401
+
+
+def test_grid_workers_report_but_read_no_analyst_routes():
+    """The role table: grid workers report and handle (their own, checked by the routes), nothing more."""
+    worker_routes = {op for op, role in ROUTE_ROLES.items() if role == Role.GRID_WORKER}
+    assert worker_routes == {"incident_create", "incident_detail", "incident_transition"}
+    for op in ("incidents_items", "incidents_tile", "incident_list", "analytics_hotspots", "analytics_heatmap"):
+        assert ROUTE_ROLES[op] == Role.ANALYST, op
+
+
+def test_users_cli_adds_a_grid_worker(api_db, client):
+    db = api_db.render_as_string(hide_password=False)
+    added = CliRunner().invoke(cli, ["users", "add", "wang", "--role", "grid_worker", "--db", db])
+    assert added.exit_code == 0, added.output
+    token = added.output.strip().splitlines()[-1]
+    assert client.get("/whoami", headers=bearer(token)).json() == {
+        "user": "wang",
+        "role": "grid_worker",
+        "collections": ["grids", "communities"],
+    }
+    bad = CliRunner().invoke(cli, ["users", "add", "li", "--role", "worker", "--db", db])
+    assert bad.exit_code == 2 and "roles are grid_worker, analyst, planner, admin" in bad.output
+    assert CliRunner().invoke(cli, ["users", "remove", "wang", "--db", db]).exit_code == 0

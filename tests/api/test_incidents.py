@@ -26,13 +26,14 @@ runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 @pytest.fixture(scope="module")
 def incidents(create_database: Callable[..., URL]) -> tuple[TestClient, URL, dict]:
-    """The tiny district (grids A and B) in a database of its own; users analyst and planner."""
+    """The tiny district (grids A and B) in a database of its own; users analyst, planner and grid workers gw1, gw2."""
     url = create_database("incidents_api", template=DATABASE)
     migrations.upgrade(url)
     engine = create_engine(url)
     with begin(engine) as conn:
         tiny.make_district(conn)
         headers = {role: bearer(add_user(conn, role, role=role)) for role in ("analyst", "planner")}
+        headers |= {name: bearer(add_user(conn, name, role="grid_worker")) for name in ("gw1", "gw2")}
     engine.dispose()
     with TestClient(create_app(Settings(database_url=url.render_as_string(hide_password=False)))) as client:
         yield client, url, headers
@@ -113,5 +114,67 @@ def test_the_import_command_copies_vancouver_crimes(incidents, shared_data):
         stored = conn.execute(text("SELECT count(*) FROM incident WHERE source LIKE 'import:%'")).scalar_one()
     engine.dispose()
     assert f"{stored} incidents stored" in result.output and stored > 33_000
+    assert "marked as possible duplicates" in result.output
     bad = runner.invoke(cli, [*args[:3], "--map", "category", *db])
     assert bad.exit_code == 2 and "--map 'category': write it as FIELD=COLUMN" in bad.output
+
+
+def test_a_grid_worker_reports_and_takes_the_on_site_steps_of_their_own_incidents(incidents):
+    client, _, headers = incidents
+    made = client.post("/incidents", json=body(), headers=headers["gw1"])  # a blocked fire exit: on site
+    assert made.status_code == 201, made.text
+    url = made.headers["location"]
+    assert client.get(url, headers=headers["gw1"]).json()["reporter"]["phone"] == "138"
+    moves = f"{url}/transitions"
+    handled = client.post(moves, json={"to": "verifying", "note": "当场处置"}, headers=headers["gw1"])
+    assert handled.status_code == 200 and handled.json()["status"] == "verifying"
+    closing = client.post(moves, json={"to": "closed"}, headers=headers["gw1"])
+    assert closing.status_code == 403 and "the move to 'closed' is the centre's" in closing.json()["description"]
+    assert client.post(moves, json={"to": "rework"}, headers=headers["analyst"]).status_code == 200
+    for step in ("handling", "verifying"):
+        assert client.post(moves, json={"to": step}, headers=headers["gw1"]).status_code == 200
+    assert client.post(moves, json={"to": "closed"}, headers=headers["analyst"]).json()["status"] == "closed"
+    events = client.get(url, headers=headers["analyst"]).json()["events"]
+    assert [(e["actor"], e["to_status"]) for e in events][-3:] == [
+        ("gw1", "handling"), ("gw1", "verifying"), ("analyst", "closed")
+    ]  # fmt: skip
+
+
+def test_a_grid_worker_gets_no_analyst_data(incidents):
+    client, _, headers = incidents
+    theirs = client.post("/incidents", json=body(reporter_name="李先生"), headers=headers["gw1"]).json()["id"]
+    other = client.get(f"/incidents/{theirs}", headers=headers["gw2"])
+    assert other.status_code == 403 and "李先生" not in other.text and "gw1" not in other.text
+    assert "only the incidents they reported" in other.json()["description"]
+    assert (
+        client.post(f"/incidents/{theirs}/transitions", json={"to": "verifying"}, headers=headers["gw2"]).status_code
+        == 403
+    )
+    coordinated = client.post("/incidents", json=body(category="dispute.family"), headers=headers["gw1"]).json()
+    refused = client.post(
+        f"/incidents/{coordinated['id']}/transitions", json={"to": "verifying"}, headers=headers["gw1"]
+    )
+    assert refused.status_code == 403 and "is coordinated" in refused.json()["description"]
+    for path in (
+        "/collections/incidents/items",
+        "/analytics/hotspots",
+        "/analytics/grids",
+        "/incidents?overdue=yellow",
+    ):
+        assert client.get(path, headers=headers["gw1"]).status_code == 403, path
+    tile = client.get("/collections/incident-density/tiles/WebMercatorQuad/14/0/0", headers=headers["gw1"])
+    assert tile.status_code in (200, 204) and tile.headers["cache-control"] == "public, no-cache"  # the public view
+
+
+def test_analysts_list_overdue_incidents(incidents):
+    client, _, headers = incidents
+    old = body(category="fire_hazard.equipment", reported_at="2026-01-01T00:00:00Z")  # 24 hours allowed
+    late = client.post("/incidents", json=old, headers=headers["analyst"]).json()["id"]
+    listed = client.get("/incidents", params={"overdue": "red", "district": "tiny"}, headers=headers["analyst"])
+    assert listed.status_code == 200 and listed.headers["cache-control"] == "private, no-store"
+    row = next(r for r in listed.json()["incidents"] if r["id"] == late)
+    assert (row["flag"], row["grid_code"], row["due_at"]) == ("red", "A", "2026-01-02T00:00:00Z")
+    assert set(row) >= {"category", "status", "reported_at"} and "reporter_phone" not in row
+    assert client.get("/incidents", params={"overdue": "orange"}, headers=headers["analyst"]).status_code == 422
+    assert client.get("/incidents", headers=headers["analyst"]).status_code == 422
+    assert client.get("/incidents", params={"overdue": "red"}).status_code == 401

@@ -122,6 +122,17 @@ def test_hexagons_filter_and_the_public_sees_only_bins_of_three_public_incidents
     )
 
 
+def test_time_windows_filter_the_density_at_every_zoom(vancouver):
+    client, headers, _ = vancouver
+    for z in (11, 13, 15):  # stored bins (z11, z13) and counted incidents (z15)
+        everything, _ = density(client, z, {"bin": "square"}, headers)
+        january, _ = density(client, z, {"bin": "square", "to": "2020-02-01T00:00:00Z"}, headers)
+        since, _ = density(client, z, {"bin": "square", "from": "2020-02-01T00:00:00Z"}, headers)
+        assert 0 < sum(january) < sum(everything) / 6 and sum(january) + sum(since) == sum(everything), z
+    bad = client.get("/collections/incident-density/tiles/WebMercatorQuad/13/0/0", params={"cells": 10})
+    assert bad.status_code == 422 and "expected one of [4, 8, 16, 32, 64]" in bad.text
+
+
 def test_a_heat_map_to_save(vancouver):
     client, headers, _ = vancouver
     got = client.get("/analytics/heatmap.html", params={"category": "public_security.theft.bicycle"}, headers=headers)

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pytest
+import shapely
 from matplotlib import image as mpimg
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from gis.store import begin, create_engine
+from gis.store.incidents import copy_incidents
+from gis.store.users import add_user
+from tests.api.conftest import database_with_plans, serving
 
 
 def open_map(browser, url: str, *, token: str | None = None, size=(1280, 800)):
@@ -41,9 +55,9 @@ def test_public_map_paints_the_grids_without_errors(browser, live_url, tmp_path,
     shot = tmp_path / "map.png"
     page.screenshot(path=str(shot))
     assert in_range_share(shot) > 0.05, "the grid layer did not paint"
-    # the public sees grids and communities, nothing else
+    # the public sees grids, communities and the public incident density, nothing else
     toggles = page.eval_on_selector_all("#layers input", "els => els.map(e => e.dataset.group)")
-    assert set(toggles) == {"grids", "communities"}
+    assert set(toggles) == {"grids", "communities", "density"}
     page.close()
 
 
@@ -95,4 +109,60 @@ def test_a_planner_overlays_two_plans(browser, live_url, tokens):
     assert "vs v0: 0 changed, 0 added, 0 removed" in page.inner_text("#plan")
     assert page.evaluate("window.__commgrid.map.getLayer('compare-line') !== undefined")
     assert console_errors == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def heat(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[str, str]]:
+    """The sample plan with 3,000 incidents of public categories, a week old, served live; an analyst's token."""
+    url = database_with_plans(create_database, "map_heat", sample_plan.gpkg, {"v1": True})
+    engine = create_engine(url)
+    with begin(engine) as conn:
+        grids = gpd.read_postgis(text("SELECT geom FROM grid"), conn, geom_col="geom")
+        area = shapely.union_all(grids.geometry.to_numpy())
+        rng = np.random.default_rng(0)
+        minx, miny, maxx, maxy = area.bounds
+        xy = rng.uniform([minx, miny], [maxx, maxy], (20_000, 2))
+        xy = xy[shapely.contains_xy(area, xy[:, 0], xy[:, 1])][:3000]
+        frame = pd.DataFrame(
+            {
+                "category": "sanitation.garbage.household",
+                "handling_class": "on_site",
+                "status": "closed",
+                "reported_at": datetime.now(UTC) - timedelta(days=7),
+                "lon": xy[:, 0],
+                "lat": xy[:, 1],
+                "description": None,
+                "public": True,
+            }
+        )
+        copy_incidents(conn, frame, actor="test", source="import:heat")
+        token = add_user(conn, "heat-analyst", role="analyst")
+    engine.dispose()
+    with serving(url) as base:
+        yield base, token
+
+
+def show_density(page) -> int:
+    """Turn the density layer on and wait until its bins are drawn; the number of drawn bins."""
+    assert not page.is_checked("#layers input[data-group=density]")  # off until asked for
+    page.click("#layers input[data-group=density]")
+    page.wait_for_function(
+        "window.__commgrid.map.queryRenderedFeatures({layers: ['density-fill']}).length > 0", timeout=30_000
+    )
+    assert page.is_visible("#density-legend")
+    return page.evaluate("window.__commgrid.map.queryRenderedFeatures({layers: ['density-fill']}).length")
+
+
+@pytest.mark.parametrize(("who", "view"), [("public", "public aggregate"), ("analyst", "every incident")])
+def test_the_density_layer_paints_for_each_role(browser, heat, who, view):
+    base, token = heat
+    page, console_errors = open_map(browser, f"{base}/map", token=token if who == "analyst" else None)
+    assert show_density(page) > 0
+    assert view in page.inner_text("#density-view")
+    counts = page.evaluate(
+        "window.__commgrid.map.queryRenderedFeatures({layers: ['density-fill']}).map(f => f.properties.count)"
+    )
+    assert min(counts) >= (3 if who == "public" else 1)  # the public never sees a bin of fewer than k
+    assert page.evaluate("window.__commgrid.errors") == [] and console_errors == []
     page.close()

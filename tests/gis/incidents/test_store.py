@@ -102,3 +102,53 @@ def test_an_incident_carries_its_time_limit_and_flag(db_conn, district):
     assert incident["due_at"] == datetime(2026, 11, 23, 16, tzinfo=ZoneInfo("Asia/Shanghai"))
     transition(db_conn, new, to="invalid", actor="chief")
     assert read_incident(db_conn, new, now=tuesday)["flag"] == "none"
+
+
+def test_a_transition_writes_its_audit_entry_in_the_same_transaction(db_conn, district):
+    from gis.store.audit import list_entries
+
+    new = report(db_conn, (100, 100), category="dispute.family")
+    transition(db_conn, new, to="accepted", actor="chief")
+    entry = list_entries(db_conn, action="incident.transition")[0]
+    assert (entry.actor, entry.target, entry.detail) == (
+        "chief",
+        f"incident:{new}",
+        {"from": "reported", "to": "accepted"},
+    )
+    with db_conn.begin_nested() as refused:  # a move the workflow refuses leaves no entry
+        with pytest.raises(ConflictError):
+            transition(db_conn, new, to="closed", actor="chief")
+        refused.rollback()
+    assert len(list_entries(db_conn, action="incident.transition")) == 1
+
+
+def test_a_role_may_be_held_to_some_starting_states(db_conn, district):
+    from gis.store.incidents import reporter_of
+
+    new = report(db_conn, (100, 100))  # sanitation: on site
+    assert reporter_of(db_conn, new) == "clerk"
+    with pytest.raises(ConflictError, match=r"is reported: this move to 'accepted' may be made only from \['rework'\]"):
+        transition(db_conn, new, to="accepted", actor="worker", allowed_from={"rework"})
+    assert transition(db_conn, new, to="verifying", actor="worker", allowed_from={"reported", "handling"}) == "reported"
+    with pytest.raises(NotFoundError, match="no incident 0"):
+        reporter_of(db_conn, 0)
+
+
+def test_overdue_incidents_are_listed_yellow_then_red(db_conn, district):
+    from datetime import UTC, datetime, timedelta
+
+    from gis.store.incidents import list_overdue
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    fire = report(db_conn, (100, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=30))
+    fresh = report(db_conn, (150, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=3))
+    old = report(db_conn, (200, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=60))
+    done = report(db_conn, (250, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=60))
+    transition(db_conn, done, to="invalid", actor="chief")
+    yellow = list_overdue(db_conn, level="yellow", now=now)
+    assert [(r["id"], r["flag"]) for r in yellow] == [(old, "red"), (fire, "yellow")]  # the longest overdue first
+    assert yellow[0]["due_at"] == now - timedelta(hours=36) and "reporter_name" not in yellow[0]
+    assert [r["id"] for r in list_overdue(db_conn, level="red", now=now)] == [old]
+    assert fresh not in {r["id"] for r in yellow}
+    with pytest.raises(InputError, match="unknown overdue level 'orange'"):
+        list_overdue(db_conn, level="orange")

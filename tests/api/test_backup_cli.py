@@ -1,0 +1,54 @@
+"""``commgrid dump`` / ``commgrid restore`` from the command line, with a service running on the target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from api.settings import Settings
+from gis import migrations
+from gis.cluster import DATABASE
+from tests.api.conftest import database_with_plans
+
+runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
+
+
+def test_dump_then_restore_under_a_running_service_serves_the_restored_plan_fresh(
+    create_database: Callable[..., URL], sample_plan, tmp_path
+):
+    source = database_with_plans(create_database, "dump_cli", sample_plan.gpkg, {"p1": True})
+    target = create_database("restore_cli", template=DATABASE)
+    migrations.upgrade(target)  # an empty store, as `commgrid db start` leaves one
+    archive = tmp_path / "store.dump"
+    src, dst = (u.render_as_string(hide_password=False) for u in (source, target))
+
+    dumped = runner.invoke(cli, ["dump", str(archive), "--db", src])
+    assert dumped.exit_code == 0, dumped.output
+    assert f"wrote {archive}" in dumped.output and "grid_assignment" in dumped.output
+
+    with TestClient(create_app(Settings(database_url=dst, rate_limit_per_second=0))) as client:
+        empty = client.get("/tiles/WebMercatorQuad/0/0/0")
+        restored = runner.invoke(cli, ["restore", str(archive), "--db", dst])
+        assert restored.exit_code == 0, restored.output
+        assert "restored" in restored.output and f"schema revision {migrations.head()}" in restored.output
+        # every cached tile and browser ETag of the empty store is stale now
+        assert (
+            client.get("/tiles/WebMercatorQuad/0/0/0", headers={"If-None-Match": empty.headers["etag"]}).status_code
+            != 304
+        )
+        assert client.get("/collections/grids/items?limit=1").json()["features"]  # the restored plan
+
+    again = runner.invoke(cli, ["restore", str(archive), "--db", dst])
+    assert again.exit_code == 1
+    assert "is not empty" in again.output and "--force" in again.output
+    assert runner.invoke(cli, ["restore", str(archive), "--force", "--db", dst]).exit_code == 0
+
+    junk = tmp_path / "junk.dump"
+    junk.write_text("hello")
+    bad = runner.invoke(cli, ["restore", str(junk), "--db", dst])
+    assert bad.exit_code == 2 and "not an archive of pg_dump's custom format" in bad.output

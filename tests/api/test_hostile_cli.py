@@ -1,0 +1,213 @@
+"""Hostile inputs on the command line: exit code 2, a message naming file, feature and field, nothing written.
+
+``commgrid partition`` gets the corpus of tests/gis/test_hostile_inputs.py and must leave no
+output file, whole or partial. ``commgrid load`` gets damaged plan files and must leave
+the store as it was: every table's row count and every layer's data version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.output import read_plan_file, write_plan_files
+from gis.store import connect, create_engine
+from gis.store.models import Base
+from gis.store.versions import read_versions
+from tests.api.conftest import database_with_plans
+from tests.gis.test_hostile_inputs import CORPUS, huge_polygon, squares
+
+runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+# -- commgrid partition ---------------------------------------------------------------------
+
+
+def _partition(units: Path, out: Path, *extra: str):
+    args = ["partition", str(units), "--id", "UID", "--households", "H", "--population", "P",
+            "--out", str(out / "grids.gpkg"), "--geojson", str(out / "grids.geojson"),
+            "--report", str(out / "report.json"), "--map", str(out / "map.html"), *extra]  # fmt: skip
+    return runner.invoke(app, args)
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+@pytest.mark.parametrize("name", CORPUS)
+def test_partition_refuses_hostile_units_and_writes_nothing(name, tmp_path):
+    case = CORPUS[name]
+    units = case.make(tmp_path)
+    before = _files(tmp_path)
+    extra = [f"--input-{k}" if k == "crs" else f"--{k}" for k, _ in case.options]
+    extra = [part for (_, v), flag in zip(case.options, extra, strict=True) for part in (flag, str(v))]
+    result = _partition(units, tmp_path / "out", *extra)
+    assert result.exit_code == 2, result.output
+    assert f"error: file '{units}'" in result.output
+    assert re.search(case.message, result.output), result.output
+    assert _files(tmp_path) == before
+
+
+def test_partition_refuses_ten_million_vertices_fast(tmp_path):
+    frame = squares()
+    frame.loc[0, "geometry"] = huge_polygon()
+    units = tmp_path / "units.gpkg"
+    frame.to_file(units)
+    before = _files(tmp_path)
+    result = _partition(units, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"file '{units}', feature [0], id [a]: 1 feature has more than 1,000,000 vertices" in result.output
+    assert _files(tmp_path) == before
+
+
+# -- commgrid load --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(create_database: Callable[..., URL], sample_plan) -> URL:
+    """A store holding the sample plan once, published as 'h1'."""
+    return database_with_plans(create_database, "hostile_cli", sample_plan.gpkg, {"h1": True})
+
+
+def snapshot(url: URL, *, ignore: tuple[str, ...] = ()) -> dict[str, int]:
+    """Row counts of every table (but ``ignore``) and every layer's data version."""
+    engine = create_engine(url)
+    with connect(engine) as conn:
+        tables = [t for t in Base.metadata.sorted_tables if t.name not in ignore]
+        counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+        versions = {f"version:{k}": v for k, v in read_versions(conn).items()}
+    engine.dispose()
+    return counts | versions
+
+
+def _plan_variant(source: Path, folder: Path, change: Callable) -> Path:
+    files = read_plan_file(source)
+    grids, assignment, units = files.grids.copy(), files.assignment.copy(), files.units
+    grids, assignment, units = change(grids, assignment, None if units is None else units.copy())
+    return write_plan_files(folder / "plan.gpkg", grids=grids, assignment=assignment, report=files.report, units=units)
+
+
+def _set(layer: str, column: str, row: int, value: object) -> Callable:
+    def change(grids, assignment, units):
+        frame = {"grids": grids, "assignment": assignment, "units": units}[layer]
+        frame[column] = frame[column].astype(object)
+        frame.loc[row, column] = value
+        return grids, assignment, units
+
+    return change
+
+
+def _truncated(source: Path, folder: Path) -> Path:
+    data = source.read_bytes()
+    (folder / "plan.gpkg").write_bytes(data[: len(data) // 3])
+    return folder / "plan.gpkg"
+
+
+def _text(source: Path, folder: Path) -> Path:
+    (folder / "plan.gpkg").write_text("grids,assignment\n")
+    return folder / "plan.gpkg"
+
+
+def _empty(source: Path, folder: Path) -> Path:
+    (folder / "plan.gpkg").touch()
+    return folder / "plan.gpkg"
+
+
+def _copy_code(grids, assignment, units):
+    grids.loc[1, "code"] = grids.loc[0, "code"]
+    return grids, assignment, units
+
+
+def _no_crs(grids, assignment, units):
+    return grids.set_crs(None, allow_override=True), assignment, units
+
+
+def _huge_grid(grids, assignment, units):
+    first = grids.geometry.iloc[0]
+    x, y = first.representative_point().coords[0]
+    circle = shapely.affinity.translate(huge_polygon(), x - 121.5005, y - 25.0005)
+    grids = grids.to_crs(4326)
+    grids.loc[0, "geometry"] = circle
+    return grids, assignment, units
+
+
+LOAD_CORPUS: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
+    "empty_file": (_empty, r"plan\.gpkg'"),
+    "truncated": (_truncated, r"plan\.gpkg': cannot be read as a GeoPackage"),
+    "not_a_geopackage": (_text, r"plan\.gpkg': cannot be read as a GeoPackage"),
+    "blank_grid_code": (
+        lambda s, f: _plan_variant(s, f, _set("grids", "code", 1, None)),
+        r"feature \[1\], field 'code': layer 'grids': ids are missing",
+    ),
+    "duplicate_grid_code": (
+        lambda s, f: _plan_variant(s, f, _copy_code),
+        r"feature \[0, 1\], id \[\d{15}\], field 'code': layer 'grids': ids repeat",
+    ),
+    "grid_households_nan": (
+        lambda s, f: _plan_variant(s, f, _set("grids", "households", 2, np.nan)),
+        r"feature \[2\], id \[\d{15}\], field 'households': layer 'grids': 1 feature has a blank value",
+    ),
+    "grid_households_text": (
+        lambda s, f: _plan_variant(s, f, _set("grids", "households", 2, "lots")),
+        r"feature \[2\], id \[\d{15}\], field 'households': layer 'grids': 1 feature has text",
+    ),
+    "grid_population_too_large": (
+        lambda s, f: _plan_variant(s, f, _set("grids", "population", 0, 1e30)),
+        r"feature \[0\], id \[\d{15}\], field 'population': layer 'grids': .*too large to be a count",
+    ),
+    "assignment_unknown_grid": (
+        lambda s, f: _plan_variant(s, f, _set("assignment", "code", 5, "nowhere")),
+        r"feature \[5\], id \[U\d+\], field 'code': layer 'assignment': .*not among the plan's grids",
+    ),
+    "assignment_duplicate_unit": (
+        lambda s, f: _plan_variant(s, f, lambda g, a, u: (g, pd.concat([a, a.iloc[[3]]], ignore_index=True), u)),
+        r"feature \[3, \d+\], id \[U\d+\], field 'unit_id': layer 'assignment': ids repeat",
+    ),
+    "grids_without_crs": (
+        lambda s, f: _plan_variant(s, f, _no_crs),
+        r"field 'geometry': layer 'grids': the layer has no CRS",
+    ),
+    "ten_million_vertex_grid": (
+        lambda s, f: _plan_variant(s, f, _huge_grid),
+        r"feature \[0\], id \[\d{15}\]: layer 'grids': 1 feature has more than 1,000,000 vertices",
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+@pytest.mark.parametrize("name", LOAD_CORPUS)
+def test_load_refuses_damaged_plan_files_and_stores_nothing(name, store, sample_plan, tmp_path):
+    make, message = LOAD_CORPUS[name]
+    path = make(sample_plan.gpkg, tmp_path)
+    before = snapshot(store)
+    db = store.render_as_string(hide_password=False)
+    result = runner.invoke(app, ["load", str(path), "--plan", f"bad-{name}", "--district", "sample", "--db", db])
+    assert result.exit_code == 2, result.output
+    assert f"error: file '{path}'" in result.output, result.output
+    assert re.search(message, result.output), result.output
+    assert snapshot(store) == before
+
+
+def test_load_refuses_a_truncated_barriers_file_and_stores_nothing(store, sample_plan, tmp_path):
+    barriers = tmp_path / "streets.geojson"
+    full = read_plan_file(sample_plan.gpkg).grids.boundary.to_frame("geometry").set_geometry("geometry")
+    full.to_file(barriers)
+    barriers.write_bytes(barriers.read_bytes()[:2_000])
+    before = snapshot(store)
+    db = store.render_as_string(hide_password=False)
+    args = ["load", str(sample_plan.gpkg), "--plan", "bad-barriers", "--barriers", str(barriers), "--db", db]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"error: file '{barriers}': could not be read as GeoJSON" in result.output
+    assert snapshot(store) == before

@@ -1,0 +1,53 @@
+"""Publishes and plan edits write the audit log in their own transaction, naming who acted."""
+
+from __future__ import annotations
+
+import pytest
+
+from gis.errors import ConflictError
+from gis.store.audit import cli_actor, list_entries
+from gis.store.plans import move_units
+from gis.store.queries import ACTOR_OPTION, acting_user, publish_plan
+from tests.gis.test_store import district, save  # noqa: F401 - the district fixture
+
+pytestmark = pytest.mark.usefixtures("district")
+
+
+def test_a_publish_is_recorded_with_the_plan_it_replaced(db_conn, district):  # noqa: F811
+    first = save(db_conn, district, "v1", publish=True, actor="ann")
+    second = save(db_conn, district, "v2", publish=False)
+    publish_plan(db_conn, plan="v2", actor="bob")
+    newest, oldest = list_entries(db_conn, action="plan.publish")
+    assert (oldest.actor, oldest.target, oldest.detail["archived"]) == ("ann", f"plan:{first}", [])
+    assert (newest.actor, newest.target) == ("bob", f"plan:{second}")
+    assert newest.detail == {"plan": "v2", "district_id": district, "archived": ["v1"]}
+
+
+def test_a_refused_publish_leaves_no_entry(db_conn, district):  # noqa: F811
+    save(db_conn, district, "v1", publish=True)
+    with pytest.raises(ConflictError, match=r"'v1' .* is published; only a draft"):
+        publish_plan(db_conn, plan="v1")
+    assert len(list_entries(db_conn, action="plan.publish")) == 1
+
+
+def test_the_actor_defaults_to_the_connections_user_then_the_shell_user(db_conn):
+    assert acting_user(db_conn) == cli_actor()
+    assert acting_user(db_conn.execution_options(**{ACTOR_OPTION: "carol"})) == "carol"
+    assert acting_user(db_conn, "dan") == "dan"
+
+
+def test_an_edit_is_recorded_but_a_dry_run_is_not(db_conn, district):  # noqa: F811
+    save(db_conn, district, "draft", publish=False)
+    move_units(db_conn, "draft", ["u2"], "G2", version=1, dry_run=True, actor="eve")
+    assert list_entries(db_conn, action="plan.edit") == []
+    move_units(db_conn, "draft", ["u2"], "G2", version=1, actor="eve")
+    (entry,) = list_entries(db_conn, action="plan.edit")
+    assert entry.actor == "eve"
+    assert entry.detail == {
+        "plan": "draft",
+        "moved": 1,
+        "units": ["u2"],
+        "grid": "G2",
+        "version": [1, 2],
+        "retired": [],
+    }
