@@ -49,6 +49,7 @@ from rich.table import Table
 from gis.columns import COMMUNITY, GRID_CODE, HOUSEHOLDS, POPULATION, UNIT_ID
 from gis.io import read_communities, read_units
 from partition import Targets, partition, polsby_popper
+from partition.exact import EXACT_SECONDS
 from partition.graph import components, shared_boundaries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +107,8 @@ class Case:
     right: np.ndarray
     feasible: frozenset[str] = frozenset()  # containers whose counts allow all grids in range
     nested: bool = False
+    # of those, the containers the exact search did not prove unable to have every grid in range
+    possible: frozenset[str] = frozenset()
 
     @property
     def oversized(self) -> np.ndarray:
@@ -126,6 +129,7 @@ class Case:
             pos[self.right[pair]],
             self.feasible,
             self.nested,
+            self.possible,
         )
 
 
@@ -237,7 +241,8 @@ def grid_figures(case: Case, labels: np.ndarray) -> dict:
     dict
         ``grids``, ``in_range`` (share of grids in both ranges), ``in_range_sized`` (the same
         without grids holding an oversized unit), ``in_range_where_feasible`` (also only in
-        containers whose counts allow it; ``None`` when not nested), ``noncontiguous``,
+        containers whose counts allow it; ``None`` when not nested), ``in_range_where_possible``
+        (also only in containers the exact search did not prove impossible), ``noncontiguous``,
         ``pp_mean``, ``pp_min``, ``oversized_grids``.
     """
     _, inv = np.unique(np.asarray(labels).astype(str), return_inverse=True)
@@ -257,11 +262,13 @@ def grid_figures(case: Case, labels: np.ndarray) -> dict:
     )
     pp = polsby_popper(geoms)
     feasible = np.isin(case.container[first], list(case.feasible)) & ~has_big
+    possible = np.isin(case.container[first], list(case.possible)) & ~has_big
     return {
         "grids": k,
         "in_range": float(ok.mean()),
         "in_range_sized": float(ok[~has_big].mean()) if (~has_big).any() else None,
         "in_range_where_feasible": float(ok[feasible].mean()) if case.nested and feasible.any() else None,
+        "in_range_where_possible": float(ok[possible].mean()) if case.nested and possible.any() else None,
         "oversized_grids": int(has_big.sum()),
         "noncontiguous": int((shapely.get_num_geometries(geoms) > 1).sum()),
         "pp_mean": float(pp.mean()),
@@ -272,7 +279,9 @@ def grid_figures(case: Case, labels: np.ndarray) -> dict:
 # ---------------------------------------------------------------- cases
 
 
-def build_case(units: gpd.GeoDataFrame, container: np.ndarray, *, feasible=frozenset(), nested=False) -> Case:
+def build_case(
+    units: gpd.GeoDataFrame, container: np.ndarray, *, feasible=frozenset(), nested=False, possible=frozenset()
+) -> Case:
     """Project units to the bench CRS and find rook neighbours within each container."""
     geoms = np.asarray(units.to_crs(BENCH_CRS).geometry.values, dtype=object)
     left, right, _ = shared_boundaries(geoms)
@@ -287,6 +296,7 @@ def build_case(units: gpd.GeoDataFrame, container: np.ndarray, *, feasible=froze
         right[same],
         frozenset(feasible),
         nested,
+        frozenset(possible),
     )
 
 
@@ -616,16 +626,33 @@ def _engine_summary(report: dict) -> dict:
         "seconds",
         "communities",
         "communities_feasible_by_counts",
+        "communities_proved_infeasible",
+        "share_in_range_where_possible",
+        "exact_work",
     )
     out = {k: report.get(k) for k in keep}
+    out["exact_search"] = exact_counts(report)
     out["checks"] = {k: len(v) for k, v in report["checks"].items()}
+    return out
+
+
+def exact_counts(report: dict) -> dict:
+    """Pieces the exact search ran on, by what it concluded."""
+    out = {"solved": 0, "proved_infeasible": 0, "undecided": 0}
+    for c in report["per_community"]:
+        for p in c["pieces"]:
+            if p.get("exact") in out:
+                out[p["exact"]] += 1
     return out
 
 
 def _our_row(instance: str, scope: str, result, m: dict, *, nested: bool) -> tuple[Row, Case]:
     units = result.units
-    feasible = frozenset(c["community_id"] for c in result.report["per_community"] if c["feasible_by_counts"])
-    case = build_case(units, units[COMMUNITY].astype(str).to_numpy(), feasible=feasible, nested=nested)
+    per = result.report["per_community"]
+    feasible = frozenset(c["community_id"] for c in per if c["feasible_by_counts"])
+    possible = feasible - {c["community_id"] for c in per if c.get("proved_infeasible")}
+    container = units[COMMUNITY].astype(str).to_numpy()
+    case = build_case(units, container, feasible=feasible, nested=nested, possible=possible)
     codes = result.assignment.set_index(UNIT_ID)[GRID_CODE].reindex(case.ids).to_numpy()
     summary = _engine_summary(result.report)
     row = Row(
@@ -641,8 +668,15 @@ def _our_row(instance: str, scope: str, result, m: dict, *, nested: bool) -> tup
 
 
 def _checks_text(row: Row) -> str:
-    checks = row.extra["engine_report"]["checks"]
-    return "engine checks: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in checks.items())
+    report = row.extra["engine_report"]
+    checks = report["checks"]
+    e = report["exact_search"]
+    return (
+        f"exact search on {sum(e.values())} piece(s) the heuristic left off range: {e['solved']} solved, "
+        f"{e['proved_infeasible']} proved impossible, {e['undecided']} undecided "
+        f"({report['exact_work']:.1f} work units); engine checks: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in checks.items())
+    )
 
 
 def daan_instance(folder: Path, seed: int, console: Console) -> list[Row]:
@@ -735,7 +769,7 @@ def points_instance(folder: Path, seed: int, console: Console) -> list[Row]:
 def machine_info(seed: int) -> dict:
     """Date, machine and library versions, for the header of the results."""
     libs = {}
-    for pkg in ("numpy", "shapely", "geopandas", "pymetis", "networkx", "spopt", "gerrychain", "libpysal"):
+    for pkg in ("numpy", "shapely", "geopandas", "pymetis", "ortools", "networkx", "spopt", "gerrychain", "libpysal"):
         try:
             libs[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -747,6 +781,8 @@ def machine_info(seed: int) -> dict:
         "cpu_count": os.cpu_count(),
         "seed": seed,
         "peak_rss_per_run": _reset_peak(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "exact_seconds": EXACT_SECONDS,
         "libraries": libs,
     }
 
@@ -785,7 +821,7 @@ def _pct(x: float | None) -> str:
 def _cells(row: Row) -> list[str]:
     f = row.figures
     if row.status != "ok":
-        return [row.method, row.scope, *(["failed"] + ["–"] * 6), "–", "–", row.error]
+        return [row.method, row.scope, *(["failed"] + ["–"] * 7), "–", "–", row.error]
     return [
         row.method,
         row.scope,
@@ -793,6 +829,7 @@ def _cells(row: Row) -> list[str]:
         _pct(f["in_range"]),
         _pct(f["in_range_sized"]),
         _pct(f["in_range_where_feasible"]),
+        _pct(f.get("in_range_where_possible")),
         str(f["noncontiguous"]),
         f"{f['pp_mean']:.3f}",
         f"{f['pp_min']:.3f}",
@@ -809,6 +846,7 @@ HEADERS = [
     "in range",
     "excl. oversized",
     "where feasible",
+    "where possible",
     "non-contig.",
     "PP mean",
     "PP min",
@@ -830,8 +868,15 @@ def to_markdown(info: dict, rows: list[Row], checks: list[dict]) -> str:
         "Ranges: 300–500 households and 1,000–1,500 residents. Figures are measured on grid unions in "
         "EPSG:3826. *in range*: share of grids in both ranges; *excl. oversized*: the same without "
         "grids holding a unit over a maximum; *where feasible*: also only in villages whose counts "
-        "allow every grid in range (nested runs). Our wall time covers all of `partition()` (and "
-        "reading where noted); anchors' excludes building the shared adjacency. "
+        "allow every grid in range (nested runs; the engine's count test: totals of each connected "
+        "piece, and units over half a maximum); *where possible*: also only in villages the exact "
+        "search of that run did not prove impossible (it proves, by exhaustive search, that no "
+        "contiguous division of the village's units into grids meets both ranges; villages it left "
+        f"undecided stay in). The exact search may spend {info['exact_seconds']:g} work units "
+        "(CP-SAT deterministic time, about seconds) on each village. Our wall time covers all of "
+        "`partition()` (and reading where noted); anchors' excludes building the shared adjacency. "
+        f"Load average at the start: {', '.join(map(str, info['load_average_at_start']))} (other "
+        "work on this 2-CPU machine raises the wall times). "
         + (
             "Peak RSS: the process's resident peak during that run (kernel mark reset before each)."
             if info["peak_rss_per_run"]

@@ -34,10 +34,11 @@ from gis.columns import (
 )
 from partition.codes import grid_codes, reading_order
 from partition.constraints import coverage_gaps, noncontiguous_grids, overlapping_grids
-from partition.explain import diagnose_grid
+from partition.exact import EXACT_SECONDS, INFEASIBLE, UNDECIDED, ExactBudget
+from partition.explain import diagnose_grid, proof_note
 from partition.graph import Adjacency, build_adjacency, components
 from partition.metrics import polsby_popper
-from partition.pieces import oversized_note, solve_piece
+from partition.pieces import exact_entry, oversized_note, solve_piece
 from partition.redivide import Redivision, redivide_container, sequence_of
 from partition.targets import Feasibility, Targets
 from partition.units import Atoms, group_atoms, territories, tessellate
@@ -91,6 +92,7 @@ class ContainerJob:
     admin_code: str | None = None
     previous: np.ndarray | None = None  # re-division: each unit's grid code in the previous plan (None: new)
     locked: frozenset[str] = frozenset()  # re-division: codes of grids that must not change
+    exact_seconds: float = EXACT_SECONDS  # deterministic time of the exact search in this container (0: none)
 
 
 @dataclass
@@ -268,6 +270,7 @@ def _task(job: ContainerJob, atoms: Atoms, adjacency: Adjacency) -> ContainerTas
         targets=job.targets,
         seed=job.seed,
         time_budget=job.time_budget,
+        exact_seconds=job.exact_seconds,
     )
 
 
@@ -288,11 +291,17 @@ class ContainerTask:
     targets: Targets
     seed: int
     time_budget: float | None
+    exact_seconds: float = EXACT_SECONDS  # deterministic time of the exact search (0: heuristic only)
 
 
 @dataclass
 class ContainerResult:
-    """Grid label (local to the container) per atom, plus the explanation."""
+    """Grid label (local to the container) per atom, plus the explanation.
+
+    ``proofs`` lists the connected pieces of the container (each a whole piece, not a
+    re-division's region) for which the exact search proved that no contiguous plan has
+    every grid in range.
+    """
 
     container_id: str
     atom_ids: np.ndarray
@@ -301,6 +310,8 @@ class ContainerResult:
     grid_notes: dict[int, str]
     pieces: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    proofs: list[dict] = field(default_factory=list)
+    exact_work: float = 0.0
 
 
 def solve_container(task: ContainerTask) -> ContainerResult:
@@ -329,6 +340,8 @@ def solve_container(task: ContainerTask) -> ContainerResult:
     totals = {c: int(task.households[comp == c].sum()) for c in comp_ids}
     has_people = [c for c in comp_ids if totals[c] > 0]
     orphans: list[int] = []
+    budget = ExactBudget(task.exact_seconds) if task.exact_seconds > 0 else None
+    proofs: list[dict] = []
     for piece_no, c in enumerate(comp_ids):
         members = np.flatnonzero(comp == c)
         if totals[c] == 0 and has_people:
@@ -336,7 +349,7 @@ def solve_container(task: ContainerTask) -> ContainerResult:
             continue
         mask = np.isin(task.left, members) & np.isin(task.right, members) & keep
         rng = np.random.default_rng([task.seed, zlib.crc32(task.container_id.encode()), piece_no])
-        inst, feas, sol = solve_piece(task, members, mask, rng)
+        inst, feas, sol = solve_piece(task, members, mask, rng, budget=budget)
         labels[members] = np.asarray(sol.assignment, dtype=np.int64) + next_label
         piece = {
             "piece": piece_no,
@@ -348,14 +361,18 @@ def solve_container(task: ContainerTask) -> ContainerResult:
             "population_deviation": sol.population_deviation,
             "restarts": sol.restarts,
             "largest_atom_households": int(task.households[members].max()),
+            **exact_entry(sol),
         }
         if len(comp_ids) > 1:
             piece["isolated"] = True
+        if sol.exact == INFEASIBLE:
+            piece["proof"] = proof_note(len(members), feas, t)
+            proofs.append(piece)
         pieces.append(piece)
-        piece_note = _piece_note(feas, sol.off_range, sol.k, len(comp_ids) > 1, t)
+        piece_note = _piece_note(feas, sol, len(members), len(comp_ids) > 1, t)
         for g in range(sol.k):
             why = diagnose_grid(inst, sol.assignment, g, t) if feas.feasible else ""
-            notes[next_label + g] = why or piece_note
+            notes[next_label + g] = f"{piece_note}; {why}" if why and sol.exact == INFEASIBLE else why or piece_note
         next_label += sol.k
     if orphans:
         for piece in _attach_orphans(orphans, labels, task):
@@ -365,13 +382,18 @@ def solve_container(task: ContainerTask) -> ContainerResult:
                 "barrier; it needs no grid worker of its own"
             )
             next_label += 1
-    return ContainerResult(task.container_id, task.atom_ids, labels, flags, notes, pieces, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    spent = 0.0 if budget is None else round(budget.spent, 3)
+    return ContainerResult(task.container_id, task.atom_ids, labels, flags, notes, pieces, seconds, proofs, spent)
 
 
-def _piece_note(feas: Feasibility, off: int, k: int, isolated: bool, t: Targets) -> str:
+def _piece_note(feas: Feasibility, sol, units: int, isolated: bool, t: Targets) -> str:
     where = "this isolated piece of the community" if isolated else "the community"
+    off, k = sol.off_range, sol.k
     if not feas.feasible:
         return f"{where}: {feas.reason}"
+    if sol.exact == INFEASIBLE:
+        return f"{where}: {proof_note(units, feas, t)}"
     if off:
         lo, hi = feas.k_feasible  # type: ignore[misc]
         return (
@@ -433,7 +455,15 @@ def _redivide(job: ContainerJob, task: ContainerTask, atoms: Atoms) -> tuple[Red
             atom_prev[a], weight[a] = unit_prev[i], households[i]
     red = redivide_container(task, atom_prev, prev_codes, job.locked)
     result = ContainerResult(
-        job.container_id, task.atom_ids, red.labels, red.flags, red.notes, red.pieces, time.perf_counter() - start
+        job.container_id,
+        task.atom_ids,
+        red.labels,
+        red.flags,
+        red.notes,
+        red.pieces,
+        time.perf_counter() - start,
+        red.proofs,
+        red.exact_work,
     )
     return red, result
 
@@ -575,12 +605,21 @@ def community_entry(result: ContainerResult, grids: gpd.GeoDataFrame, *, units: 
         )
         more = f" and {off - len(bad)} more" if off > len(bad) else ""
         largest = max((pc.get("largest_atom_households", 0) for pc in result.pieces), default=0)
-        explanation.append(
-            f"the totals allow every grid in range, but {off} of {len(grids)} grids stay off range "
-            f"({listed}{more}): no move of whole units between neighbouring grids fixes them "
-            "without pushing another grid out — the units are coarse for the ranges "
-            f"(largest unit or compound: {largest:,} households) or their neighbours are full"
-        )
+        if result.proofs:
+            explanation.extend(p["proof"] for p in result.proofs)
+            explanation.append(f"the closest plan found leaves {off} of {len(grids)} grids off range ({listed}{more})")
+        else:
+            undecided = [p.get("exact_work", 0.0) for p in result.pieces if p.get("exact") == UNDECIDED]
+            why = (
+                f"the exact search did not decide within its time limit ({sum(undecided):.1f} work units)"
+                if undecided
+                else "no move of whole units between neighbouring grids fixes them without pushing another grid out"
+            )
+            explanation.append(
+                f"the totals allow every grid in range, but {off} of {len(grids)} grids stay off range "
+                f"({listed}{more}): {why} — the units are coarse for the ranges "
+                f"(largest unit or compound: {largest:,} households) or their neighbours are full"
+            )
     if counts.get(STATUS_OVERSIZED):
         explanation.append(f"{counts[STATUS_OVERSIZED]} unit(s) exceed a maximum on their own")
     return {
@@ -594,6 +633,9 @@ def community_entry(result: ContainerResult, grids: gpd.GeoDataFrame, *, units: 
         "grids_out_of_range": off,
         "grids_oversized_unit": int(counts.get(STATUS_OVERSIZED, 0)),
         "feasible_by_counts": feasible,
+        # the exact search proved that no contiguous plan of these units has every grid in range
+        "proved_infeasible": bool(result.proofs),
+        "exact_work": result.exact_work,
         "pieces": result.pieces,
         "explanation": "; ".join(explanation),
         "seconds": round(result.seconds, 3),

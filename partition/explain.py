@@ -2,15 +2,47 @@
 
 The totals-based explanation (``targets.assess``) covers communities whose counts make
 the ranges impossible. Inside feasible communities a grid can still stay off range
-because of the units around it; :func:`diagnose_grid` names the concrete obstacle.
+because of the units around it; :func:`diagnose_grid` names the concrete obstacle, and
+:func:`proof_note` states what the exact search proved when no plan at all can do better.
 """
 
 from __future__ import annotations
 
 from partition.solver import Instance
-from partition.targets import Targets
+from partition.targets import Feasibility, Targets
 
-__all__ = ["diagnose_grid"]
+__all__ = ["diagnose_grid", "proof_note"]
+
+
+def proof_note(units: int, feas: Feasibility, t: Targets) -> str:
+    """The sentence for a piece whose totals allow every grid in range but whose units do not.
+
+    Parameters
+    ----------
+    units
+        Atoms of the piece (units, with each compound counted once).
+    feas
+        What the piece's totals allow (``k_feasible`` is the range of grid counts the
+        search covered).
+    t
+        The ranges.
+
+    Examples
+    --------
+    >>> from partition.targets import assess
+    >>> print(proof_note(4, assess(1000, 2400, Targets()), Targets()))  # doctest: +NORMALIZE_WHITESPACE
+    1,000 households and 2,400 residents allow 2 grids, but no division of these 4 units (compounds whole,
+    no grid across a hard barrier) into 2 contiguous grids has every grid within 300–500 households and
+    1,000–1,500 residents: proved by exhaustive search
+    """
+    lo, hi = feas.k_feasible  # type: ignore[misc]
+    counts = f"{lo}" if lo == hi else f"{lo}–{hi}"
+    return (
+        f"{feas.households:,} households and {feas.population:,} residents allow {counts} grids, but no division "
+        f"of these {units} units (compounds whole, no grid across a hard barrier) into {counts} contiguous grids "
+        f"has every grid within {t.h_min:,}–{t.h_max:,} households and {t.p_min:,}–{t.p_max:,} residents: "
+        "proved by exhaustive search"
+    )
 
 
 def diagnose_grid(inst: Instance, assignment: list[int], grid: int, t: Targets) -> str:

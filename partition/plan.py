@@ -52,6 +52,7 @@ from partition.container import (
     run_container,
     solve_container,
 )
+from partition.exact import EXACT_SECONDS
 from partition.targets import Targets
 from partition.units import gap_share, voronoi_cells
 
@@ -113,6 +114,7 @@ def partition(
     runner: Runner | None = None,
     previous: pd.DataFrame | None = None,
     locked: Collection[str] = (),
+    exact_seconds: float = EXACT_SECONDS,
 ) -> PartitionResult:
     """Split units into grids of whole units, nested in communities, in range where possible.
 
@@ -155,6 +157,13 @@ def partition(
         new; the report's ``redivision`` says what changed.
     locked
         Re-division: codes of grids that never change.
+    exact_seconds
+        Work the exact search (:mod:`partition.exact`) may spend on each community whose
+        totals allow every grid in range but whose heuristic plan leaves some off range,
+        in CP-SAT's deterministic time units (about seconds; the same plan on every
+        machine and runner). It either finds a plan with every grid in range, which then
+        replaces the heuristic's, or proves that none exists, which the community's
+        explanation then says. ``0`` runs the heuristic only.
 
     Returns
     -------
@@ -207,6 +216,7 @@ def partition(
         fill_gaps=fill_gaps,
         previous=before,
         locked=frozenset(str(c) for c in locked),
+        exact_seconds=exact_seconds,
     )
     outputs: dict[str, ContainerOutput] = {}
     for done, out in enumerate((runner or run_sequentially)(jobs), start=1):
@@ -336,6 +346,7 @@ def _jobs(
     fill_gaps: bool,
     previous: np.ndarray | None = None,
     locked: frozenset[str] = frozenset(),
+    exact_seconds: float = EXACT_SECONDS,
 ) -> Iterator[ContainerJob]:
     """One job per container, largest first (a runner with several workers then finishes sooner).
 
@@ -390,6 +401,7 @@ def _jobs(
             tessellate=tessellated,
             fill_gaps=fill_gaps,
             time_budget=None if time_budget is None else time_budget * len(idx) / max(1, len(u)),
+            exact_seconds=exact_seconds,
             **extra,
         )
 
@@ -475,7 +487,9 @@ def assemble(
         "gaps": sorted(x for c in local for x in c["gaps"]),
     }
     feasible_ids = {c["community_id"] for c in per_comm if c["feasible_by_counts"]}
+    proved_ids = {c["community_id"] for c in per_comm if c.get("proved_infeasible")}
     in_feasible = grids[grids[COMMUNITY].isin(feasible_ids) & (grids[STATUS] != STATUS_OVERSIZED)]
+    in_possible = in_feasible[~in_feasible[COMMUNITY].isin(proved_ids)]
     pp = grids[POLSBY_POPPER]
     report = {
         "targets": {"households": list(t.households_range), "population": list(t.population_range)},
@@ -487,12 +501,18 @@ def assemble(
         "split_compounds": split,
         "communities": len(per_comm),
         "communities_feasible_by_counts": len(feasible_ids),
+        # of those, communities the exact search proved cannot have every grid in range
+        "communities_proved_infeasible": len(proved_ids),
         "grids": len(grids),
         "grids_by_status": {k: int(v) for k, v in grids[STATUS].value_counts().to_dict().items()},
         "share_in_range": round(float((grids[STATUS] == STATUS_OK).mean()), 4) if len(grids) else 0.0,
         "share_in_range_where_feasible": round(float((in_feasible[STATUS] == STATUS_OK).mean()), 4)
         if len(in_feasible)
         else None,
+        "share_in_range_where_possible": round(float((in_possible[STATUS] == STATUS_OK).mean()), 4)
+        if len(in_possible)
+        else None,
+        "exact_work": round(sum(c.get("exact_work", 0.0) for c in per_comm), 3),
         "polsby_popper": {"mean": round(float(pp.mean()), 4), "min": round(float(pp.min()), 4)} if len(grids) else None,
         "soft_barrier_crossings": soft,
         "hard_barrier_crossings": hard,
@@ -551,6 +571,8 @@ def _failed_entry(u: gpd.GeoDataFrame, idx: np.ndarray, cid: str, comm: gpd.GeoD
         "grids_out_of_range": 0,
         "grids_oversized_unit": 0,
         "feasible_by_counts": None,
+        "proved_infeasible": False,
+        "exact_work": 0.0,
         "pieces": [],
         "explanation": f"failed, no grids: {error}",
         "error": error,

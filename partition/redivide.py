@@ -5,7 +5,10 @@ Trouble is a grid off range (with the new counts), a grid that holds new units, 
 unit now over a maximum on its own. The region re-solved is the trouble grids and the
 unlocked grids around them; when the solver cannot bring that region back in range it
 grows by one more ring of neighbouring grids, up to :data:`MAX_RINGS`, and then to the
-whole container (locked grids always excepted).
+whole container (locked grids always excepted). Each attempt runs the exact search on
+pieces the heuristic leaves off range (one budget for the whole container), which moves
+as few households as it can; its proof that a piece cannot be all in range counts for
+the community only when the piece is a whole connected piece of it, not a region.
 
 New grids of a re-solved region inherit the code of the previous grid they share most
 households with (an optimal one-to-one matching), so residents keep their grid and its
@@ -22,9 +25,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from gis.columns import STATUS_OVERSIZED
-from partition.explain import diagnose_grid
+from partition.exact import INFEASIBLE, ExactBudget
+from partition.explain import diagnose_grid, proof_note
 from partition.graph import components
-from partition.pieces import oversized_note, solve_piece
+from partition.pieces import exact_entry, oversized_note, solve_piece
 
 __all__ = ["MAX_RINGS", "Redivision", "redivide_container", "sequence_of"]
 
@@ -45,6 +49,8 @@ class Redivision:
     rings: int = 0
     region_atoms: int = 0
     pieces: list[dict] = field(default_factory=list)
+    proofs: list[dict] = field(default_factory=list)  # whole pieces proved unable to be all in range
+    exact_work: float = 0.0
 
 
 def sequence_of(code: str) -> int:
@@ -93,6 +99,12 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
     trouble &= ~is_locked
 
     neighbours = _grid_neighbours(task, previous, n_prev)
+    budget = ExactBudget(task.exact_seconds) if task.exact_seconds > 0 else None
+    # the container's connected pieces, as a fresh partition sees them: a proof on one of them
+    # is a proof for the community
+    whole = ~oversized[task.left] & ~oversized[task.right]
+    piece_of = components(len(h), task.left[whole], task.right[whole])
+    proofs: dict[frozenset[int], dict] = {}
     best: tuple | None = None
     region = trouble.copy()
     for ring in range(MAX_RINGS + 2):
@@ -106,7 +118,7 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
             if grown.sum() == region.sum() and ring > 1:
                 break
             region = grown
-        attempt = _solve_region(task, previous, region, new_units, oversized, n_prev, ring)
+        attempt = _solve_region(task, previous, region, new_units, oversized, n_prev, ring, budget, piece_of, proofs)
         score = (attempt[2], ring)
         if best is None or score < best[0]:
             best = (score, ring, region.copy(), attempt)
@@ -116,7 +128,15 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
             break
     assert best is not None
     _, ring, region, (labels, notes_by_label, _off, pieces, flags) = best
-    return _finish(task, previous, previous_codes, region, labels, notes_by_label, flags, pieces, ring, n_prev)
+    for g in np.flatnonzero(lone_oversized & ~region):
+        # a kept grid of one unit over a maximum is that unit's own grid, as in a fresh plan
+        i = int(np.flatnonzero(previous == g)[0])
+        flags[int(g)] = STATUS_OVERSIZED
+        notes_by_label[int(g)] = oversized_note(int(h[i]), int(p[i]), t)
+    red = _finish(task, previous, previous_codes, region, labels, notes_by_label, flags, pieces, ring, n_prev)
+    red.proofs = list(proofs.values())
+    red.exact_work = 0.0 if budget is None else round(budget.spent, 3)
+    return red
 
 
 def _grid_neighbours(task, previous: np.ndarray, n_prev: int) -> list[set[int]]:
@@ -129,7 +149,7 @@ def _grid_neighbours(task, previous: np.ndarray, n_prev: int) -> list[set[int]]:
     return out
 
 
-def _solve_region(task, previous, region, new_units, oversized, n_prev, ring):
+def _solve_region(task, previous, region, new_units, oversized, n_prev, ring, budget, piece_of, proofs):
     """Labels for every atom: kept grids keep their index, the region is solved anew (labels >= n_prev)."""
     t = task.targets
     n = len(task.households)
@@ -160,22 +180,26 @@ def _solve_region(task, previous, region, new_units, oversized, n_prev, ring):
             continue
         mask = np.isin(task.left, members) & np.isin(task.right, members)
         rng = np.random.default_rng([task.seed, zlib.crc32(task.container_id.encode()), 7919, ring, piece_no])
-        inst, feas, sol = solve_piece(task, members, mask, rng)
+        inst, feas, sol = solve_piece(task, members, mask, rng, budget=budget, previous=previous[members])
         labels[members] = np.asarray(sol.assignment, dtype=np.int64) + next_label
         off_total += sol.off_range
-        pieces.append(
-            {
-                "piece": piece_no,
-                "units": len(members),
-                **feas.to_dict(),
-                "grids": sol.k,
-                "grids_off_range": sol.off_range,
-                "ring": ring,
-            }
-        )
+        piece = {
+            "piece": piece_no,
+            "units": len(members),
+            **feas.to_dict(),
+            "grids": sol.k,
+            "grids_off_range": sol.off_range,
+            "ring": ring,
+            **exact_entry(sol),
+        }
+        pieces.append(piece)
+        proved = ""
+        if sol.exact == INFEASIBLE and int((piece_of == piece_of[members[0]]).sum()) == len(members):
+            proved = proof_note(len(members), feas, t)
+            proofs.setdefault(frozenset(members.tolist()), {**piece, "proof": proved})
         for g in range(sol.k):
             why = diagnose_grid(inst, sol.assignment, g, t) if feas.feasible else ""
-            notes[next_label + g] = why or feas.reason
+            notes[next_label + g] = f"{proved}; {why}" if proved and why else why or proved or feas.reason
         next_label += sol.k
     return labels, notes, off_total, pieces, flags
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from partition.targets import Targets
 
-__all__ = ["Instance", "Solution", "solve"]
+__all__ = ["Instance", "Solution", "settled", "solve"]
 
 _FOUR_PI = 4.0 * math.pi
 
@@ -93,6 +93,8 @@ class Solution:
     restarts: int = 0
     iterations: int = 0
     notes: list[str] = field(default_factory=list)
+    exact: str = ""  # what the exact search said, when it ran (partition.exact statuses)
+    exact_work: float = 0.0
 
     def rank(self) -> tuple:
         return (
@@ -779,3 +781,19 @@ def solve(
     best.restarts = attempt - 1
     best.iterations = total_iter
     return best
+
+
+def settled(inst: Instance, assignment: Sequence[int], targets: Targets, *, polish: bool = True) -> Solution:
+    """A given plan as a :class:`Solution`, optionally polished for compactness first.
+
+    Polishing moves atoms between neighbouring grids only while each grid in range stays
+    in range and connected (the heuristic's last pass), so a plan of the exact search
+    gets the same shape criteria as the heuristic's plans.
+    """
+    labels = list(assignment)
+    k = max(labels) + 1 if labels else 1
+    state = _State(inst, labels, k, targets, w_compact=POLISH_COMPACT, w_balance=POLISH_BALANCE)
+    if polish:
+        _polish(state, math.inf)
+    off, dh, dp = state.summary()
+    return Solution(list(state.a), k, off, dh, dp, state.cost())
