@@ -38,13 +38,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import functools
 import json
 import os
-import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,10 +50,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import benchkit  # bench/benchkit.py: the script's folder is on sys.path
 import morecantile
 import numpy as np
 import pandas as pd
@@ -246,16 +243,10 @@ def import_csv(engine, csv: Path) -> tuple[Any, Any, Stages, float]:
 # -- the server ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server(url: str, work: Path) -> Iterator[str]:
     """``commgrid serve`` on ``url`` with the tile cache off; yields its base URL."""
-    port = free_port()
+    port = benchkit.free_port()
     env = {
         **os.environ,
         "COMMGRID_HOME": str(work / "home"),
@@ -362,24 +353,7 @@ def others_running() -> list[str]:
 
 
 def machine() -> dict[str, Any]:
-    def ver(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    pg = "/usr/lib/postgresql/15/bin/postgres"
-    pg_version = subprocess.run([pg, "--version"], capture_output=True, text=True).stdout.strip()
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
-        "postgres": pg_version,
-        "versions": {n: ver(n) for n in ("numpy", "pandas", "shapely", "psycopg", "esda", "libpysal", "pyarrow")},
-    }
+    return benchkit.machine(("numpy", "pandas", "shapely", "psycopg", "esda", "libpysal", "pyarrow"))
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -34,20 +34,18 @@ import datetime as dt
 import functools
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import benchkit  # bench/benchkit.py: the script's folder is on sys.path
 import numpy as np
 import pandas as pd
-import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyproj
@@ -306,24 +304,7 @@ def wait_for_quiet(max_minutes: float) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    def ver(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    pg = shutil.which("postgres") or "/usr/lib/postgresql/15/bin/postgres"
-    pg_version = subprocess.run([pg, "--version"], capture_output=True, text=True).stdout.strip() if pg else None
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
-        "postgres": pg_version,
-        "versions": {n: ver(n) for n in ("numpy", "pandas", "shapely", "scipy", "pyproj", "psycopg", "movingpandas")},
-    }
+    return benchkit.machine(("numpy", "pandas", "shapely", "scipy", "pyproj", "psycopg", "movingpandas"))
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import benchkit  # bench/benchkit.py: the script's folder is on sys.path
 import morecantile
 import numpy as np
 import pandas as pd
@@ -314,12 +314,6 @@ def tipg_path(table: str, t: morecantile.Tile) -> str:
 # ---------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     """A server process of the benchmark."""
@@ -364,7 +358,7 @@ def running(name: str, argv: list[str], env: dict[str, str], port: int, log: Pat
 
 
 def ours(setup: Setup, work: Path, *, pool_size: int, cache_mb: int | None) -> contextlib.AbstractContextManager:
-    port = free_port()
+    port = benchkit.free_port()
     env = {
         **os.environ,
         "COMMGRID_HOME": str(work / "home"),
@@ -380,7 +374,7 @@ def ours(setup: Setup, work: Path, *, pool_size: int, cache_mb: int | None) -> c
 
 
 def tipg(setup: Setup, work: Path, *, pool_size: int, max_features: int) -> contextlib.AbstractContextManager:
-    port = free_port()
+    port = benchkit.free_port()
     env = {
         **os.environ,
         "DATABASE_URL": setup.url,

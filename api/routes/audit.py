@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, TextGuard
 from gis.store.audit import list_entries
 
 __all__ = ["OPERATION", "AuditEntryOut", "router"]
 
-router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["audit"])
 
 OPERATION = "audit_list"
 

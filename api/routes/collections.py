@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Request
 
 from api.access import COLLECTION_ROLES, Caller, caller, require
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, TextGuard
 from api.routes.features import COLLECTIONS, Collection, GeoJSONResponse, PlanParam
 from gis.errors import NotFoundError
 from gis.store.features import plan_extent
 
-router = APIRouter(tags=["features"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["features"])
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",

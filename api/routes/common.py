@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -18,7 +18,6 @@ __all__ = [
     "NOT_MODIFIED",
     "ErrorBody",
     "IdPath",
-    "TextGuard",
     "reject_nul",
     "router",
 ]
@@ -35,8 +34,8 @@ async def reject_nul(request: Request) -> None:
     """400 for a NUL character (``\\x00``) in the path, the query or a text body.
 
     PostgreSQL text cannot hold one, so such a value could only end as a server error deep
-    in a query; it is refused here, naming where it was. Routers declare this dependency
-    (``dependencies=TextGuard``).
+    in a query; it is refused here, naming where it was. The app declares it for every route
+    (:func:`api.app.create_app`).
 
     Raises
     ------
@@ -57,9 +56,6 @@ async def reject_nul(request: Request) -> None:
                 "the body holds a NUL character (\\x00, \\u0000 or %00), which no stored text can hold; remove it",
                 field="body",
             )
-
-
-TextGuard = [Depends(reject_nul)]
 
 
 class ErrorBody(BaseModel):
@@ -102,7 +98,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("the change conflicts with the stored state")}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
 
-router = APIRouter(tags=["common"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["common"])
 
 
 @router.get("/", operation_id="landing", summary="What this service offers")

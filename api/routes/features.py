@@ -16,14 +16,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.dependencies import BBox, Conn
-from api.routes.common import ERROR_RESPONSES, MAX_ID, TextGuard
+from api.routes.common import MAX_ID
 from gis.errors import InputError
 from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
 from tiles.layers import LAYERS, Layer
 
 __all__ = ["COLLECTIONS", "Collection", "GeoJSONResponse", "PlanParam", "parse_datetime"]
 
-router = APIRouter(tags=["features"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["features"])
 
 
 class GeoJSONResponse(JSONResponse):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, TextGuard
 from gis.store.jobs import read_job
 
-router = APIRouter(tags=["plans"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["plans"])
 
 
 def _links(base: str, job: dict) -> list[dict]:

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, MAX_ID, NOT_MODIFIED, IdPath, TextGuard
+from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
 from api.routes.tiles import tile_response
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
@@ -104,7 +104,7 @@ def _purge_once(engine: Any, days: float):
         return purge(conn, older_than_days=days)
 
 
-router = APIRouter(tags=["patrols"], lifespan=_purge_schedule, responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["patrols"], lifespan=_purge_schedule)
 
 
 def _scope(conn: Any, who: Caller) -> Scope:

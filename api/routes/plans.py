@@ -11,13 +11,13 @@ from pydantic import BaseModel, Field
 from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
-from api.routes.common import CONFLICT, ERROR_RESPONSES, TextGuard
+from api.routes.common import CONFLICT
 from gis.errors import InputError
 from gis.store import list_plans, publish_plan
 from gis.store.plans import diff_plans, move_units
 from gis.store.queries import _resolve_plan
 
-router = APIRouter(tags=["plans"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["plans"])
 Who = Annotated[Caller, Depends(caller)]
 
 

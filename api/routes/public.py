@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, TextGuard
+from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import VENDOR, WebMapMissingError
 from gis.errors import NotFoundError
 from gis.store import connect
@@ -34,7 +34,7 @@ from tiles.printing import pdf_to_png
 
 __all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
 
-router = APIRouter(tags=["public"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["public"])
 
 # The whole public contact: a test holds the routes to exactly these keys.
 CONTACT_FIELDS = (

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import COLLECTION_ROLES, PUBLIC, ROUTE_ROLES, Caller, Role, caller, require
-from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, TextGuard
+from api.routes.common import NOT_MODIFIED
 from api.routes.features import COLLECTIONS, Collection, PlanParam
 from gis.errors import CommgridError, InputError
 from tiles.layers import LABELS, Layer
@@ -31,7 +31,7 @@ from tiles.service import Tile, TileService
 
 __all__ = ["TileShortcut", "router", "tile_answer"]
 
-router = APIRouter(tags=["tiles"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import Conn
-from api.routes.common import CONFLICT, ERROR_RESPONSES, IdPath, TextGuard
+from api.routes.common import CONFLICT, IdPath
 from gis.errors import InputError
 from gis.store.workers import (
     MAX_DUTIES_CHARS,
@@ -32,7 +32,7 @@ from gis.store.workers import (
 
 __all__ = ["WorkerAssign", "WorkerChange", "WorkerOut"]
 
-router = APIRouter(tags=["workers"], responses=ERROR_RESPONSES, dependencies=TextGuard)
+router = APIRouter(tags=["workers"])
 
 
 class WorkerOut(BaseModel):
