@@ -46,7 +46,7 @@ from gis.store.users import add_user
 from tests.api.conftest import bearer, database_with_plans
 from tests.api.test_public_privacy import populate
 
-# examples per operation and caller: 80-odd operations x 4 callers x up to 6 (fewer where
+# examples per operation and caller: 80-odd operations x 5 callers x up to 6 (fewer where
 # a route has little to vary) gives the 1,000-plus cases the issue asks for, in about 30 s
 EXAMPLES = 6
 MIN_CASES_PER_CALLER = 250
