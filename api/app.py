@@ -36,6 +36,7 @@ from api.routes import (
 from api.routes.common import ERROR_RESPONSES, reject_nul
 from api.routes.map import VENDOR
 from api.settings import Settings
+from gis import clock
 from tiles.freshness import VersionProbe, version_reader
 from tiles.service import TileService
 
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         the settings name (the embedded cluster by default) and disposes of it on exit.
     """
     settings = settings or Settings()
+    if settings.now is not None:
+        clock.set_clock(settings.now, since=settings.now_since)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

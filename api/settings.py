@@ -7,6 +7,7 @@ Every field can be set from the environment with the ``COMMGRID_`` prefix, e.g.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,6 +95,23 @@ class Settings(BaseSettings):
         description="HTTP methods allowed to those origins, comma-separated.",
     )
     cors_max_age: int = Field(default=600, ge=0, description="Seconds browsers may cache a CORS preflight answer.")
+    now: datetime | None = Field(
+        default=None,
+        description="Set the service's calendar clock to this instant (ISO 8601 with a time zone), for tests, "
+        "demos and replays; unset: the real clock.",
+    )
+    now_since: float | None = Field(
+        default=None,
+        description="The real Unix time at which `now` held: the set clock runs on from `now` at the real rate; "
+        "unset: it stands still.",
+    )
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-05-20T20:30:00+00:00")
+        return value
 
     @field_validator("cors_origins", "cors_methods", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ The cluster is stopped and deleted when the session ends, also after failures.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,9 +20,16 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
-from gis import migrations
+from gis import clock, migrations
 from gis.cluster import DATABASE, throwaway_cluster
 from gis.store.engine import create_engine
+from tests.now import NOW
+
+# One timeline for this worker and the servers and commands it starts: the clock reads NOW
+# when the worker starts and runs on from there.
+os.environ["COMMGRID_NOW"] = NOW.isoformat()
+os.environ["COMMGRID_NOW_SINCE"] = os.environ.get("COMMGRID_NOW_SINCE") or repr(time.time())
+clock.set_clock(NOW, since=float(os.environ["COMMGRID_NOW_SINCE"]))
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ import functools
 import io
 import shutil
 import subprocess
-from datetime import date
 
 import pandas as pd
 
+from gis import clock
 from gis.store.patrol_reports import WEEKLY_FIELDS, WeeklyReport
 from tiles.printing import FONT_FAMILY, escape, html_to_pdf
 
@@ -79,7 +79,7 @@ def calendar_png(days: pd.DataFrame, *, title: str, min_visits: int = 2, dpi: in
     from matplotlib.patches import Patch, Rectangle
 
     family = _font_family()
-    first = pd.Timestamp(days["day"].iloc[0]).date() if len(days) else date.today()
+    first = pd.Timestamp(days["day"].iloc[0]).date() if len(days) else clock.today()
     monday = first.toordinal() - first.weekday()
     weeks = max(1, -(-(pd.Timestamp(days["day"].iloc[-1]).date().toordinal() - monday + 1) // 7)) if len(days) else 1
     fig, ax = plt.subplots(figsize=(7.2, 1.6 + 0.75 * weeks), dpi=dpi)

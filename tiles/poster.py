@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import shapely
@@ -29,6 +28,7 @@ from pyproj import Geod, Transformer
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from gis import clock
 from gis.errors import InputError, NotFoundError
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 from gis.store.queries import _resolve_plan
@@ -419,7 +419,7 @@ def poster_html(poster: Poster, *, paper: str = "A3") -> str:
     worker = _worker_html(poster, lay)
     duties = _duties_html(poster, lay)
     qr = qr_svg(poster.public_url)
-    printed = date.today().isoformat()
+    printed = clock.today().isoformat()
     code_pt = fit_text(poster.code, width_mm=86 * s, height_mm=9 * s, max_pt=24 * s, min_pt=12 * s, line=1.0)
     return f"""<!doctype html>
 <html lang="zh-Hans"><head><meta charset="utf-8">

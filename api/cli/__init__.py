@@ -60,4 +60,10 @@ _register()
 
 def main() -> None:
     """Entry point of the ``commgrid`` command."""
+    import os
+
+    if os.environ.get("COMMGRID_NOW"):
+        from api.cli._common import settings_from
+
+        settings_from()  # sets the calendar clock for every subcommand
     app()

@@ -122,7 +122,12 @@ def settings_from(db: str | None = None, home: str | None = None):
         overrides["database_url"] = db
     if home:
         overrides["home"] = Path(home)
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if settings.now is not None:
+        from gis import clock
+
+        clock.set_clock(settings.now, since=settings.now_since)
+    return settings
 
 
 DbOpt = Annotated[

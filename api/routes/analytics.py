@@ -25,6 +25,7 @@ from api.access import Caller, Role, caller
 from api.dependencies import Conn
 from api.routes.incidents import Tax
 from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
+from gis import clock
 from gis.errors import InputError
 from gis.incidents import STATES
 from gis.store.incidents import grid_counts, incident_points
@@ -160,7 +161,7 @@ def public_view(query: DensityQuery, tax: Any, settings: Any, *, now: datetime |
     The cut-off is rounded down to the hour so that public tiles stay cacheable for an hour.
     """
     delay = timedelta(hours=float(settings.incident_public_delay_hours))
-    cutoff = ((now or datetime.now(UTC)) - delay).replace(minute=0, second=0, microsecond=0)
+    cutoff = ((now or clock.now()) - delay).replace(minute=0, second=0, microsecond=0)
     end = cutoff if query.end is None else min(query.end, cutoff)
     start = None if query.start is None else min(query.start, end)  # a window after the cut-off shows nothing
     return replace(

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import BBox, Conn
 from api.routes.common import MAX_ID
+from gis import clock
 from gis.errors import InputError
 from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
 from tiles.layers import LAYERS, Layer
@@ -132,7 +133,7 @@ def _body(request: Request, page: FeaturePage, limit: int, offset: int) -> dict:
         "plan": page.plan,
         "numberMatched": page.number_matched,
         "numberReturned": len(feats),
-        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timeStamp": clock.now().isoformat(timespec="seconds"),
         "features": feats,
         "links": links,
     }

@@ -13,7 +13,7 @@ Only JSON is served.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import Conn
 from api.routes.incidents import Tax, duplicate_window
+from gis import clock
 from gis.errors import InputError
 from gis.store.incidents import create_incident, public_requests
 
@@ -170,7 +171,7 @@ def open311_requests(
         rows += public_requests(
             conn,
             categories=[c.code for c in tax if c.public],
-            cutoff=datetime.now(UTC) - timedelta(hours=delay),
+            cutoff=clock.now() - timedelta(hours=delay),
             min_count=k,
             request_id=one,
             category=service_code,

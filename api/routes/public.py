@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
 from importlib import resources
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Connection
 from api.dependencies import Conn
 from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import VENDOR, WebMapMissingError
+from gis import clock
 from gis.errors import NotFoundError
 from gis.store import connect
 from tiles.cards import render_cards
@@ -91,7 +91,7 @@ async def _sheet(
     app = request.app
     versions = await app.state.probe.current()
     # the printed date is on the sheet, and the public URL in its QR code
-    full_key = (*key, _base(request), date.today(), *(versions.get(layer, 0) for layer in _VERSIONED))
+    full_key = (*key, _base(request), clock.today(), *(versions.get(layer, 0) for layer in _VERSIONED))
     etag = '"' + hashlib.sha256(repr(full_key).encode()).hexdigest()[:32] + '"'
     headers = {
         "ETag": etag,

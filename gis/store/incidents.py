@@ -12,7 +12,7 @@ import io
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
@@ -24,6 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis import clock
 from gis.errors import ConflictError, InputError, NotFoundError, OutsideBoundaryError
 from gis.incidents.deadlines import WorkingCalendar, due_at, flag
 from gis.incidents.placement import place_points
@@ -146,7 +147,7 @@ def create_incident(
             "g": place.grid_id,
             "c": kind.code,
             "h": klass,
-            "t": reported_at,
+            "t": reported_at or clock.now(),
             "desc": description,
             "rn": reporter_name,
             "rp": reporter_phone,
@@ -225,7 +226,7 @@ def read_incident(
     out["flag"] = flag(
         row["reported_at"],
         limit,
-        now=now or datetime.now(UTC),
+        now=now or clock.now(),
         calendar=calendar,
         finished=row["status"] in FINAL,
     )
@@ -293,7 +294,7 @@ def transition(
         )
     when = conn.execute(
         text("UPDATE incident SET status = :s, status_at = coalesce(:t, now()) WHERE id = :i RETURNING status_at"),
-        {"s": to, "t": at, "i": incident_id},
+        {"s": to, "t": at or clock.now(), "i": incident_id},
     ).scalar_one()
     conn.execute(
         text(
@@ -729,7 +730,7 @@ def list_overdue(
     if level not in OVERDUE:
         raise InputError(f"unknown overdue level {level!r}: expected one of {list(OVERDUE)}", field="overdue")
     calendar = calendar or WorkingCalendar()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     limits = {c.code: dict([c.limit]) for c in taxonomy if c.limit is not None}
     if not limits:
         return []

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection
 
+from gis import clock
 from gis.errors import InputError, NotFoundError
 from gis.store.models import AppUser, PatrolSupervisor
 
@@ -414,7 +415,7 @@ def parse_month(month: str | None, *, today: date | None = None) -> tuple[date, 
     (datetime.date(2026, 2, 1), datetime.date(2026, 2, 28))
     """
     if month is None:
-        today = today or date.today()
+        today = today or clock.today()
         year, number = today.year, today.month
     else:
         try:
@@ -537,5 +538,5 @@ def weekly_report(
         min_visits=int(params_rule.get("min_visits", 2)),
         min_visit_minutes=float(params_rule.get("min_visit_minutes", 60.0)),
         coverage_m=float(params_rule.get("coverage_m", 30.0)),
-        created_at=now or datetime.now().astimezone(),
+        created_at=now or clock.now(),
     )

@@ -23,7 +23,7 @@ import itertools
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
@@ -33,6 +33,7 @@ import shapely
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection
 
+from gis import clock
 from gis.columns import HARD_BARRIER_CLASSES
 from gis.errors import InputError, NotFoundError
 from gis.patrols.analysis import Analysis, analyse, local_days
@@ -202,7 +203,7 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
             field="timezone",
         )
     check_timezone(zone)
-    values = {"timezone": zone, "params": rule.to_dict(), "updated_at": datetime.now(UTC)}
+    values = {"timezone": zone, "params": rule.to_dict(), "updated_at": clock.now()}
     if row is None:
         conn.execute(insert(_rule).values(district_id=district_id, **values))
     else:
@@ -833,7 +834,7 @@ def purge(conn: Connection, *, older_than_days: float = RETENTION_DAYS, now: dat
             f"older_than_days={older_than_days!r}: tracks must be kept at least a day; expected e.g. 180",
             field="older_than_days",
         )
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    cutoff = (now or clock.now()) - timedelta(days=older_than_days)
     with atomic(conn):
         points = conn.execute(delete(_point).where(_point.c.recorded_at < cutoff)).rowcount
         tracks = conn.execute(delete(_track).where(_track.c.ended_at < cutoff)).rowcount

@@ -33,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
+from gis import clock
 from gis import columns as C
 from gis.errors import (
     ConflictError,
@@ -617,18 +618,19 @@ def _publish(conn: Connection, plan_id: int, district_id: int, actor: str) -> No
             f"Plan {plan.name!r} (id {plan_id}) is {plan.status}; only a draft can be published. Write the plan "
             "again under a new name to publish it anew."
         )
-    # now() is the transaction's start time, so the old plan ends exactly when the new one starts.
+    # one instant for both, so the old plan ends exactly when the new one starts
+    instant = clock.now()
     archived = conn.execute(
         update(_plan)
         .where(_plan.c.district_id == district_id, _plan.c.status == PlanStatus.PUBLISHED)
-        .values(status=PlanStatus.ARCHIVED, valid_to=func.now(), version=_plan.c.version + 1)
+        .values(status=PlanStatus.ARCHIVED, valid_to=instant, version=_plan.c.version + 1)
         .returning(_plan.c.name)
     ).scalars()
     replaced = sorted(archived)
     conn.execute(
         update(_plan)
         .where(_plan.c.id == plan_id)
-        .values(status=PlanStatus.PUBLISHED, valid_from=func.now(), version=_plan.c.version + 1)
+        .values(status=PlanStatus.PUBLISHED, valid_from=instant, version=_plan.c.version + 1)
     )
     record(
         conn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gis import clock
 from gis.store.features import PUBLIC_GRID_FIELDS
 
 
@@ -143,9 +144,9 @@ def test_property_filters_and_queryables(client):
 
 
 def test_datetime_picks_the_plan_published_then(client):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    now = datetime.now(UTC)
+    now = clock.now()
     current = client.get("/collections/grids/items", params={"datetime": now.isoformat(), "limit": 1}).json()
     assert current["plan"] == "v1"
     early = client.get("/collections/grids/items", params={"datetime": "2000-01-01T00:00:00Z"})

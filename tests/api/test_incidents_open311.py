@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 
 from api.app import create_app
 from api.settings import Settings
-from gis import migrations
+from gis import clock, migrations
 from gis.cluster import DATABASE
 from gis.store import begin, create_engine
 from gis.store.incidents import create_incident, read_incident
@@ -19,7 +19,7 @@ from gis.store.users import add_user
 from tests.api.conftest import bearer
 from tests.gis.patrols import tiny
 
-TWO_DAYS_AGO = datetime.now(UTC) - timedelta(days=2)
+TWO_DAYS_AGO = clock.now() - timedelta(days=2)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +14,7 @@ from matplotlib import image as mpimg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from gis import clock
 from gis.store import begin, create_engine
 from gis.store.incidents import copy_incidents
 from gis.store.users import add_user
@@ -129,7 +130,7 @@ def heat(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[str
                 "category": "sanitation.garbage.household",
                 "handling_class": "on_site",
                 "status": "closed",
-                "reported_at": datetime.now(UTC) - timedelta(days=7),
+                "reported_at": clock.now() - timedelta(days=7),
                 "lon": xy[:, 0],
                 "lat": xy[:, 1],
                 "description": None,

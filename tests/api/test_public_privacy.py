@@ -24,7 +24,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from itertools import product
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from api.access import ROUTE_ROLES, Role, api_routes, route_id
 from api.app import create_app
 from api.routes.features import COLLECTIONS
 from api.settings import Settings
+from gis import clock
 from gis.incidents import DEFAULT
 from gis.patrols.readers import read_json
 from gis.store import begin, create_engine
@@ -123,7 +124,9 @@ def populate(conn: Connection, *, plan: str) -> dict[str, Any]:
     lon, lat = _point_in(conn, a, plan)
     angle = np.linspace(0.0, 2 * np.pi, 120, endpoint=False)
     walk = np.c_[lon + 0.0004 * np.cos(angle), lat + 0.0004 * np.sin(angle)]
-    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    # 09:00 in Shanghai yesterday, whatever the hour of the frozen clock
+    day = clock.today(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)
+    start = datetime.combine(day, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
     points = [
         {"time": (start + timedelta(seconds=10 * i)).isoformat(), "lon": float(x), "lat": float(y)}
         for i, (x, y) in enumerate(walk)
@@ -145,7 +148,7 @@ def populate(conn: Connection, *, plan: str) -> dict[str, Any]:
                 description=DESCRIPTION,
                 reporter_name=REPORTER_NAME,
                 reporter_phone=REPORTER_PHONE,
-                reported_at=datetime.now(UTC) - timedelta(days=days),
+                reported_at=clock.now() - timedelta(days=days),
             )
         )
     transition(conn, incidents[0], to="accepted", actor="probe", note=NOTE)
@@ -369,7 +372,7 @@ def test_the_crawl_sees_the_posted_contact_and_the_public_incidents(crawl):
 def test_the_detector_finds_personal_data_where_it_is_allowed(crawl, role, url, query, expected):
     """Positive controls: on the routes meant for it the same checks do find the sentinels."""
     client, stored = crawl
-    day = (datetime.now(UTC) - timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    day = (clock.today(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).isoformat()
     url = url.format(incident=stored["incidents"][0])
     query = {k: v.format(day=day) if isinstance(v, str) else v for k, v in query.items()}
     response = client.get(url, params=query, headers=bearer(stored["tokens"][role]))

@@ -25,6 +25,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis import clock
+
 CRS = "EPSG:32650"
 ORIGIN = (200_000.0, 2_495_000.0)  # UTM 50N metres, about 114.08 E 22.55 N
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -120,9 +122,9 @@ def make_district(conn: Connection, *, name: str = "tiny", timezone: str | None 
     plan = conn.execute(
         text(
             "INSERT INTO grid_plan (district_id, name, status, valid_from) "
-            "VALUES (:d, :n, 'published', now()) RETURNING id"
+            "VALUES (:d, :n, 'published', :t) RETURNING id"
         ),
-        {"d": did, "n": f"{name}-v1"},
+        {"d": did, "n": f"{name}-v1", "t": clock.now()},
     ).scalar_one()
     for code, x0 in (("A", 0), ("B", 400)):
         conn.execute(
