@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 
 from api.settings import Settings
 from gis.errors import InputError
+from gis.plans.store import ACTOR_OPTION
 from gis.store import connect
-from gis.store.queries import ACTOR_OPTION
 
 __all__ = ["BBox", "Conn", "connection", "parse_bbox", "settings"]
 

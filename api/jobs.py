@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from gis.errors import CommgridError, ConflictError
-from gis.store import begin, connect, write_plan
-from gis.store.districts import read_assignment, read_district, read_district_communities, read_district_units
+from gis.plans import write_plan
+from gis.plans.districts import read_assignment, read_district, read_district_communities, read_district_units
+from gis.store import begin, connect
 from gis.store.jobs import create_job, finish_job, update_job
 from gis.store.models import GridPlan
 

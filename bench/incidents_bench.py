@@ -202,7 +202,7 @@ def import_csv(engine, csv: Path) -> tuple[Any, Any, Stages, float]:
     """The import as ``commgrid incidents import`` runs it; its result, the mapping, the stages, seconds."""
     import sqlalchemy as sa
 
-    import gis.store.incidents as store
+    import gis.incidents.store as store
     from gis.incidents.imports import map_incidents, read_incident_table
 
     stages = Stages()
@@ -363,9 +363,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import geopandas as gpd
     from sqlalchemy import text
 
+    from gis.incidents.hotspots import incident_hotspots
     from gis.store.users import add_user
     from tiles.density import DensityQuery, WindowCounts, plan_parts
-    from tiles.hotspots import incident_hotspots
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

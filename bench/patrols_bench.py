@@ -58,10 +58,10 @@ sys.path.insert(0, str(REPO))
 from data.sample import generate_district, write_district  # noqa: E402
 from gis import migrations  # noqa: E402
 from gis.cluster import EmbeddedCluster  # noqa: E402
-from gis.output import read_plan_file  # noqa: E402
+from gis.plans.files import read_plan_file  # noqa: E402
+from gis.plans.load import store_plan  # noqa: E402
+from gis.plans.store import read_grids  # noqa: E402
 from gis.store import begin, create_engine  # noqa: E402
-from gis.store.load import store_plan  # noqa: E402
-from gis.store.queries import read_grids  # noqa: E402
 
 OUT = REPO / "bench" / "results"
 WORK = Path(tempfile.gettempdir()) / "commgrid-patrols-bench"
@@ -109,7 +109,7 @@ def build_plan(work: Path, seed: int, households: int, communities: int) -> tupl
 
 def store_district(engine, plan: Path, district, workers: int) -> dict[str, Any]:
     """Store the plan with streets, the rule, ``workers`` workers (one per grid) and their phones."""
-    from gis.store.patrols import set_rule
+    from gis.patrols.store import set_rule
 
     with begin(engine) as conn:
         stored = store_plan(
@@ -312,9 +312,9 @@ def machine() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import gis.patrols.analysis as analysis_module
-    import gis.store.patrols as store_module
+    import gis.patrols.store as store_module
     from gis.patrols.readers import read_tracks
-    from gis.store.patrol_reports import read_compliance
+    from gis.patrols.reports import read_compliance
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,7 @@ def import_(
     """
     from gis.incidents import DEFAULT, read_taxonomy
     from gis.incidents.imports import map_incidents, read_incident_table
-    from gis.store.incidents import copy_incidents
+    from gis.incidents.store import copy_incidents
 
     mapping = pairs(map_, option="--map", example="FIELD=COLUMN, e.g. category=TYPE")
     values = pairs(category, option="--category", example="VALUE=CODE, e.g. 'Mischief=public_security.vandalism'")

@@ -24,9 +24,9 @@ def load_plan_file(
     """Store a plan file (with its units and communities, and optionally the streets) in one transaction."""
     from api.database import open_store
     from gis.io import read_barriers
-    from gis.output import read_plan_file
+    from gis.plans.files import read_plan_file
+    from gis.plans.load import store_plan
     from gis.store import begin
-    from gis.store.load import store_plan
 
     files = read_plan_file(path)
     lines = None
@@ -91,15 +91,16 @@ def export_map(
     db: DbOpt = None,
 ) -> None:
     """Write a folium HTML map of a plan (for notebooks and e-mail)."""
-    from api.maps import plan_map
+    from tiles.webmaps import plan_map
 
     if plan is not None and plan.lower().endswith(".gpkg"):
-        from gis.output import read_plan_file
+        from gis.plans.files import read_plan_file
 
         grids = read_plan_file(Path(plan)).grids
     else:
         from api.database import open_store
-        from gis.store import connect, read_grids
+        from gis.plans import read_grids
+        from gis.store import connect
 
         engine = open_store(settings_from(db))
         try:

@@ -77,7 +77,7 @@ def partition_files(
     never change.
     """
     from gis.io import read_barriers, read_boundary, read_communities, read_units
-    from gis.output import read_plan_file, write_geojson, write_plan_files
+    from gis.plans.files import read_plan_file, write_geojson, write_plan_files
     from partition import Targets
     from partition import partition as run
 
@@ -161,7 +161,7 @@ def partition_files(
         text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         _replace(report_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if map_path is not None:
-        from api.maps import plan_map
+        from tiles.webmaps import plan_map
 
         _replace(map_path, lambda tmp: plan_map(result.grids, title=out.stem).save(str(tmp)))
     return PartitionFiles(out, geojson, report_path, map_path, report, list(loaded.report.warnings))

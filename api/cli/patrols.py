@@ -70,7 +70,7 @@ def import_(
     fixes far outside the district flagged; the report says how many of each.
     """
     from gis.patrols.readers import read_tracks
-    from gis.store.patrols import import_fixes
+    from gis.patrols.store import import_fixes
 
     fixes = read_tracks(file, fmt=fmt, timezone=timezone, columns=_columns(column))  # checked before the store opens
     with store_connection(db) as conn:
@@ -115,7 +115,7 @@ def rule(
     db: DbOpt = None,
 ) -> None:
     """Show the district's patrol rule, or change the settings given."""
-    from gis.store.patrols import find_district, read_rule, set_rule
+    from gis.patrols.store import find_district, read_rule, set_rule
 
     changes = {
         "min_visits": min_visits,
@@ -152,8 +152,8 @@ def compliance(
 ) -> None:
     """Which workers kept the patrol rule on a day, with their visits and coverage."""
     from gis.errors import InputError
-    from gis.store.patrol_reports import read_compliance
-    from gis.store.patrols import analyse_days, find_district
+    from gis.patrols.reports import read_compliance
+    from gis.patrols.store import analyse_days, find_district
 
     try:
         when = date.fromisoformat(day)
@@ -201,8 +201,8 @@ def calendar(
     db: DbOpt = None,
 ) -> None:
     """Draw a worker's month as a calendar coloured by compliance (PNG)."""
-    from gis.store.patrol_reports import parse_month, read_calendar
-    from tiles.patrol_sheets import calendar_png
+    from gis.patrols.reports import parse_month, read_calendar
+    from tiles.paper.patrol_sheets import calendar_png
 
     start, end = parse_month(month)
     with store_connection(db) as conn:
@@ -222,7 +222,7 @@ def purge(
     db: DbOpt = None,
 ) -> None:
     """Delete GPS fixes and track lines past the retention period; compliance results and visits stay."""
-    from gis.store.patrols import purge as purge_tracks
+    from gis.patrols.store import purge as purge_tracks
 
     days = older_than or float(settings_from(db).patrol_retention_days)
     with store_connection(db) as conn:
@@ -244,8 +244,8 @@ def supervise(
 ) -> None:
     """Let a user see the tracks and compliance of some grids' workers (or list the links)."""
     from gis.errors import InputError
-    from gis.store.patrol_reports import add_supervisor, list_supervisors, remove_supervisor
-    from gis.store.patrols import find_district
+    from gis.patrols.reports import add_supervisor, list_supervisors, remove_supervisor
+    from gis.patrols.store import find_district
 
     with store_connection(db) as conn:
         found = find_district(conn, district)
@@ -270,7 +270,7 @@ def devices_add(
     db: DbOpt = None,
 ) -> None:
     """Register a device to a worker (moving it from a previous one)."""
-    from gis.store.patrols import add_device
+    from gis.patrols.store import add_device
 
     with store_connection(db) as conn:
         add_device(conn, device, worker)
@@ -281,7 +281,7 @@ def devices_add(
 @handle_errors
 def devices_remove(device: Annotated[str, typer.Argument(help="The device id.")], db: DbOpt = None) -> None:
     """Forget a device (fixes already imported keep their worker)."""
-    from gis.store.patrols import remove_device
+    from gis.patrols.store import remove_device
 
     with store_connection(db) as conn:
         remove_device(conn, device)
@@ -292,7 +292,7 @@ def devices_remove(device: Annotated[str, typer.Argument(help="The device id.")]
 @handle_errors
 def devices_list(db: DbOpt = None) -> None:
     """List registered devices and their workers."""
-    from gis.store.patrols import list_devices
+    from gis.patrols.store import list_devices
 
     with store_connection(db) as conn:
         rows = list_devices(conn)

@@ -23,7 +23,8 @@ def _engine(db: str | None):
 @handle_errors
 def list_(db: DbOpt = None) -> None:
     """Every stored plan with its status and validity."""
-    from gis.store import connect, list_plans
+    from gis.plans import list_plans
+    from gis.store import connect
 
     engine = _engine(db)
     try:
@@ -54,8 +55,9 @@ def diff(
     db: DbOpt = None,
 ) -> None:
     """What changed from plan A to plan B: grids added, removed, changed; households moved."""
-    from gis.store import connect, read_grids
-    from gis.store.plans import diff_plans
+    from gis.plans import read_grids
+    from gis.plans.edits import diff_plans
+    from gis.store import connect
 
     engine = _engine(db)
     try:
@@ -70,7 +72,7 @@ def diff(
         f"{d.households_total:,} households ({d.households_moved_share:.1%}) changed grid"
     )
     if map_out is not None and grids is not None:
-        from api.maps import diff_map
+        from tiles.webmaps import diff_map
 
         map_out.parent.mkdir(parents=True, exist_ok=True)
         diff_map(grids[0], grids[1], changed=set(d.changed), added=set(d.added)).save(str(map_out))
@@ -84,7 +86,8 @@ def publish(name: Annotated[str, typer.Argument(help="The draft plan to publish.
 
     The audit log records the publish for the shell user (``cli:<user>``).
     """
-    from gis.store import begin, publish_plan
+    from gis.plans import publish_plan
+    from gis.store import begin
     from gis.store.audit import cli_actor
 
     engine = _engine(db)

@@ -73,7 +73,7 @@ def _public_base(public_url: str | None, db: str | None) -> str:
 
 
 def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: bool) -> list:
-    from tiles.poster import DEFAULT_SERVICE_HOURS, read_poster
+    from tiles.paper.poster import DEFAULT_SERVICE_HOURS, read_poster
 
     return [
         read_poster(
@@ -90,8 +90,8 @@ def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: b
 
 
 def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
-    from tiles.poster import render_poster
-    from tiles.printing import pdf_to_png
+    from tiles.paper.poster import render_poster
+    from tiles.paper.printing import pdf_to_png
 
     pdf = render_poster(poster, paper=paper)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ def posters(
     db: DbOpt = None,
 ) -> None:
     """Write the posters of every grid of a community into a folder."""
-    from tiles.poster import community_grid_codes
+    from tiles.paper.poster import community_grid_codes
 
     base = _public_base(public_url, db)
     with _conn(db) as conn:
@@ -159,8 +159,8 @@ def cards(
     db: DbOpt = None,
 ) -> None:
     """Write service contact cards: one A4 page of ten cut-out cards per grid."""
-    from tiles.cards import CARDS_PER_PAGE, render_cards
-    from tiles.poster import community_grid_codes
+    from tiles.paper.cards import CARDS_PER_PAGE, render_cards
+    from tiles.paper.poster import community_grid_codes
 
     if not codes and community is None:
         raise InputError("name grid codes or a --community", field="codes")

@@ -30,10 +30,10 @@ def weekly(
     Writes weekly-WEEK[-COMMUNITY].csv and .pdf (one A4 page for a community) into --out.
     """
     from api.database import open_store
+    from gis.patrols.reports import parse_week, weekly_report
+    from gis.patrols.store import find_district
     from gis.store import begin
-    from gis.store.patrol_reports import parse_week, weekly_report
-    from gis.store.patrols import find_district
-    from tiles.patrol_sheets import weekly_csv, weekly_pdf
+    from tiles.paper.patrol_sheets import weekly_csv, weekly_pdf
 
     parse_week(week)  # a bad week fails before the store opens
     engine = open_store(settings_from(db))

@@ -34,7 +34,7 @@ def import_(
     A grid's previous worker is retired (kept for history); a row naming the grid's
     current worker updates their phone, photo and duties.
     """
-    from gis.store.workers import import_workers, read_workers_csv
+    from gis.workers.store import import_workers, read_workers_csv
 
     rows = read_workers_csv(file)  # every row checked, photos read, before the store is touched
     with store_connection(db) as conn:
@@ -54,7 +54,7 @@ def list_(
     db: DbOpt = None,
 ) -> None:
     """List posted (or retired) workers with their grids and work phones."""
-    from gis.store.workers import list_workers
+    from gis.workers.store import list_workers
 
     with store_connection(db) as conn:
         workers = list_workers(conn, district=district, grid_code=grid, active=not retired)

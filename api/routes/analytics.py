@@ -28,11 +28,10 @@ from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
 from gis import clock
 from gis.errors import InputError
 from gis.incidents import STATES
-from gis.store.incidents import grid_counts, incident_points
-from gis.store.patrols import find_district
-from tiles.bins import heat_map
+from gis.incidents.hotspots import LEVELS, incident_hotspots
+from gis.incidents.store import grid_counts, incident_points
+from gis.patrols.store import find_district
 from tiles.density import CELLS, DensityQuery, density_tile
-from tiles.hotspots import LEVELS, incident_hotspots
 from tiles.matrix import check_tile
 
 __all__ = ["router"]
@@ -186,6 +185,8 @@ def analytics_heatmap(
         tax.find(category)
     place = find_district(conn, district)
     lon, lat = incident_points(conn, district_id=place.id, category=category, start=start, end=end)
+    from tiles.webmaps import heat_map  # folium is loaded only when a heat map is asked for
+
     html = heat_map(lon, lat).get_root().render()
     name = f"incidents-{place.name}.html".replace('"', "")
     return HTMLResponse(html, headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private"})

@@ -29,8 +29,8 @@ from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
-from gis.store.incidents import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
-from gis.store.patrols import find_district
+from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
+from gis.patrols.store import find_district
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
 

@@ -24,7 +24,7 @@ from api.dependencies import Conn
 from api.routes.incidents import Tax, duplicate_window
 from gis import clock
 from gis.errors import InputError
-from gis.store.incidents import create_incident, public_requests
+from gis.incidents.store import create_incident, public_requests
 
 __all__ = ["router"]
 

@@ -34,8 +34,7 @@ from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
 from api.routes.tiles import tile_response
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
-from gis.store import begin
-from gis.store.patrol_reports import (
+from gis.patrols.reports import (
     Scope,
     parse_month,
     read_calendar,
@@ -43,12 +42,13 @@ from gis.store.patrol_reports import (
     supervised_grids,
     weekly_report,
 )
-from gis.store.patrol_reports import (
+from gis.patrols.reports import (
     read_tracks as read_track_features,
 )
-from gis.store.patrols import find_district, import_fixes, purge, read_rule
+from gis.patrols.store import find_district, import_fixes, purge, read_rule
+from gis.store import begin
 from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
-from tiles.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
+from tiles.paper.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
 from tiles.tracks import track_tile
 
 __all__ = ["router"]

@@ -13,9 +13,9 @@ from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
 from api.routes.common import CONFLICT
 from gis.errors import InputError
-from gis.store import list_plans, publish_plan
-from gis.store.plans import diff_plans, move_units
-from gis.store.queries import _resolve_plan
+from gis.plans import list_plans, publish_plan
+from gis.plans.edits import diff_plans, move_units
+from gis.plans.store import _resolve_plan
 
 router = APIRouter(tags=["plans"])
 Who = Annotated[Caller, Depends(caller)]

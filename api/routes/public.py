@@ -28,9 +28,9 @@ from api.routes.map import VENDOR, WebMapMissingError
 from gis import clock
 from gis.errors import NotFoundError
 from gis.store import connect
-from tiles.cards import render_cards
-from tiles.poster import NO_WORKER, Poster, grid_code_at, read_poster, render_poster
-from tiles.printing import pdf_to_png
+from tiles.paper.cards import render_cards
+from tiles.paper.poster import NO_WORKER, Poster, grid_code_at, read_poster, render_poster
+from tiles.paper.printing import pdf_to_png
 
 __all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
 

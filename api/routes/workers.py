@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, IdPath
 from gis.errors import InputError
-from gis.store.workers import (
+from gis.workers.store import (
     MAX_DUTIES_CHARS,
     MAX_NAME_CHARS,
     Worker,

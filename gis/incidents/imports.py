@@ -44,7 +44,7 @@ _PARTS = ("year", "month", "day", "hour", "minute")
 
 @dataclass(frozen=True)
 class MappedIncidents:
-    """Checked records ready for :func:`gis.store.incidents.copy_incidents`, and the rows left out."""
+    """Checked records ready for :func:`gis.incidents.store.copy_incidents`, and the rows left out."""
 
     frame: pd.DataFrame
     read: int

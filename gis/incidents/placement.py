@@ -1,6 +1,6 @@
 """Placing incident points in districts and grids, many at a time (pure: geometries in, ids out).
 
-The rule is the one of a single intake (:func:`gis.store.incidents.create_incident`): a
+The rule is the one of a single intake (:func:`gis.incidents.store.create_incident`): a
 point belongs to the district whose boundary covers it, the lowest id when several do,
 and to the grid of that district's published plan covering it, the lowest id again;
 points on a shared edge are covered by both sides. Each polygon is tested against the

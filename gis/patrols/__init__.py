@@ -1,6 +1,6 @@
 """Patrol GPS tracks: reading, cleaning, and analysis into patrols, visits, coverage and compliance.
 
-Pure functions on frames; the store side is :mod:`gis.store.patrols`.
+Pure functions on frames; the store side is :mod:`gis.patrols.store`.
 """
 
 from gis.patrols.analysis import (

@@ -4,7 +4,7 @@ Every reader returns a :class:`pandas.DataFrame` with the columns of
 :mod:`gis.patrols.columns`: ``worker`` (the worker id as the file gives it, or
 ``None``), ``device``, ``recorded_at`` (UTC), ``lon``, ``lat`` and ``row`` (the fix's
 0-based position in the file, for messages). Which worker a fix belongs to is settled
-later, against the store (:func:`gis.store.patrols.resolve_workers`).
+later, against the store (:func:`gis.patrols.store.resolve_workers`).
 
 Times are never guessed: a CSV time without an offset needs the ``timezone`` it was
 written in, and GPX times are UTC, as the GPX 1.1 schema defines them.

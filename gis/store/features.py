@@ -20,8 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gis import columns as C
 from gis.errors import InputError, NotFoundError
+from gis.plans.store import _resolve_plan
 from gis.store.models import SRID, Community, Grid, GridAssignment, GridPlan, GridWorker, Incident, PlanStatus, Unit
-from gis.store.queries import _resolve_plan
 
 __all__ = [
     "PUBLIC_COMMUNITY_FIELDS",

@@ -20,9 +20,9 @@ from api.cli.partition_cmd import PartitionFiles, partition_files
 from api.settings import Settings
 from data.sample import generate_district, write_district
 from gis.cluster import DATABASE
-from gis.output import read_plan_file
+from gis.plans.files import read_plan_file
+from gis.plans.load import store_plan
 from gis.store import begin, create_engine
-from gis.store.load import store_plan
 
 
 @pytest.fixture(scope="session")

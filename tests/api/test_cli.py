@@ -167,7 +167,8 @@ def test_blank_counts_need_the_zero_flag(tmp_path):
 
 def test_demo_runs_the_main_job_without_serving(create_database, tmp_path):
     from gis.cluster import DATABASE
-    from gis.store import connect, create_engine, read_grids
+    from gis.plans import read_grids
+    from gis.store import connect, create_engine
 
     url = create_database("demo", template=DATABASE)
     out = tmp_path / "demo"

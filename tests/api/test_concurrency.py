@@ -19,10 +19,10 @@ from sqlalchemy.engine import URL
 
 from gis import migrations
 from gis.cluster import DATABASE
-from gis.output import read_plan_file
+from gis.plans.files import read_plan_file
+from gis.plans.load import store_plan
 from gis.store import begin, create_engine
 from gis.store.audit import list_entries
-from gis.store.load import store_plan
 from gis.store.users import add_user
 from tests.api.conftest import serving
 from tests.api.locks import connect, wait_for_waiters

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis.output import read_plan_file, write_plan_files
+from gis.plans.files import read_plan_file, write_plan_files
 from gis.store import connect, create_engine
 from gis.store.models import Base
 from gis.store.versions import read_versions

@@ -17,8 +17,8 @@ from api.settings import Settings
 from gis import migrations
 from gis.cluster import DATABASE
 from gis.incidents.imports import map_incidents, read_incident_table
+from gis.incidents.store import copy_incidents
 from gis.store import begin, create_engine
-from gis.store.incidents import copy_incidents
 from gis.store.users import add_user
 from tests.api.conftest import bearer
 from tests.gis.incidents.vancouver import CATEGORIES, FOLDER, MAPPING, store_vancouver

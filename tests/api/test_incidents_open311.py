@@ -13,8 +13,8 @@ from api.app import create_app
 from api.settings import Settings
 from gis import clock, migrations
 from gis.cluster import DATABASE
+from gis.incidents.store import create_incident, read_incident
 from gis.store import begin, create_engine
-from gis.store.incidents import create_incident, read_incident
 from gis.store.users import add_user
 from tests.api.conftest import bearer
 from tests.gis.patrols import tiny

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from gis import clock
+from gis.incidents.store import copy_incidents
 from gis.store import begin, create_engine
-from gis.store.incidents import copy_incidents
 from gis.store.users import add_user
 from tests.api.conftest import database_with_plans, serving
 

@@ -17,9 +17,9 @@ from api.cli import app as cli
 from api.settings import Settings
 from gis import migrations
 from gis.cluster import DATABASE
+from gis.patrols.reports import add_supervisor
+from gis.patrols.store import import_fixes
 from gis.store import begin, create_engine
-from gis.store.patrol_reports import add_supervisor
-from gis.store.patrols import import_fixes
 from gis.store.users import add_user
 from tests.api.conftest import bearer, serving
 from tests.gis.patrols import tiny

@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from tiles.printing import pdf_pages
+from tiles.paper.printing import pdf_pages
 
 runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
 PDFTOTEXT = shutil.which("pdftotext")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from gis.store import begin, create_engine
-from gis.store.workers import assign_worker
+from gis.workers.store import assign_worker
 from tests.api.conftest import database_with_plans, serving
 
 PHONE, DESKTOP = (390, 844), (1280, 800)
@@ -23,7 +23,7 @@ def site(create_database: Callable[..., URL], sample_plan):
     url = database_with_plans(create_database, "public_browser", sample_plan.gpkg, {"p1": True})
     engine = create_engine(url)
     with begin(engine) as conn:
-        from gis.store import read_grids
+        from gis.plans import read_grids
 
         codes = read_grids(conn)["code"].tolist()
         assign_worker(

@@ -45,12 +45,12 @@ from api.routes.features import COLLECTIONS
 from api.settings import Settings
 from gis import clock
 from gis.incidents import DEFAULT
+from gis.incidents.store import create_incident, transition
 from gis.patrols.readers import read_json
+from gis.patrols.store import add_device, import_fixes, set_rule
 from gis.store import begin, create_engine
-from gis.store.incidents import create_incident, transition
-from gis.store.patrols import add_device, import_fixes, set_rule
 from gis.store.users import add_user
-from gis.store.workers import assign_worker
+from gis.workers.store import assign_worker
 from tests.api.conftest import bearer, database_with_plans
 
 REPORTER_NAME = "探针报告人Qzxw"

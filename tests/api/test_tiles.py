@@ -169,7 +169,7 @@ def test_publishing_another_plan_changes_the_tiles(changing):
     execute(
         url, "UPDATE grid SET households = households + 1 WHERE plan_id = (SELECT id FROM grid_plan WHERE name='b')"
     )
-    from gis.store import publish_plan
+    from gis.plans import publish_plan
 
     engine = create_engine(url)
     with begin(engine) as conn:

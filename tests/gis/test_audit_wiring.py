@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gis.errors import ConflictError
+from gis.plans.edits import move_units
+from gis.plans.store import ACTOR_OPTION, acting_user, publish_plan
 from gis.store.audit import cli_actor, list_entries
-from gis.store.plans import move_units
-from gis.store.queries import ACTOR_OPTION, acting_user, publish_plan
 from tests.gis.test_store import district, save  # noqa: F401 - the district fixture
 
 pytestmark = pytest.mark.usefixtures("district")

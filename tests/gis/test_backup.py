@@ -14,14 +14,14 @@ from sqlalchemy.engine import URL
 from gis import migrations
 from gis.cluster import DATABASE
 from gis.errors import CommgridError, ConflictError, InputError
+from gis.incidents.store import create_incident
+from gis.patrols.store import import_fixes
+from gis.plans.store import publish_plan
 from gis.store import begin, create_engine
 from gis.store.audit import list_entries, record
 from gis.store.backup import archive_revision, dump_store, restore_store, table_checksums, table_rows
-from gis.store.incidents import create_incident
-from gis.store.patrols import import_fixes
-from gis.store.queries import publish_plan
 from gis.store.users import add_user
-from gis.store.workers import change_worker
+from gis.workers.store import change_worker
 from tests.gis.patrols import tiny
 
 # Moved by the restore on purpose (data_version) or holding its own entry (audit_log).

@@ -33,10 +33,8 @@ from gis.errors import (
     MissingCRSError,
     NotFoundError,
 )
-from gis.store import (
+from gis.plans import (
     GRID_COLUMNS,
-    connect,
-    create_engine,
     list_plans,
     publish_plan,
     read_grids,
@@ -45,6 +43,7 @@ from gis.store import (
     write_plan,
     write_units,
 )
+from gis.store import connect, create_engine
 from gis.store.models import AppUser, Community, GridPlan, Unit
 
 CRS = "EPSG:3826"

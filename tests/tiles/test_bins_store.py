@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from gis.errors import InputError
-from gis.store.incidents import create_incident, transition
+from gis.hexagons import hex_cells
+from gis.incidents.store import create_incident, transition
 from tests.gis.patrols import tiny
-from tiles.bins import hex_cells
 from tiles.density import LEVELS, WORLD, DensityQuery, Part, WindowCounts, plan_parts, tile_params, tile_sql
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -67,7 +67,7 @@ def expected_bins(conn) -> dict[tuple, int]:
     out: dict[tuple, int] = {}
     for level in LEVELS:
         size = WORLD / 2**level
-        q, r = hex_cells(x, y, size=size)  # the cube rounding of tiles.bins: the same lattice
+        q, r = hex_cells(x, y, size=size)  # the cube rounding of gis.hexagons: the same lattice
         squares = np.floor(x / size).astype(int), np.floor(y / size).astype(int)
         for shape, (i, j) in (("hex", (q, r)), ("square", squares)):
             for k, row in enumerate(rows):

@@ -23,11 +23,11 @@ import pytest
 import shapely
 from PIL import Image, ImageDraw
 
-from gis.store.workers import PostedContact, photo_jpeg
-from tiles.cards import CARDS_PER_PAGE, render_cards
-from tiles.mapsvg import GridMap, Street, grid_map_svg, nice_length, view_box
-from tiles.poster import Poster, poster_layout, render_poster, render_poster_png
-from tiles.printing import pdf_pages
+from gis.workers.store import PostedContact, photo_jpeg
+from tiles.paper.cards import CARDS_PER_PAGE, render_cards
+from tiles.paper.mapsvg import GridMap, Street, grid_map_svg, nice_length, view_box
+from tiles.paper.poster import Poster, poster_layout, render_poster, render_poster_png
+from tiles.paper.printing import pdf_pages
 
 PDFTOTEXT = shutil.which("pdftotext")
 needs_pdftotext = pytest.mark.skipif(

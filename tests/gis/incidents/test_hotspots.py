@@ -10,11 +10,11 @@ import pytest
 import shapely
 
 from gis.errors import InputError, NotFoundError
+from gis.hexagons import hex_cells, hex_cover, hex_polygons
+from gis.incidents.hotspots import gi_star, incident_hotspots
 from gis.incidents.imports import map_incidents, read_incident_table
-from gis.store.incidents import copy_incidents
+from gis.incidents.store import copy_incidents
 from tests.gis.incidents.vancouver import CATEGORIES, FOLDER, MAPPING, store_vancouver
-from tiles.bins import hex_cells, hex_cover, hex_polygons
-from tiles.hotspots import gi_star, incident_hotspots
 
 
 def lattice(counts: np.ndarray) -> gpd.GeoDataFrame:

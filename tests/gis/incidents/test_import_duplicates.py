@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
-from gis.store.incidents import copy_incidents, create_incident
+from gis.incidents.store import copy_incidents, create_incident
 from tests.gis.patrols import tiny
 
 NOON = datetime(2026, 11, 2, 4, tzinfo=UTC)

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from gis.errors import ConflictError, InputError, NotFoundError, OutsideBoundaryError
 from gis.incidents.imports import map_incidents, read_incident_table
-from gis.store.incidents import copy_incidents, create_incident, read_incident, transition
+from gis.incidents.store import copy_incidents, create_incident, read_incident, transition
 from tests.gis.incidents.vancouver import CATEGORIES, FOLDER, MAPPING, store_vancouver
 from tests.gis.patrols import tiny
 
@@ -123,7 +123,7 @@ def test_a_transition_writes_its_audit_entry_in_the_same_transaction(db_conn, di
 
 
 def test_a_role_may_be_held_to_some_starting_states(db_conn, district):
-    from gis.store.incidents import reporter_of
+    from gis.incidents.store import reporter_of
 
     new = report(db_conn, (100, 100))  # sanitation: on site
     assert reporter_of(db_conn, new) == "clerk"
@@ -137,7 +137,7 @@ def test_a_role_may_be_held_to_some_starting_states(db_conn, district):
 def test_overdue_incidents_are_listed_yellow_then_red(db_conn, district):
     from datetime import UTC, datetime, timedelta
 
-    from gis.store.incidents import list_overdue
+    from gis.incidents.store import list_overdue
 
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     fire = report(db_conn, (100, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=30))

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from gis.errors import InputError, NotFoundError
 from gis.patrols.readers import read_tracks
-from gis.store.patrol_reports import (
+from gis.patrols.reports import (
     add_supervisor,
     list_supervisors,
     read_calendar,
@@ -19,10 +19,10 @@ from gis.store.patrol_reports import (
     supervised_grids,
     weekly_report,
 )
-from gis.store.patrol_reports import (
+from gis.patrols.reports import (
     read_tracks as read_track_features,
 )
-from gis.store.patrols import (
+from gis.patrols.store import (
     add_device,
     analyse_days,
     import_fixes,

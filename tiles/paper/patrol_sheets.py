@@ -1,7 +1,7 @@
 """Patrol charts and sheets: a worker's compliance calendar (PNG) and the weekly report (PDF, CSV).
 
 The calendar is drawn with matplotlib; the weekly report is HTML laid out by
-WeasyPrint (:func:`tiles.printing.html_to_pdf`), like the posters, so Chinese names
+WeasyPrint (:func:`tiles.paper.printing.html_to_pdf`), like the posters, so Chinese names
 wrap and stay searchable. Both need Noto Sans CJK for Chinese text.
 """
 
@@ -16,8 +16,8 @@ import subprocess
 import pandas as pd
 
 from gis import clock
-from gis.store.patrol_reports import WEEKLY_FIELDS, WeeklyReport
-from tiles.printing import FONT_FAMILY, escape, html_to_pdf
+from gis.patrols.reports import WEEKLY_FIELDS, WeeklyReport
+from tiles.paper.printing import FONT_FAMILY, escape, html_to_pdf
 
 __all__ = ["STATUS_COLOURS", "calendar_png", "weekly_csv", "weekly_pdf"]
 
@@ -58,7 +58,7 @@ def calendar_png(days: pd.DataFrame, *, title: str, min_visits: int = 2, dpi: in
     Parameters
     ----------
     days
-        From :func:`gis.store.patrol_reports.read_calendar`: ``day``, ``analysed``,
+        From :func:`gis.patrols.reports.read_calendar`: ``day``, ``analysed``,
         ``compliant``, ``long_visits``, ``coverage``; consecutive days.
     title
         The heading, e.g. the worker's name, grid and month.
@@ -141,7 +141,7 @@ def weekly_pdf(report: WeeklyReport) -> bytes:
 
     Raises
     ------
-    tiles.printing.FontMissingError
+    tiles.paper.printing.FontMissingError
         When Noto Sans CJK is not installed.
     """
     return html_to_pdf(_weekly_html(report))

@@ -22,9 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import InputError
-from gis.store.incidents import grid_counts, incident_points
-from gis.store.patrols import find_district
-from tiles.bins import hex_cells, hex_cover
+from gis.hexagons import hex_cells, hex_cover
+from gis.incidents.store import grid_counts, incident_points
+from gis.patrols.store import find_district
 
 __all__ = ["LEVELS", "gi_star", "incident_hotspots"]
 

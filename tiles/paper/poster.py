@@ -30,11 +30,11 @@ from sqlalchemy.engine import Connection
 
 from gis import clock
 from gis.errors import InputError, NotFoundError
+from gis.plans.store import _resolve_plan
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
-from gis.store.queries import _resolve_plan
-from gis.store.workers import PostedContact, posted_contact
-from tiles.mapsvg import ACCENT, GridMap, Street, grid_map_svg, view_box
-from tiles.printing import FONT_FAMILY, PAPERS, data_uri, escape, fit_text, html_to_pdf, pdf_to_png, qr_svg
+from gis.workers.store import PostedContact, posted_contact
+from tiles.paper.mapsvg import ACCENT, GridMap, Street, grid_map_svg, view_box
+from tiles.paper.printing import FONT_FAMILY, PAPERS, data_uri, escape, fit_text, html_to_pdf, pdf_to_png, qr_svg
 
 __all__ = [
     "DEFAULT_SERVICE_HOURS",

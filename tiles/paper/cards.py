@@ -4,16 +4,16 @@ Each A4 page holds :data:`CARDS_PER_PAGE` copies of one grid's card (90 × 54 mm
 Chinese business-card size) in two columns with dashed cutting lines; several grids give
 one page each. A card shows the community, the grid, the worker's posted name and work
 phone (or whom to call instead), the service hours and a QR code to the grid's page.
-It reads the same :class:`~tiles.poster.Poster` data as the poster, without the map.
+It reads the same :class:`~tiles.paper.poster.Poster` data as the poster, without the map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tiles.mapsvg import ACCENT
-from tiles.poster import NO_WORKER, Poster
-from tiles.printing import FONT_FAMILY, PAPERS, escape, fit_text, html_to_pdf, qr_svg
+from tiles.paper.mapsvg import ACCENT
+from tiles.paper.poster import NO_WORKER, Poster
+from tiles.paper.printing import FONT_FAMILY, PAPERS, escape, fit_text, html_to_pdf, qr_svg
 
 __all__ = ["CARDS_PER_PAGE", "CARD_SIZE", "cards_html", "render_cards"]
 

@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from tiles.printing import FONT_FAMILY, escape
+from tiles.paper.printing import FONT_FAMILY, escape
 
 __all__ = ["ACCENT", "GridMap", "Street", "grid_map_svg", "nice_length", "view_box"]
 

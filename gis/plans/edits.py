@@ -17,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import ConflictError, InputError, NotFoundError
+from gis.plans.store import _resolve_plan, acting_user
 from gis.store.audit import record
 from gis.store.engine import atomic
-from gis.store.queries import _resolve_plan, acting_user
 
 __all__ = ["EditResult", "GridCheck", "PlanDiff", "diff_plans", "move_units", "plan_targets"]
 
@@ -171,7 +171,7 @@ def move_units(
         Validate without keeping the change (and without an audit entry).
     actor
         Who edits, for the audit log; by default the connection's user or the shell user
-        (:func:`gis.store.queries.acting_user`).
+        (:func:`gis.plans.store.acting_user`).
 
     Raises
     ------

@@ -1,6 +1,7 @@
-"""Bins: hexagons in a projected CRS (cells of points, polygons, covers) and heat maps.
+"""Hexagon bins in a projected CRS: the cells of points, their polygons, and covers of an area.
 
-Density tiles are in :mod:`tiles.density`.
+Below both the density tiles (:mod:`tiles.density`) and the hotspots
+(:mod:`gis.incidents.hotspots`), so both count the same cells.
 
 Pointy-top hexagons of circumradius ``size`` (metres in the CRS given), addressed by
 axial coordinates ``(q, r)``; cell ``(0, 0)`` is centred on the CRS origin, so the same
@@ -9,17 +10,10 @@ point always falls in the same cell and counts from different queries line up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import shapely
 
-from gis.errors import InputError
-
-if TYPE_CHECKING:
-    import folium
-
-__all__ = ["heat_map", "hex_cells", "hex_cover", "hex_polygons"]
+__all__ = ["hex_cells", "hex_cover", "hex_polygons"]
 
 _SQRT3 = np.sqrt(3.0)
 
@@ -71,30 +65,3 @@ def hex_cover(area: shapely.Geometry, *, size: float) -> tuple[np.ndarray, np.nd
     shapely.prepare(area)
     inside = shapely.intersects(area, polygons)
     return q[inside], r[inside], polygons[inside]
-
-
-def heat_map(lon: np.ndarray, lat: np.ndarray, *, radius: int = 12, cell_deg: float = 0.0005) -> folium.Map:
-    """A folium heat map of points, for export as one HTML file (``.save(path)``).
-
-    Points are first summed in cells of ``cell_deg`` degrees (about 50 m), so a million
-    incidents make a file of at most a few megabytes; each cell weighs its count.
-
-    Raises
-    ------
-    InputError
-        When there are no points.
-    """
-    import folium  # only here: the app need not load it to start
-    from folium.plugins import HeatMap
-
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    if lon.size == 0:
-        raise InputError("no incidents match: there is nothing to draw; widen the time window or the category")
-    cells = np.round(np.c_[lat, lon] / cell_deg).astype(np.int64)
-    unique, counts = np.unique(cells, axis=0, return_counts=True)
-    centres = unique * cell_deg
-    weights = counts / counts.max()
-    heat = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], zoom_start=12, tiles="OpenStreetMap")
-    HeatMap(np.c_[centres, weights].tolist(), radius=radius, min_opacity=0.3).add_to(heat)
-    heat.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]])
-    return heat

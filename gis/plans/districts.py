@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from gis import columns as C
 from gis.errors import NotFoundError
+from gis.plans.store import _resolve_plan
 from gis.store.models import SRID, Community, District, Grid, GridAssignment, Unit
-from gis.store.queries import _resolve_plan
 
 __all__ = ["read_assignment", "read_district", "read_district_communities", "read_district_units"]
 

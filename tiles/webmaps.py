@@ -1,4 +1,4 @@
-"""folium exports of plans, for notebooks and e-mail.
+"""folium maps: plans, plan differences and incident heat maps, for notebooks and e-mail.
 
 These HTML files load Leaflet from a CDN when opened, as folium does; the served web
 map at ``/map`` needs no internet.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import folium
 import geopandas as gpd
+import numpy as np
 
 from gis.columns import GRID_CODE, HOUSEHOLDS, POLSBY_POPPER, POPULATION, REASON, STATUS
+from gis.errors import InputError
 
-__all__ = ["CHANGE_COLORS", "STATUS_COLORS", "diff_map", "plan_map"]
+__all__ = ["CHANGE_COLORS", "STATUS_COLORS", "diff_map", "heat_map", "plan_map"]
 
 _SWATCH = "display:inline-block;width:12px;height:12px;margin-right:4px;"
 STATUS_COLORS = {"ok": "#7fc97f", "out_of_range": "#fdc086", "oversized_unit": "#f0027f"}
@@ -36,7 +38,7 @@ def diff_map(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, changed: set[str],
     old, new
         Grids of the two plans (any CRS), with ``code``.
     changed, added
-        Codes of the new plan's grids that changed or are new (see ``gis.store.plans.diff_plans``).
+        Codes of the new plan's grids that changed or are new (see ``gis.plans.edits.diff_plans``).
     """
     g = new.to_crs(4326).copy()
     g["change"] = ["added" if c in added else "changed" if c in changed else "kept" for c in g[GRID_CODE]]
@@ -95,3 +97,29 @@ def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map
     _legend(m, STATUS_COLORS)
     folium.LayerControl().add_to(m)
     return m
+
+
+def heat_map(lon: np.ndarray, lat: np.ndarray, *, radius: int = 12, cell_deg: float = 0.0005) -> folium.Map:
+    """A folium heat map of points, for export as one HTML file (``.save(path)``).
+
+    Points are first summed in cells of ``cell_deg`` degrees (about 50 m), so a million
+    incidents make a file of at most a few megabytes; each cell weighs its count.
+
+    Raises
+    ------
+    InputError
+        When there are no points.
+    """
+    from folium.plugins import HeatMap
+
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if lon.size == 0:
+        raise InputError("no incidents match: there is nothing to draw; widen the time window or the category")
+    cells = np.round(np.c_[lat, lon] / cell_deg).astype(np.int64)
+    unique, counts = np.unique(cells, axis=0, return_counts=True)
+    centres = unique * cell_deg
+    weights = counts / counts.max()
+    heat = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], zoom_start=12, tiles="OpenStreetMap")
+    HeatMap(np.c_[centres, weights].tolist(), radius=radius, min_opacity=0.3).add_to(heat)
+    heat.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]])
+    return heat

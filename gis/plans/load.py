@@ -15,9 +15,9 @@ from sqlalchemy.engine import Connection
 
 from gis import columns as C
 from gis.errors import InputError, MissingCRSError
-from gis.output import PlanFiles
+from gis.plans.files import PlanFiles
+from gis.plans.store import write_barriers, write_communities, write_district, write_plan, write_units
 from gis.store.models import Community, District, Unit
-from gis.store.queries import write_barriers, write_communities, write_district, write_plan, write_units
 from gis.validate import validate_counts, validate_vertex_counts
 
 __all__ = ["StoredPlan", "check_plan_files", "store_plan"]

@@ -1,0 +1,32 @@
+"""Plans: districts, their units and communities, and the grid plans made of them.
+
+Plan files written by ``commgrid partition`` (:mod:`~gis.plans.files`), loading them into
+the store (:mod:`~gis.plans.load`), the store's writers and readers of districts,
+communities, units and plans (:mod:`~gis.plans.store`), a district's stored inputs
+(:mod:`~gis.plans.districts`), and edits and diffs of stored plans
+(:mod:`~gis.plans.edits`).
+"""
+
+from gis.plans.store import (
+    GRID_COLUMNS,
+    PlanSummary,
+    list_plans,
+    publish_plan,
+    read_grids,
+    write_communities,
+    write_district,
+    write_plan,
+    write_units,
+)
+
+__all__ = [
+    "GRID_COLUMNS",
+    "PlanSummary",
+    "list_plans",
+    "publish_plan",
+    "read_grids",
+    "write_communities",
+    "write_district",
+    "write_plan",
+    "write_units",
+]
