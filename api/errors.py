@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
-from gis.errors import CommgridError, DatabaseUnavailableError, InputError
+from gis.errors import AmbiguousError, CommgridError, DatabaseUnavailableError, InputError
 
 __all__ = ["RETRY_AFTER_S", "register_error_handlers"]
 
@@ -29,6 +29,13 @@ _DATABASE_FAILURES = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.Op
 def _unavailable() -> JSONResponse:
     body = {"code": DatabaseUnavailableError.__name__, "description": "The service cannot answer right now."}
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _worded(exc: CommgridError) -> str:
+    """The error's message, with the parameter to give where the store left a choice open."""
+    if isinstance(exc, AmbiguousError) and exc.field:
+        return f"{exc.message} with the {exc.field!r} parameter"
+    return exc.message
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -48,7 +55,7 @@ def register_error_handlers(app: FastAPI) -> None:
                 return _unavailable()
             body = {"code": type(exc).__name__, "description": "The service cannot answer right now."}
             return JSONResponse(body, status_code=status)
-        body = {"code": type(exc).__name__, "description": exc.message}
+        body = {"code": type(exc).__name__, "description": _worded(exc)}
         if isinstance(exc, InputError):
             body["detail"] = exc.to_dict()
         headers = {"WWW-Authenticate": 'Bearer realm="commgrid"'} if status == 401 else None

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from gis.errors import CommgridError, ConflictError
 from gis.plans import write_plan
-from gis.plans.districts import read_assignment, read_district, read_district_communities, read_district_units
-from gis.store import begin, connect
+from gis.plans.districts import read_assignment, read_district_communities, read_district_units
+from gis.store import begin, connect, lookup
 from gis.store.jobs import create_job, finish_job, update_job
 from gis.store.models import GridPlan
 
@@ -54,7 +54,7 @@ def submit_partition(engine: Engine, executor: Executor, request: PartitionReque
         When a plan of that name exists.
     """
     with begin(engine) as conn:
-        read_district(conn, request.district)
+        lookup.district(conn, request.district)
         if conn.execute(GridPlan.__table__.select().where(GridPlan.name == request.name)).first() is not None:
             raise ConflictError(f"a plan named {request.name!r} exists; choose another name")
         job_id = create_job(conn, "partition", request.model_dump(), created_by=user)
@@ -81,7 +81,7 @@ def run_partition_job(engine: Engine, job_id: str, request: PartitionRequest) ->
         with begin(engine) as conn:
             update_job(conn, job_id, done=0, total=0, message="reading the district")
         with connect(engine) as conn:
-            district = read_district(conn, request.district)
+            district = lookup.district(conn, request.district)
             units = read_district_units(conn, district.id)
             communities = read_district_communities(conn, district.id)
             before = read_assignment(conn, request.previous) if request.previous else None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AmbiguousError",
     "CommgridError",
     "ConflictError",
     "CountError",
@@ -133,6 +134,19 @@ class GeometryError(InputError):
 
 class OutsideBoundaryError(InputError):
     """Units that lie outside the district boundary or their community."""
+
+
+class AmbiguousError(InputError):
+    """A request that leaves a choice open (which district, which plan) the store cannot make.
+
+    ``field`` names what to give (``"district"``, ``"plan"``); the edge that catches the
+    error says how in its own language (a command-line option, a query parameter), so the
+    message ends where that hint goes ("...; name one").
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(CommgridError):

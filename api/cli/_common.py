@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gis.errors import CommgridError
+from gis.errors import AmbiguousError, CommgridError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +33,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except CommgridError as exc:
             err_console.print(
-                f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True, markup=True
+                f"[bold red]error:[/] {escape(worded(exc))}", highlight=False, soft_wrap=True, markup=True
             )
             raise typer.Exit(exc.exit_code) from None
         except ValueError as exc:  # option values that parse but make no sense (ranges, CRS names)
@@ -47,6 +47,13 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def worded(exc: CommgridError) -> str:
+    """The error's message, with the option to give where the store left a choice open."""
+    if isinstance(exc, AmbiguousError) and exc.field:
+        return f"{exc.message} with --{exc.field.replace('_', '-')}"
+    return exc.message
 
 
 def database_failure(exc: BaseException, db: str | None = None) -> str | None:

@@ -115,7 +115,8 @@ def rule(
     db: DbOpt = None,
 ) -> None:
     """Show the district's patrol rule, or change the settings given."""
-    from gis.patrols.store import find_district, read_rule, set_rule
+    from gis.patrols.store import read_rule, set_rule
+    from gis.store import lookup
 
     changes = {
         "min_visits": min_visits,
@@ -126,7 +127,7 @@ def rule(
         "coverage_m": coverage_m,
     }
     with store_connection(db) as conn:
-        found = find_district(conn, district)
+        found = lookup.district(conn, district)
         if timezone is not None or any(v is not None for v in changes.values()):
             current = set_rule(conn, found.id, timezone=timezone, **changes)
         else:
@@ -153,14 +154,15 @@ def compliance(
     """Which workers kept the patrol rule on a day, with their visits and coverage."""
     from gis.errors import InputError
     from gis.patrols.reports import read_compliance
-    from gis.patrols.store import analyse_days, find_district
+    from gis.patrols.store import analyse_days
+    from gis.store import lookup
 
     try:
         when = date.fromisoformat(day)
     except ValueError:
         raise InputError(f"--date {day!r} is not a date; write it as 2026-11-02", field="date") from None
     with store_connection(db) as conn:
-        found = find_district(conn, district)
+        found = lookup.district(conn, district)
         if recompute:
             analyse_days(conn, district_id=found.id, days=[when])
         frame = read_compliance(conn, district_id=found.id, day=when, community=community)
@@ -245,10 +247,10 @@ def supervise(
     """Let a user see the tracks and compliance of some grids' workers (or list the links)."""
     from gis.errors import InputError
     from gis.patrols.reports import add_supervisor, list_supervisors, remove_supervisor
-    from gis.patrols.store import find_district
+    from gis.store import lookup
 
     with store_connection(db) as conn:
-        found = find_district(conn, district)
+        found = lookup.district(conn, district)
         if remove:
             done = remove_supervisor(conn, user, district_id=found.id, grid_codes=grid)
             console.print(f"removed {done} supervisor links of {user}", highlight=False)

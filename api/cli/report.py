@@ -31,15 +31,14 @@ def weekly(
     """
     from api.database import open_store
     from gis.patrols.reports import parse_week, weekly_report
-    from gis.patrols.store import find_district
-    from gis.store import begin
+    from gis.store import begin, lookup
     from tiles.paper.patrol_sheets import weekly_csv, weekly_pdf
 
     parse_week(week)  # a bad week fails before the store opens
     engine = open_store(settings_from(db))
     try:
         with begin(engine) as conn:
-            found = find_district(conn, district)
+            found = lookup.district(conn, district)
             report = weekly_report(conn, week=week, district_id=found.id, community=community)
     finally:
         engine.dispose()

@@ -34,7 +34,8 @@ def import_(
     A grid's previous worker is retired (kept for history); a row naming the grid's
     current worker updates their phone, photo and duties.
     """
-    from gis.workers.store import import_workers, read_workers_csv
+    from gis.workers.roster import read_workers_csv
+    from gis.workers.store import import_workers
 
     rows = read_workers_csv(file)  # every row checked, photos read, before the store is touched
     with store_connection(db) as conn:

@@ -30,7 +30,7 @@ from gis.errors import InputError
 from gis.incidents import STATES
 from gis.incidents.hotspots import LEVELS, incident_hotspots
 from gis.incidents.store import grid_counts, incident_points
-from gis.patrols.store import find_district
+from gis.store import lookup
 from tiles.density import CELLS, DensityQuery, density_tile
 from tiles.matrix import check_tile
 
@@ -101,7 +101,7 @@ def analytics_grids(
 ) -> dict[str, Any]:
     if category:
         tax.find(category)
-    place = find_district(conn, district)
+    place = lookup.district(conn, district)
     frame = grid_counts(conn, district_id=place.id, category=category, start=start, end=end)
     rows = frame.drop(columns=["geom", "grid_id"]).astype(object).where(frame.notna(), None)
     return {"district": place.name, "category": category, "grids": rows.to_dict(orient="records")}
@@ -183,7 +183,7 @@ def analytics_heatmap(
 ) -> HTMLResponse:
     if category:
         tax.find(category)
-    place = find_district(conn, district)
+    place = lookup.district(conn, district)
     lon, lat = incident_points(conn, district_id=place.id, category=category, start=start, end=end)
     from tiles.webmaps import heat_map  # folium is loaded only when a heat map is asked for
 

@@ -30,7 +30,7 @@ from api.dependencies import Conn
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
 from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
-from gis.patrols.store import find_district
+from gis.store import lookup
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
 
@@ -168,7 +168,7 @@ def incident_list(
     district: Annotated[str | None, Query(description="district name; default: every district")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="most incidents returned")] = 1000,
 ) -> dict[str, Any]:
-    place = None if district is None else find_district(conn, district)
+    place = None if district is None else lookup.district(conn, district)
     rows = list_overdue(
         conn,
         level=overdue,

@@ -45,8 +45,8 @@ from gis.patrols.reports import (
 from gis.patrols.reports import (
     read_tracks as read_track_features,
 )
-from gis.patrols.store import find_district, import_fixes, purge, read_rule
-from gis.store import begin
+from gis.patrols.store import import_fixes, purge, read_rule
+from gis.store import begin, lookup
 from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
 from tiles.paper.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
 from tiles.tracks import track_tile
@@ -213,7 +213,7 @@ def patrols_compliance(
     f: Annotated[Literal["json", "csv"], Query(description="response format")] = "json",
 ) -> Response:
     scope = _scope(conn, who)
-    found = find_district(conn, district)
+    found = lookup.district(conn, district)
     frame = read_compliance(conn, district_id=found.id, day=day, community=community, scope=scope)
     if f == "csv":
         return Response(
@@ -262,7 +262,7 @@ def patrols_tracks(
     zoom: Annotated[int | None, Query(ge=0, le=MAX_ZOOM, description="simplify for this zoom level")] = None,
 ) -> JSONResponse:
     scope = _scope(conn, who)
-    found = find_district(conn, district)
+    found = lookup.district(conn, district)
     tolerance = 0.0 if zoom is None else _WORLD_M / (256 * 2**zoom) / 2  # half a screen pixel
     doc = read_track_features(
         conn,
@@ -354,7 +354,7 @@ def patrols_weekly(
     f: Annotated[Literal["pdf", "csv", "json"], Query(description="response format")] = "pdf",
 ) -> Response:
     scope = _scope(conn, who)
-    found = find_district(conn, district)
+    found = lookup.district(conn, district)
     report = weekly_report(conn, week=week, district_id=found.id, community=community, scope=scope)
     name = f"weekly-{report.week}{'-' + community if community else ''}"
     if f == "csv":

@@ -15,7 +15,7 @@ from api.routes.common import CONFLICT
 from gis.errors import InputError
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
-from gis.plans.store import _resolve_plan
+from gis.store import lookup
 
 router = APIRouter(tags=["plans"])
 Who = Annotated[Caller, Depends(caller)]
@@ -46,7 +46,7 @@ def plans(request: Request, conn: Conn) -> dict:
 
 @router.get("/plans/{name}", operation_id="plan_detail", summary="One plan; its ETag is its version")
 def plan(request: Request, response: Response, conn: Conn, name: str) -> dict:
-    _resolve_plan(conn, name, None)  # 404 listing the plans
+    lookup.plan(conn, name, None)  # 404 listing the plans
     found = next(p for p in list_plans(conn) if p.name == name)
     report = conn.exec_driver_sql("SELECT report FROM grid_plan WHERE name = %(n)s", {"n": name}).scalar_one()
     response.headers["ETag"] = f'"{found.version}"'

@@ -27,9 +27,9 @@ from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import VENDOR, WebMapMissingError
 from gis import clock
 from gis.errors import NotFoundError
-from gis.store import connect
+from gis.store import connect, lookup
 from tiles.paper.cards import render_cards
-from tiles.paper.poster import NO_WORKER, Poster, grid_code_at, read_poster, render_poster
+from tiles.paper.poster import NO_WORKER, Poster, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
 __all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
@@ -242,7 +242,10 @@ def public_locate(
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude (EPSG:4326)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude (EPSG:4326)")],
 ) -> dict:
-    code = grid_code_at(conn, lon, lat)
+    try:
+        code = lookup.grid_code_at(conn, lon, lat)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{exc.message}; the grids are on the map at /public") from None
     return _contact(request, _poster(conn, request, code, with_map=False))
 
 

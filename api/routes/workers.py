@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, IdPath
 from gis.errors import InputError
+from gis.workers.roster import MAX_DUTIES_CHARS, MAX_NAME_CHARS
 from gis.workers.store import (
-    MAX_DUTIES_CHARS,
-    MAX_NAME_CHARS,
     Worker,
     assign_worker,
     change_worker,

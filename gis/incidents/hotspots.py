@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from gis.errors import InputError
 from gis.hexagons import hex_cells, hex_cover
 from gis.incidents.store import grid_counts, incident_points
-from gis.patrols.store import find_district
+from gis.store import lookup
 
 __all__ = ["LEVELS", "gi_star", "incident_hotspots"]
 
@@ -108,7 +108,7 @@ def incident_hotspots(
     NotFoundError
         For an unknown district, or one without a published plan (``unit="grid"``).
     """
-    place = find_district(conn, district)
+    place = lookup.district(conn, district)
     if unit == "grid":
         grids = grid_counts(conn, district_id=place.id, category=category, start=start, end=end)
         return gi_star(grids.loc[:, ["code", "name", "incidents", "geom"]])

@@ -41,6 +41,7 @@ from gis.patrols.cleaning import CleaningReport, clean, epoch_us
 from gis.patrols.columns import DAY, DEVICE, DISTRICT_ID, LAT, LON, TIME, WORKER, WORKER_ID
 from gis.patrols.readers import check_timezone
 from gis.patrols.rule import PatrolRule
+from gis.store import lookup
 from gis.store.engine import atomic
 from gis.store.models import (
     District,
@@ -63,7 +64,6 @@ __all__ = [
     "add_device",
     "analyse_days",
     "copy_fixes",
-    "find_district",
     "import_fixes",
     "list_devices",
     "purge",
@@ -139,38 +139,6 @@ class PurgeResult:
 
 
 # -- districts and rules ----------------------------------------------------------------------
-
-
-def find_district(conn: Connection, name: str | None = None) -> Any:
-    """The district named ``name``, or the only one when ``name`` is ``None``.
-
-    Returns
-    -------
-    Row
-        ``id``, ``name``, ``working_crs``.
-
-    Raises
-    ------
-    NotFoundError
-        For an unknown name, or when no district is stored.
-    InputError
-        When ``name`` is ``None`` and several districts are stored.
-    """
-    rows = conn.execute(select(_district.c.id, _district.c.name, _district.c.working_crs).order_by("id")).all()
-    if name is not None:
-        for row in rows:
-            if row.name == name:
-                return row
-        known = ", ".join(repr(r.name) for r in rows) or "none yet"
-        raise NotFoundError(f"no district {name!r}; stored districts: {known}")
-    if not rows:
-        raise NotFoundError("no district is stored yet; load a plan first (commgrid load)")
-    if len(rows) > 1:
-        raise InputError(
-            f"{len(rows)} districts are stored ({', '.join(repr(r.name) for r in rows)}); name one with --district",
-            field="district",
-        )
-    return rows[0]
 
 
 def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None, **params: Any) -> DistrictRule:
@@ -566,24 +534,16 @@ def _record(n: int, device: bytes | None) -> np.ndarray:
 # -- analysis of stored days ------------------------------------------------------------------
 
 
-def _plan_at(conn: Connection, district_id: int, moment: datetime) -> int | None:
+def _plan_in_force(conn: Connection, district_id: int, moment: datetime) -> int | None:
     """The plan in force at ``moment``: the one published then, else the one published now."""
-    found = conn.execute(
-        text(
-            """
-            SELECT id FROM grid_plan
-            WHERE district_id = :d AND status IN ('published', 'archived')
-              AND valid_from <= :t AND (valid_to IS NULL OR valid_to > :t)
-            ORDER BY valid_from DESC LIMIT 1
-            """
-        ),
-        {"d": district_id, "t": moment},
-    ).scalar()
-    if found is None:
-        found = conn.execute(
-            text("SELECT id FROM grid_plan WHERE district_id = :d AND status = 'published'"), {"d": district_id}
-        ).scalar()
-    return found
+    try:
+        return lookup.plan_at(conn, moment, district_id).id
+    except NotFoundError:
+        pass
+    try:
+        return lookup.plan(conn, None, district_id).id
+    except NotFoundError:
+        return None
 
 
 def _judged(
@@ -720,7 +680,7 @@ def analyse_days(
         for day in sorted(set(days)):
             start = pd.Timestamp(day).tz_localize(stored.timezone).to_pydatetime()
             end = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(stored.timezone).to_pydatetime()
-            plan = _plan_at(conn, district_id, start + (end - start) / 2)
+            plan = _plan_in_force(conn, district_id, start + (end - start) / 2)
             judged = _judged(conn, district_id, plan, start, end, worker_ids)
             ids = [int(w) for w in judged[WORKER_ID]]
             if not ids:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -11,26 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
-from gis.errors import NotFoundError
-from gis.plans.store import _resolve_plan
-from gis.store.models import SRID, Community, District, Grid, GridAssignment, Unit
+from gis.store import lookup
+from gis.store.models import SRID, Community, Grid, GridAssignment, Unit
 
-__all__ = ["read_assignment", "read_district", "read_district_communities", "read_district_units"]
-
-
-def read_district(conn: Connection, name: str) -> Any:
-    """The district row (id, name, working_crs).
-
-    Raises
-    ------
-    NotFoundError
-        For an unknown name (the message lists the stored districts).
-    """
-    row = conn.execute(select(District.id, District.name, District.working_crs).where(District.name == name)).first()
-    if row is None:
-        known = ", ".join(repr(n) for n in conn.execute(select(District.name).order_by(District.name)).scalars())
-        raise NotFoundError(f"no district {name!r}; stored districts: {known or 'none yet'}")
-    return row
+__all__ = ["read_assignment", "read_district_communities", "read_district_units"]
 
 
 def _frame(conn: Connection, query) -> gpd.GeoDataFrame:
@@ -81,7 +63,7 @@ def read_assignment(conn: Connection, plan: str) -> pd.DataFrame:
     NotFoundError
         For an unknown plan (the message lists the plans).
     """
-    row = _resolve_plan(conn, plan, None)
+    row = lookup.plan(conn, plan, None)
     result = conn.execute(
         select(Unit.unit_id.label(C.UNIT_ID), Grid.code.label(C.GRID_CODE))
         .join(GridAssignment, GridAssignment.unit_id == Unit.id)

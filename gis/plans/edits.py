@@ -17,7 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import ConflictError, InputError, NotFoundError
-from gis.plans.store import _resolve_plan, acting_user
+from gis.plans.store import acting_user
+from gis.store import lookup
 from gis.store.audit import record
 from gis.store.engine import atomic
 
@@ -99,7 +100,7 @@ def diff_plans(conn: Connection, a: str, b: str) -> PlanDiff:
     InputError
         When the plans belong to different districts.
     """
-    pa, pb = _resolve_plan(conn, a, None), _resolve_plan(conn, b, None)
+    pa, pb = lookup.plan(conn, a, None), lookup.plan(conn, b, None)
     if pa.district_id != pb.district_id:
         raise InputError(f"plans {a!r} and {b!r} belong to different districts; only plans of one district compare")
     rows = conn.execute(
@@ -190,7 +191,7 @@ def move_units(
             {"n": plan},
         ).first()
         if row is None:
-            _resolve_plan(conn, plan, None)  # raises NotFoundError listing the plans
+            lookup.plan(conn, plan, None)  # raises NotFoundError listing the plans
         if row.status != "draft":
             raise ConflictError(
                 f"plan {plan!r} is {row.status} and read-only; edit a draft (store the plan again under a new name)"

@@ -42,8 +42,8 @@ from gis.errors import (
     GeometryError,
     InputError,
     MissingCRSError,
-    NotFoundError,
 )
+from gis.store import lookup
 from gis.store.audit import cli_actor, record
 from gis.store.engine import atomic
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
@@ -508,9 +508,7 @@ def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
         When the plan is archived or already published.
     """
     with atomic(conn):
-        row = conn.execute(select(_plan.c.id, _plan.c.district_id).where(_plan.c.name == plan)).first()
-        if row is None:
-            raise NotFoundError(f"No plan named {plan!r}. {_available_plans(conn)}")
+        row = lookup.plan(conn, plan)
         _lock_district(conn, row.district_id)
         _publish(conn, row.id, row.district_id, acting_user(conn, actor))
     return row.id
@@ -543,7 +541,7 @@ def read_grids(conn: Connection, *, plan: str | None = None, district_id: int | 
     InputError
         When ``plan`` is ``None`` and several districts have a published plan.
     """
-    plan_row = _resolve_plan(conn, plan, district_id)
+    plan_row = lookup.plan(conn, plan, district_id)
     query = (
         select(
             _grid.c.code,
@@ -721,37 +719,6 @@ def _write_assignment(conn: Connection, district_id: int, plan_id: int, unit_ids
     )
 
 
-def _resolve_plan(conn: Connection, plan: str | None, district_id: int | None) -> Any:
-    query = select(_plan.c.id, _plan.c.name, _plan.c.district_id, _plan.c.status)
-    if district_id is not None:
-        query = query.where(_plan.c.district_id == district_id)
-    if plan is not None:
-        row = conn.execute(query.where(_plan.c.name == plan)).first()
-        if row is None:
-            where = "" if district_id is None else f" in district {district_id}"
-            raise NotFoundError(f"No plan named {plan!r}{where}. {_available_plans(conn, district_id)}")
-        return row
-    rows = conn.execute(query.where(_plan.c.status == PlanStatus.PUBLISHED)).all()
-    if not rows:
-        where = "" if district_id is None else f" for district {district_id}"
-        raise NotFoundError(
-            f"No plan is published{where}. {_available_plans(conn, district_id)} Name a plan, or publish one."
-        )
-    if len(rows) > 1:
-        found = ", ".join(f"{r.name!r} (district {r.district_id})" for r in rows)
-        raise InputError(f"Several districts have a published plan: {found}. Pass the plan's name or the district id.")
-    return rows[0]
-
-
-def _available_plans(conn: Connection, district_id: int | None = None) -> str:
-    plans = list_plans(conn, district_id)
-    if not plans:
-        return "No plans are stored yet."
-    shown = ", ".join(f"{p.name!r} ({p.status}, district {p.district!r})" for p in plans[:20])
-    more = f" and {len(plans) - 20} more" if len(plans) > 20 else ""
-    return f"Available plans: {shown}{more}."
-
-
 # -- shared helpers --------------------------------------------------------------------------
 
 
@@ -759,9 +726,7 @@ def _lock_district(conn: Connection, district_id: int) -> None:
     # Serialises writers of one district: two publishes never both see "no published plan".
     found = conn.execute(select(_district.c.id).where(_district.c.id == district_id).with_for_update()).scalar()
     if found is None:
-        names = conn.execute(select(_district.c.id, _district.c.name).order_by(_district.c.id)).all()
-        known = ", ".join(f"{row.id} ({row.name!r})" for row in names) or "none yet; write one first"
-        raise NotFoundError(f"No district with id {district_id}. Stored districts: {known}.")
+        lookup.district(conn, district_id)  # raises NotFoundError listing the stored districts
 
 
 def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, false, func, or_, select, true
+from sqlalchemy import Integer, Select, and_, false, func, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis import columns as C
 from gis.errors import InputError, NotFoundError
-from gis.plans.store import _resolve_plan
-from gis.store.models import SRID, Community, Grid, GridAssignment, GridPlan, GridWorker, Incident, PlanStatus, Unit
+from gis.store import lookup
+from gis.store.models import SRID, Community, Grid, GridAssignment, GridWorker, Incident, Unit
 
 __all__ = [
     "PUBLIC_COMMUNITY_FIELDS",
@@ -231,23 +231,6 @@ def _feature(source: FeatureSource, r: Any) -> dict:
     return {"type": "Feature", "id": r[source.id_field], "geometry": r["geometry"], "properties": props}
 
 
-def _plan_at(conn: Connection, at: datetime) -> Any:
-    """The plan that was published at instant ``at``."""
-    rows = conn.execute(
-        select(GridPlan.id, GridPlan.name, GridPlan.district_id, GridPlan.status).where(
-            GridPlan.status.in_((PlanStatus.PUBLISHED, PlanStatus.ARCHIVED)),
-            GridPlan.valid_from <= at,
-            or_(GridPlan.valid_to.is_(None), GridPlan.valid_to > at),
-        )
-    ).all()
-    if not rows:
-        raise NotFoundError(f"no plan was published at {at.isoformat()}")
-    if len(rows) > 1:
-        found = ", ".join(f"{r.name!r} (district {r.district_id})" for r in rows)
-        raise InputError(f"several districts had a published plan at {at.isoformat()}: {found}; pass plan=NAME")
-    return rows[0]
-
-
 def _conditions(source: FeatureSource, filters: dict[str, str]) -> list[ColumnElement]:
     out = []
     for name, value in filters.items():
@@ -348,8 +331,8 @@ def _plan_for(conn: Connection, source: FeatureSource, plan: str | None, time: T
                 field="datetime",
             )
         if plan is None:
-            return _plan_at(conn, time.start)  # type: ignore[arg-type]
-    return _resolve_plan(conn, plan, None)
+            return lookup.plan_at(conn, time.start)  # type: ignore[arg-type]
+    return lookup.plan(conn, plan, None)
 
 
 def grid_features(conn: Connection, **kwargs: Any) -> FeaturePage:
@@ -374,7 +357,7 @@ def community_feature(conn: Connection, community_id: str, *, plan: str | None =
 
 def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:
     """The plan's name and the lon/lat bounding box of its grids (``None`` when it has none)."""
-    row = _resolve_plan(conn, plan, None)
+    row = lookup.plan(conn, plan, None)
     box = conn.execute(
         select(
             func.ST_XMin(func.ST_Extent(Grid.geom)),

@@ -8,22 +8,18 @@ A grid has at most one active worker: assigning a new one retires the previous o
 (``active = false``, kept for history). Workers are tied to a grid *code*, which stays
 valid across plans; assignment checks the code against the district's published plan.
 
-Photos are re-encoded as JPEG (at most :data:`PHOTO_MAX_PIXELS`) on the way in, which
-also drops their metadata: phone photos carry EXIF with the place they were taken.
+Every posted field goes through the roster's checks (:mod:`gis.workers.roster`) on the way
+in; photos are re-encoded as metadata-free JPEG there.
 
 Examples
 --------
->>> rows = read_workers_csv("workers.csv")  # doctest: +SKIP
+>>> rows = roster.read_workers_csv("workers.csv")  # doctest: +SKIP
 >>> with begin(engine) as conn:  # doctest: +SKIP
 ...     import_workers(conn, rows, file="workers.csv")
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,53 +28,35 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from gis.errors import ConflictError, FormatError, InputError, NotFoundError
+from gis.errors import AmbiguousError, ConflictError, InputError, NotFoundError
+from gis.store import lookup
 from gis.store.engine import atomic
-from gis.store.models import District, Grid, GridPlan, GridWorker, PlanStatus
+from gis.store.models import Grid, GridWorker
+from gis.workers.roster import (
+    MAX_DUTIES_CHARS,
+    MAX_NAME_CHARS,
+    Where,
+    WorkerRow,
+    check_phone,
+    check_text,
+    checked_photo,
+    checked_row,
+    combined_error,
+)
 
 __all__ = [
-    "CSV_COLUMNS",
-    "MAX_DUTIES_CHARS",
-    "MAX_NAME_CHARS",
-    "MAX_PHOTO_BYTES",
-    "PHOTO_MAX_PIXELS",
     "ImportSummary",
     "PostedContact",
     "Worker",
-    "WorkerRow",
     "assign_worker",
     "change_worker",
     "import_workers",
     "list_workers",
-    "photo_jpeg",
     "posted_contact",
     "read_worker",
-    "read_workers_csv",
     "retire_worker",
     "worker_photo",
 ]
-
-MAX_PHOTO_BYTES = 5 << 20  # a phone photo is 2-4 MiB; anything larger is likely not a portrait
-PHOTO_MAX_PIXELS = (600, 800)  # 3:4 portrait, enough for 40 mm at 300 dpi plus margin
-_PHOTO_MIN_SIDE = 120  # smaller prints as a blur at poster size
-_PHOTO_MAX_SIDE = 12_000  # refuse decompression bombs before decoding
-_PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
-MAX_NAME_CHARS = 40
-MAX_DUTIES_CHARS = 400  # what fits the poster's duty box at its smallest type size
-
-# CSV header → field; Chinese headers as community offices write them are accepted too.
-CSV_COLUMNS = {
-    "grid_code": ("grid_code", "grid code", "grid", "code", "网格编码", "网格编号", "网格"),
-    "name": ("name", "worker", "姓名", "网格员"),
-    "work_phone": ("work_phone", "work phone", "phone", "工作电话", "电话", "联系电话"),
-    "photo": ("photo", "photo file", "photo_file", "照片"),
-    "duties": ("duties", "职责", "工作职责"),
-}
-_REQUIRED = ("grid_code", "name", "work_phone")
-
-# Digits with the separators people write (spaces, hyphens, brackets, a leading +) and an
-# optional extension ("转 801", "ext 801"); 5-20 digits covers short hotlines and mobiles.
-_PHONE = re.compile(r"^\+?[0-9()][0-9 ()\-]*(?:\s*(?:转|ext\.?|x)\s*[0-9]+)?$", re.IGNORECASE)
 
 _worker = GridWorker.__table__
 
@@ -108,17 +86,6 @@ class PostedContact:
 
 
 @dataclass(frozen=True)
-class WorkerRow:
-    """One validated worker to assign (a CSV row or an API request)."""
-
-    grid_code: str
-    name: str
-    work_phone: str
-    duties: str | None = None
-    photo: bytes | None = None
-
-
-@dataclass(frozen=True)
 class ImportSummary:
     """What :func:`import_workers` did."""
 
@@ -129,280 +96,6 @@ class ImportSummary:
 
 
 # -- validation -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Where:
-    """Where a value came from, for error messages."""
-
-    file: str | None = None
-    index: int | None = None
-    feature_id: str | None = None
-
-    def error(self, message: str, field: str) -> InputError:
-        err = InputError(message, file=self.file, index=self.index, feature_id=self.feature_id, field=field)
-        err.detail = message  # type: ignore[attr-defined]  # without the "file ..., field ...:" prefix
-        return err
-
-
-def photo_jpeg(
-    data: bytes, *, file: str | None = None, index: int | None = None, feature_id: str | None = None
-) -> bytes:
-    """Check a photo and re-encode it as a metadata-free JPEG of at most :data:`PHOTO_MAX_PIXELS`.
-
-    Parameters
-    ----------
-    data
-        The image file's bytes (JPEG, PNG or WebP, at most :data:`MAX_PHOTO_BYTES`).
-    file, index, feature_id
-        Where the photo came from, for error messages.
-
-    Returns
-    -------
-    bytes
-        The JPEG.
-
-    Raises
-    ------
-    InputError
-        When the bytes are too many, not an image, another format, or too small or large.
-    """
-    return _photo_jpeg(data, _Where(file, index, feature_id))
-
-
-def _photo_jpeg(data: bytes, where: _Where, *, what: str = "the photo") -> bytes:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if len(data) > MAX_PHOTO_BYTES:
-        raise where.error(
-            f"{what} has {len(data) / 2**20:.1f} MiB; at most {MAX_PHOTO_BYTES >> 20} MiB is accepted. "
-            "Export a smaller JPEG (a portrait of 600×800 pixels is plenty)",
-            "photo",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            kind = image.format
-            width, height = image.size
-            if kind not in _PHOTO_FORMATS:
-                raise where.error(
-                    f"{what} is {kind}; expected one of {', '.join(_PHOTO_FORMATS)}. Save it as JPEG", "photo"
-                )
-            if max(width, height) > _PHOTO_MAX_SIDE or min(width, height) < _PHOTO_MIN_SIDE:
-                raise where.error(
-                    f"{what} is {width}×{height} pixels; each side must be {_PHOTO_MIN_SIDE}–{_PHOTO_MAX_SIDE}. "
-                    "Use a portrait of about 600×800 pixels",
-                    "photo",
-                )
-            image.load()
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise where.error(
-            f"{what} cannot be read as an image ({type(exc).__name__}: {exc}); use a JPEG or PNG file", "photo"
-        ) from None
-    image = ImageOps.exif_transpose(image)  # phones store portraits sideways with a rotation tag
-    if image.mode not in ("RGB", "L"):
-        background = Image.new("RGB", image.size, "white")
-        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
-        image = background
-    image.thumbnail(PHOTO_MAX_PIXELS)
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
-    return out.getvalue()
-
-
-def _text(value: Any, where: _Where, field: str, *, required: bool, limit: int) -> str | None:
-    text = None if value is None else " ".join(str(value).split())
-    if not text:
-        if required:
-            raise where.error(f"{field} is empty; every worker needs one", field)
-        return None
-    if len(text) > limit:
-        raise where.error(
-            f"{field} has {len(text)} characters; at most {limit} fit on the poster. Shorten it: {text[:30]!r}…",
-            field,
-        )
-    return text
-
-
-def _phone(value: Any, where: _Where) -> str:
-    phone = _text(value, where, "work_phone", required=True, limit=40)
-    assert phone is not None
-    digits = sum(ch.isdigit() for ch in phone)
-    if not _PHONE.match(phone) or not 5 <= digits <= 20:
-        raise where.error(
-            f"work_phone {phone!r} is not a phone number; expected digits with optional spaces, hyphens, "
-            "brackets, a leading + and an extension, e.g. '0755-8888 1234' or '138 0013 8000'",
-            "work_phone",
-        )
-    return phone
-
-
-def _checked(
-    where: _Where, *, grid_code: Any, name: Any, work_phone: Any, duties: Any, photo: bytes | None
-) -> WorkerRow:
-    code = _text(grid_code, where, "grid_code", required=True, limit=64)
-    assert code is not None
-    where = _Where(where.file, where.index, where.feature_id or code)
-    worker = _text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
-    assert worker is not None
-    return WorkerRow(
-        grid_code=code,
-        name=worker,
-        work_phone=_phone(work_phone, where),
-        duties=_text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS),
-        photo=None if photo is None else _photo_jpeg(photo, where),
-    )
-
-
-# -- the CSV file ----------------------------------------------------------------------------
-
-
-def read_workers_csv(path: str | Path) -> list[WorkerRow]:
-    """Read and check a workers CSV: grid code, name, work phone, photo file, duties.
-
-    Parameters
-    ----------
-    path
-        A UTF-8 CSV (a byte-order mark, as Excel writes, is fine) with a header row;
-        columns ``grid_code``, ``name``, ``work_phone`` and optional ``photo`` (an image
-        file, relative to the CSV's folder) and ``duties``. The Chinese headers 网格编码,
-        姓名, 工作电话, 照片 and 职责 work too.
-
-    Returns
-    -------
-    list of WorkerRow
-        One per data row, photos re-encoded (see :func:`photo_jpeg`).
-
-    Raises
-    ------
-    FormatError
-        When the file is missing, not UTF-8, or lacks a header or a required column.
-    InputError
-        For bad rows; the message names the file, the rows (0-based, with their CSV line),
-        the grid codes and the field. Every row is checked before the error is raised, so
-        one run lists all the problems.
-    """
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise FormatError("the workers CSV does not exist; check the path", file=path) from None
-    except UnicodeDecodeError as exc:
-        raise FormatError(
-            f"the file is not UTF-8 (byte {exc.start} cannot be read); save it as 'CSV UTF-8' "
-            "(Excel) or convert it, e.g. `iconv -f GB18030 -t UTF-8`",
-            file=path,
-        ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = _header(reader.fieldnames, path)
-    rows: list[WorkerRow] = []
-    problems: list[InputError] = []
-    for index, record in enumerate(reader):
-        where = _Where(str(path), index, (record.get(columns["grid_code"]) or "").strip() or None)
-        values = {field: record.get(column) for field, column in columns.items()}
-        try:
-            photo = _photo_file(values.get("photo"), path.parent, where)
-            rows.append(
-                _checked(
-                    where,
-                    grid_code=values["grid_code"],
-                    name=values["name"],
-                    work_phone=values["work_phone"],
-                    duties=values.get("duties"),
-                    photo=photo,
-                )
-            )
-        except InputError as exc:
-            problems.append(exc)
-    if problems:
-        raise _combined(problems, path)
-    if not rows:
-        raise FormatError("the workers CSV has a header but no rows; add one row per grid worker", file=path)
-    return rows
-
-
-def _header(fieldnames: Sequence[str] | None, path: Path) -> dict[str, str]:
-    if not fieldnames:
-        raise FormatError(
-            "the workers CSV is empty; it needs a header row: grid_code,name,work_phone,photo,duties", file=path
-        )
-    normalised = {" ".join(name.strip().lower().replace("_", " ").split()): name for name in fieldnames if name}
-    columns: dict[str, str] = {}
-    for field, aliases in CSV_COLUMNS.items():
-        for alias in aliases:
-            key = " ".join(alias.lower().replace("_", " ").split())
-            if key in normalised:
-                columns[field] = normalised[key]
-                break
-    missing = [field for field in _REQUIRED if field not in columns]
-    if missing:
-        raise FormatError(
-            f"the header {list(fieldnames)} lacks column(s) {missing}; expected grid_code, name, work_phone and "
-            "optional photo and duties (or 网格编码, 姓名, 工作电话, 照片, 职责)",
-            file=path,
-            field=missing[0],
-        )
-    return columns
-
-
-def _photo_file(value: str | None, folder: Path, where: _Where) -> bytes | None:
-    name = (value or "").strip()
-    if not name:
-        return None
-    photo = folder / name  # an absolute name stays absolute
-    try:
-        size = photo.stat().st_size
-        if size > MAX_PHOTO_BYTES:  # refuse before reading a huge file into memory
-            raise where.error(
-                f"photo file {name!r} has {size / 2**20:.1f} MiB; at most {MAX_PHOTO_BYTES >> 20} MiB is accepted. "
-                "Export a smaller JPEG (a portrait of 600×800 pixels is plenty)",
-                "photo",
-            )
-        data = photo.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise where.error(
-            f"photo file {name!r} does not exist (looked for {photo}); photo paths are relative to the CSV's folder",
-            "photo",
-        ) from None
-    except PermissionError:
-        raise where.error(f"photo file {name!r} cannot be read (permission denied)", "photo") from None
-    return _photo_jpeg(data, where, what=f"photo file {name!r}")
-
-
-def _combined(problems: list[InputError], path: Path) -> InputError:
-    if len(problems) == 1:
-        p = problems[0]
-        # rows count from 0 like every feature index; the header is CSV line 1, so row i is line i + 2
-        return InputError(
-            f"row {p.index} (line {p.index + 2}): {getattr(p, 'detail', p.message)}",  # type: ignore[operator]
-            file=path,
-            index=p.index,
-            feature_id=p.feature_id,
-            field=p.field,
-        )
-    fields = {p.field for p in problems}
-    lines = "; ".join(
-        f"row {p.index} (line {p.index + 2}), field {p.field!r}: {getattr(p, 'detail', p.message)}"  # type: ignore[operator]
-        for p in problems[:10]
-    )
-    more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-    return InputError(
-        f"{len(problems)} rows have problems, nothing was imported — {lines}{more}",
-        file=path,
-        index=[p.index for p in problems],  # type: ignore[misc]
-        feature_id=[p.feature_id for p in problems],
-        field=fields.pop() if len(fields) == 1 else None,
-    )
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -442,7 +135,7 @@ def list_workers(
     """
     query = select(*_worker_columns())
     if district is not None:
-        query = query.where(_worker.c.district_id == _district_id(conn, district))
+        query = query.where(_worker.c.district_id == lookup.district_id(conn, district))
     if grid_code is not None:
         query = query.where(_worker.c.grid_code == grid_code)
     if active is not None:
@@ -518,7 +211,7 @@ def posted_contact(conn: Connection, *, district_id: int, grid_code: str) -> Pos
 def import_workers(
     conn: Connection, rows: Sequence[WorkerRow], *, district: str | None = None, file: str = "workers"
 ) -> ImportSummary:
-    """Assign the workers of checked rows (from :func:`read_workers_csv`) in one transaction.
+    """Assign the workers of checked rows (from :func:`~gis.workers.roster.read_workers_csv`) in one transaction.
 
     Each row becomes its grid's active worker. When the grid's active worker has the same
     name, their posted fields are updated (so importing a file twice changes nothing);
@@ -547,7 +240,7 @@ def import_workers(
         problems = []
         seen: dict[str, int] = {}
         for index, row in enumerate(rows):
-            where = _Where(file, index, row.grid_code)
+            where = Where(file, index, row.grid_code)
             if row.grid_code in seen:
                 problems.append(
                     where.error(
@@ -560,7 +253,7 @@ def import_workers(
                 problems.append(where.error(_unknown_grid(row.grid_code, grids), "grid_code"))
             seen.setdefault(row.grid_code, index)
         if problems:
-            raise _combined(problems, Path(file))
+            raise combined_error(problems, Path(file))
         assigned = updated = retired = 0
         for row in rows:
             outcome, n_retired = _assign(conn, district_id, grids[row.grid_code], row)
@@ -589,7 +282,7 @@ def assign_worker(
     grid_code
         A grid of the district's published plan.
     name, work_phone, duties, photo
-        The posted fields; ``photo`` is an image file's bytes (see :func:`photo_jpeg`).
+        The posted fields; ``photo`` is an image file's bytes (see :func:`~gis.workers.roster.photo_jpeg`).
     district
         The district's name; ``None`` when one district alone has a published plan.
 
@@ -605,7 +298,7 @@ def assign_worker(
     NotFoundError
         When the district does not exist or has no published plan.
     """
-    row = _checked(_Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
+    row = checked_row(Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
     with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         if row.grid_code not in grids:
@@ -656,16 +349,16 @@ def change_worker(
                 f"grid worker {worker_id} ({current.name}) is retired; retired records are history. Assign a new "
                 "worker with POST /workers"
             )
-        where = _Where(feature_id=current.grid_code)
+        where = Where(feature_id=current.grid_code)
         values: dict[str, Any] = {}
         if name is not _UNSET:
-            values["name"] = _text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
+            values["name"] = check_text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
         if work_phone is not _UNSET:
-            values["work_phone"] = _phone(work_phone, where)
+            values["work_phone"] = check_phone(work_phone, where)
         if duties is not _UNSET:
-            values["duties"] = _text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS)
+            values["duties"] = check_text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS)
         if photo is not _UNSET:
-            values["photo"] = None if photo is None else _photo_jpeg(photo, where)
+            values["photo"] = None if photo is None else checked_photo(photo, where)
         if values:
             conn.execute(update(_worker).where(_worker.c.id == worker_id).values(**values))
     return read_worker(conn, worker_id)
@@ -735,36 +428,16 @@ def _retire_grid(conn: Connection, district_id: int, grid_code: str, *, keep: in
     return conn.execute(query.values(active=False).execution_options(preserve_rowcount=True)).rowcount
 
 
-def _district_id(conn: Connection, name: str) -> int:
-    found = conn.execute(select(District.id).where(District.name == name)).scalar()
-    if found is None:
-        names = conn.execute(select(District.name).order_by(District.name)).scalars().all()
-        raise NotFoundError(f"no district named {name!r}; stored districts: {', '.join(map(repr, names)) or 'none'}")
-    return found
-
-
 def _published_grids(conn: Connection, district: str | None) -> tuple[int, dict[str, int]]:
     """The district's id and its published plan's grids (code → id), locked against concurrent assignment."""
-    query = select(GridPlan.id, GridPlan.district_id).where(GridPlan.status == PlanStatus.PUBLISHED)
-    if district is not None:
-        query = query.where(GridPlan.district_id == _district_id(conn, district))
-    plans = conn.execute(query).all()
-    if not plans:
-        where = "" if district is None else f" for district {district!r}"
-        raise NotFoundError(f"no plan is published{where}; workers are assigned to grids of the published plan")
-    if len(plans) > 1:
-        names = conn.execute(
-            select(District.name).where(District.id.in_([p.district_id for p in plans])).order_by(District.name)
-        ).scalars()
-        raise InputError(
-            f"several districts have a published plan ({', '.join(map(repr, names))}); name the district",
-            field="district",
-        )
-    plan_id, district_id = plans[0]
+    try:
+        plan = lookup.plan(conn, None, None if district is None else lookup.district_id(conn, district))
+    except AmbiguousError as exc:  # workers name the district, not the plan
+        raise AmbiguousError(exc.message, field="district") from None
     # One assigner per district at a time, so a grid never ends up with two active workers.
-    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"grid_worker:{district_id}"))))
-    grids = dict(conn.execute(select(Grid.code, Grid.id).where(Grid.plan_id == plan_id)).all())
-    return district_id, grids
+    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"grid_worker:{plan.district_id}"))))
+    grids = dict(conn.execute(select(Grid.code, Grid.id).where(Grid.plan_id == plan.id)).all())
+    return plan.district_id, grids
 
 
 def _unknown_grid(code: str, grids: dict[str, int]) -> str:

@@ -131,7 +131,7 @@ def test_cli_lists_diffs_and_publishes(planning, tmp_path):
     assert d.exit_code == 0, d.output
     assert "changed grid" in d.output and out.stat().st_size > 10_000
     missing = runner.invoke(cli, ["plans", "diff", "pub", "nope", "--db", db])
-    assert missing.exit_code == 2 and "No plan named 'nope'" in missing.output
+    assert missing.exit_code == 2 and "no plan named 'nope'" in missing.output
 
 
 def wait_for(client: TestClient, url: str, headers: dict) -> dict:

@@ -27,7 +27,7 @@ from gis.errors import FormatError, InputError
 from gis.store import begin, create_engine
 from gis.store.models import GridWorker
 from gis.store.users import add_user
-from gis.workers.store import read_workers_csv
+from gis.workers.roster import read_workers_csv
 from tests.api.conftest import bearer, database_with_plans
 
 runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})

@@ -23,7 +23,8 @@ import pytest
 import shapely
 from PIL import Image, ImageDraw
 
-from gis.workers.store import PostedContact, photo_jpeg
+from gis.workers.roster import photo_jpeg
+from gis.workers.store import PostedContact
 from tiles.paper.cards import CARDS_PER_PAGE, render_cards
 from tiles.paper.mapsvg import GridMap, Street, grid_map_svg, nice_length, view_box
 from tiles.paper.poster import Poster, poster_layout, render_poster, render_poster_png

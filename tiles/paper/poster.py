@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from gis import clock
-from gis.errors import InputError, NotFoundError
-from gis.plans.store import _resolve_plan
+from gis.errors import AmbiguousError, InputError, NotFoundError
+from gis.store import lookup
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 from gis.workers.store import PostedContact, posted_contact
 from tiles.paper.mapsvg import ACCENT, GridMap, Street, grid_map_svg, view_box
@@ -42,7 +42,6 @@ __all__ = [
     "Poster",
     "PosterLayout",
     "community_grid_codes",
-    "grid_code_at",
     "grid_title",
     "poster_html",
     "poster_layout",
@@ -198,11 +197,11 @@ def _grid_row(conn: Connection, code: str, plan: str | None):
     if plan is None:
         rows = conn.execute(query.where(GridPlan.status == PlanStatus.PUBLISHED)).all()
         if len(rows) > 1:
-            raise InputError(
-                f"grid {code!r} is in the published plans of {len(rows)} districts; name the plan", field="code"
+            raise AmbiguousError(
+                f"grid {code!r} is in the published plans of {len(rows)} districts; name one", field="plan"
             )
     else:
-        rows = conn.execute(query.where(GridPlan.id == _resolve_plan(conn, plan, None).id)).all()
+        rows = conn.execute(query.where(GridPlan.id == lookup.plan(conn, plan, None).id)).all()
     if not rows:
         where = "the published plan" if plan is None else f"plan {plan!r}"
         raise NotFoundError(f"{where} has no grid {code!r}; grid codes are listed at /collections/grids/items")
@@ -262,27 +261,6 @@ def read_poster(
     )
 
 
-def grid_code_at(conn: Connection, lon: float, lat: float) -> str:
-    """The code of the published grid at a point.
-
-    Raises
-    ------
-    NotFoundError
-        When no grid of a published plan covers the point.
-    """
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
-    code = conn.execute(
-        select(Grid.code)
-        .join(GridPlan, GridPlan.id == Grid.plan_id)
-        .where(GridPlan.status == PlanStatus.PUBLISHED, func.ST_Intersects(Grid.geom, point))
-        .order_by(Grid.code)
-        .limit(1)
-    ).scalar()
-    if code is None:
-        raise NotFoundError(f"no grid covers longitude {lon}, latitude {lat}; the grids are on the map at /public")
-    return code
-
-
 def community_grid_codes(conn: Connection, community: str, *, plan: str | None = None) -> list[str]:
     """The codes of a community's grids in a plan (the published one by default), in order.
 
@@ -296,7 +274,7 @@ def community_grid_codes(conn: Connection, community: str, *, plan: str | None =
     NotFoundError
         When the plan has no grids of that community.
     """
-    plan_row = _resolve_plan(conn, plan, None)
+    plan_row = lookup.plan(conn, plan, None)
     codes = (
         conn.execute(
             select(Grid.code)
