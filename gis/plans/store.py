@@ -37,7 +37,6 @@ from gis import clock
 from gis import columns as C
 from gis.errors import (
     ConflictError,
-    CountError,
     DuplicateIdError,
     GeometryError,
     InputError,
@@ -47,6 +46,7 @@ from gis.store import lookup
 from gis.store.audit import cli_actor, record
 from gis.store.engine import atomic
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
+from gis.validate import validate_admin_codes, validate_counts, validate_unique_ids
 
 __all__ = [
     "ACTOR_OPTION",
@@ -209,7 +209,7 @@ def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame)
     _require_columns(gdf, [C.COMMUNITY_ID, C.COMMUNITY_NAME], what)
     ids = _ids(gdf, C.COMMUNITY_ID, what)
     names = _texts(gdf, C.COMMUNITY_NAME, what, ids, required=True)
-    admin_codes = _admin_codes(gdf, what, ids)
+    admin_codes = _admin_codes(gdf, what)
     geoms = _multipolygons(_in_4326(gdf, what), what, ids)
     with atomic(conn):
         _lock_district(conn, district_id)
@@ -327,8 +327,8 @@ def write_units(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, commu
     what = "units"
     _require_columns(gdf, [C.UNIT_ID, C.HOUSEHOLDS, C.POPULATION], what)
     ids = _ids(gdf, C.UNIT_ID, what)
-    households = _counts(gdf, C.HOUSEHOLDS, what, ids)
-    population = _counts(gdf, C.POPULATION, what, ids)
+    households = _counts(gdf, C.HOUSEHOLDS, what, C.UNIT_ID)
+    population = _counts(gdf, C.POPULATION, what, C.UNIT_ID)
     communities = _community_keys(gdf, C.COMMUNITY, community_pks, what, ids)
     compounds = _texts(gdf, C.COMPOUND, what, ids)
     buildings = _texts(gdf, C.BUILDING, what, ids)
@@ -646,9 +646,9 @@ def _grid_rows(
     community_pks: dict[str, int],
     what: str,
 ) -> list[dict[str, Any]]:
-    households = _counts(grids, C.HOUSEHOLDS, what, codes)
-    population = _counts(grids, C.POPULATION, what, codes)
-    n_units = _counts(grids, C.GRID_UNITS, what, codes)
+    households = _counts(grids, C.HOUSEHOLDS, what, C.GRID_CODE)
+    population = _counts(grids, C.POPULATION, what, C.GRID_CODE)
+    n_units = _counts(grids, C.GRID_UNITS, what, C.GRID_CODE)
     community = _community_keys(grids, C.COMMUNITY, community_pks, what, codes)
     status = _texts(grids, C.STATUS, what, codes, required=True)
     reason = _texts(grids, C.REASON, what, codes)
@@ -741,22 +741,11 @@ def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) ->
 
 
 def _ids(frame: pd.DataFrame, column: str, what: str) -> list[str]:
-    """Ids as text, required and unique."""
+    """Ids as text, required and unique (as text: 1 and "1" are one id in the store)."""
     values = frame[column]
-    blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
-    if blank.any():
-        raise InputError("ids are missing; every feature needs one", file=what, index=_positions(blank), field=column)
-    ids = values.astype(str).tolist()
-    duplicated = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        raise DuplicateIdError(
-            "ids repeat; each must be unique",
-            file=what,
-            index=_positions(duplicated),
-            feature_id=sorted({ids[i] for i in _positions(duplicated)}),
-            field=column,
-        )
-    return ids
+    texts = values.where(values.isna(), values.astype(str))
+    validate_unique_ids(pd.DataFrame({column: texts}), id_field=column, file=what)
+    return texts.tolist()
 
 
 def _texts(frame: pd.DataFrame, column: str, what: str, ids: list[str], *, required: bool = False) -> list:
@@ -770,35 +759,15 @@ def _texts(frame: pd.DataFrame, column: str, what: str, ids: list[str], *, requi
     return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
 
 
-def _counts(frame: pd.DataFrame, column: str, what: str, ids: list[str]) -> list[int]:
-    numbers = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
-    bad = np.isnan(numbers) | (numbers < 0) | (numbers != np.round(numbers))
-    if bad.any():
-        pos = _positions(bad)
-        shown = frame[column].iloc[pos[:10]].tolist()
-        raise CountError(
-            f"counts must be whole numbers of 0 or more; found {shown}. Fix or fill these values",
-            file=what,
-            index=pos,
-            feature_id=[ids[i] for i in pos],
-            field=column,
-        )
-    return numbers.astype(np.int64).tolist()
+def _counts(frame: pd.DataFrame, column: str, what: str, id_column: str) -> list[int]:
+    checked, _ = validate_counts(frame[[column, id_column]], fields=[column], file=what, id_field=id_column)
+    return checked[column].tolist()
 
 
-def _admin_codes(frame: pd.DataFrame, what: str, ids: list[str]) -> list[str | None]:
-    codes = _texts(frame, C.ADMIN_CODE, what, ids)
-    bad = [i for i, code in enumerate(codes) if code is not None and not (len(code) == 12 and code.isdigit())]
-    if bad:
-        raise InputError(
-            f"admin codes must be 12 digits (6 county + 3 street + 3 community); found "
-            f"{[codes[i] for i in bad[:10]]}. Read the field as text so leading zeros survive",
-            file=what,
-            index=bad,
-            feature_id=[ids[i] for i in bad],
-            field=C.ADMIN_CODE,
-        )
-    return codes
+def _admin_codes(frame: pd.DataFrame, what: str) -> list[str | None]:
+    if C.ADMIN_CODE not in frame.columns:
+        return [None] * len(frame)
+    return validate_admin_codes(frame, field=C.ADMIN_CODE, file=what, id_field=C.COMMUNITY_ID).tolist()
 
 
 def _community_keys(

@@ -148,11 +148,11 @@ LOAD_CORPUS: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "not_a_geopackage": (_text, r"plan\.gpkg': cannot be read as a GeoPackage"),
     "blank_grid_code": (
         lambda s, f: _plan_variant(s, f, _set("grids", "code", 1, None)),
-        r"feature \[1\], field 'code': layer 'grids': ids are missing",
+        r"feature \[1\], field 'code': layer 'grids': 1 feature has a blank id",
     ),
     "duplicate_grid_code": (
         lambda s, f: _plan_variant(s, f, _copy_code),
-        r"feature \[0, 1\], id \[\d{15}\], field 'code': layer 'grids': ids repeat",
+        r"feature \[0, 1\], id \[(\d{15}), \1\], field 'code': layer 'grids': 1 id occurs on more than one feature",
     ),
     "grid_households_nan": (
         lambda s, f: _plan_variant(s, f, _set("grids", "households", 2, np.nan)),
@@ -172,7 +172,7 @@ LOAD_CORPUS: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     ),
     "assignment_duplicate_unit": (
         lambda s, f: _plan_variant(s, f, lambda g, a, u: (g, pd.concat([a, a.iloc[[3]]], ignore_index=True), u)),
-        r"feature \[3, \d+\], id \[U\d+\], field 'unit_id': layer 'assignment': ids repeat",
+        r"feature \[3, \d+\], id \[(U\d+), \1\], field 'unit_id': layer 'assignment': 1 id occurs on more than one",
     ),
     "grids_without_crs": (
         lambda s, f: _plan_variant(s, f, _no_crs),

@@ -203,8 +203,8 @@ def test_grid_codes_must_match_the_assignment(db_conn: Connection, district: int
     ("frame", "error", "message"),
     [
         (communities().set_crs(None, allow_override=True), MissingCRSError, "has no CRS"),
-        (communities().assign(admin_code=["1101", None]), InputError, r"feature \[0\].*must be 12 digits"),
-        (communities().assign(community_id=["c1", "c1"]), DuplicateIdError, r"id \[c1\].*repeat"),
+        (communities().assign(admin_code=["1101", None]), InputError, r"feature \[0\].*not 12 digits"),
+        (communities().assign(community_id=["c1", "c1"]), DuplicateIdError, r"id \[c1, c1\].*occurs on more than one"),
         (communities().drop(columns="name"), InputError, r"missing column\(s\) \['name'\]"),
     ],
     ids=["no-crs", "admin-code", "duplicate-id", "no-name"],
@@ -222,12 +222,13 @@ def test_bad_communities(db_conn: Connection, frame, error, message) -> None:
         (
             units().assign(households=[100, -1, 100, 100]),
             CountError,
-            r"feature \[1\], id \[n2\].*found \[-1\]",
+            r"feature \[1\], id \[n2\].*negative value \[-1\]",
         ),
-        (units().assign(population=[250, 250, None, 2.5]), CountError, r"feature \[2, 3\]"),
+        (units().assign(population=[250, 250, None, 2.5]), CountError, r"feature \[2\], id \[n3\].*blank"),
+        (units().assign(population=[250, 250, 250, 2.5]), CountError, r"feature \[3\], id \[n4\].*fractional"),
         (units().assign(community=["c1", "c1", "c2", "c7"]), InputError, r"id \[n4\].*\['c7'\]"),
     ],
-    ids=["negative", "missing-and-fraction", "unknown-community"],
+    ids=["negative", "missing", "fraction", "unknown-community"],
 )
 def test_bad_units(db_conn: Connection, district: int, frame, error, message) -> None:
     stored = select(func.count()).select_from(Unit)
