@@ -26,18 +26,15 @@ incidents are left out after the parts are added up, so the public view's k hold
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import morecantile
-import psycopg
-from psycopg_pool import PoolTimeout
+from psycopg import AsyncConnection
 
-from gis.errors import DatabaseUnavailableError, InputError
-from tiles.cache import CachedTile
+from gis.errors import InputError
 from tiles.layers import BUFFER, EXTENT
 from tiles.service import Tile, TileService
 
@@ -352,44 +349,21 @@ async def density_tile(
 ) -> Tile:
     """The incident density tile (layer ``incident_density``: ``count``, ``per_km2`` per bin).
 
-    Parameters
-    ----------
-    service
-        The app's tile service: its pool, data-version probe and cache are used.
-    tile
-        The tile address.
-    query
-        What to count and how to bin it.
-    if_none_match
-        The request's ``If-None-Match``; a match returns the ETag without a body.
-
-    Raises
-    ------
-    DatabaseUnavailableError
-        When the database cannot be reached.
+    ``query`` says what to count and how to bin it; ``service`` serves the tile through
+    :meth:`~tiles.service.TileService.serve`, so ``if_none_match`` and the errors are its.
     """
-    current = await service.probe.current()
-    versions = (current.get("incidents", 0),)
     key = ("incident_density", tile.z, tile.x, tile.y, repr(query))
-    etag = f'"{hashlib.blake2b(repr((key, versions)).encode(), digest_size=12).hexdigest()}"'
-    if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
-        return Tile(etag, None)
-    hit = service.cache.get(key, versions)
-    if hit is not None:
-        return Tile(etag, hit.body, cached=True)
-    try:
-        async with service.pool.connection() as conn:
-            counts = None
-            if query.start is not None or query.end is not None:
-                # by whole days: an estimate is all the choice needs
-                end_day = None if query.end is None else _utc_day(query.end - timedelta(microseconds=1))
-                cur = await conn.execute(_DAYS, {"start": _utc_day(query.start), "end": end_day})
-                counts = WindowCounts(*map(int, await cur.fetchone()))
-            parts = plan_parts(query, tile.z, counts)
-            sql = tile_sql(query.shape, query.level(tile.z), parts)
-            cur = await conn.execute(sql, tile_params(query, tile, parts), binary=True)
-            body = bytes((await cur.fetchone())[0])
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise DatabaseUnavailableError(f"the tile database cannot be reached: {exc}") from exc
-    service.cache.put(key, CachedTile(versions, etag, body))
-    return Tile(etag, body)
+
+    async def render(conn: AsyncConnection) -> bytes:
+        counts = None
+        if query.start is not None or query.end is not None:
+            # by whole days: an estimate is all the choice needs
+            end_day = None if query.end is None else _utc_day(query.end - timedelta(microseconds=1))
+            cur = await conn.execute(_DAYS, {"start": _utc_day(query.start), "end": end_day})
+            counts = WindowCounts(*map(int, await cur.fetchone()))
+        parts = plan_parts(query, tile.z, counts)
+        sql = tile_sql(query.shape, query.level(tile.z), parts)
+        cur = await conn.execute(sql, tile_params(query, tile, parts), binary=True)
+        return bytes((await cur.fetchone())[0])
+
+    return await service.serve(key, ("incidents",), render, if_none_match=if_none_match)

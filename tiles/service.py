@@ -9,10 +9,12 @@ them, and only renders when neither the client nor the cache holds that version.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import morecantile
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gis.errors import DatabaseUnavailableError, NotFoundError
@@ -37,7 +39,7 @@ class Tile:
 
 
 class TileService:
-    """Tiles of the layers in :data:`tiles.layers.LAYERS` from one PostGIS database.
+    """Tiles of the collections in :data:`tiles.catalogue.CATALOGUE` from one PostGIS database.
 
     Parameters
     ----------
@@ -90,39 +92,73 @@ class TileService:
             When the database cannot be reached.
         """
         layers = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
-        current = await self.probe.current(since=since)
         names = tuple(layer.id for layer in layers)
-        versions = tuple(current.get(dep, 0) for layer in layers for dep in layer.depends_on)
+        sql = self._statements.get(names)
+        if sql is None:
+            sql = self._statements[names] = statement(layers)
+        params = {"z": tile.z, "x": tile.x, "y": tile.y, "plan": plan, "limit": self.max_features}
+
+        async def render(conn: AsyncConnection) -> bytes:
+            # binary: a text result would carry the tile hex-encoded, twice its size
+            cur = await conn.execute(sql, params, binary=True)
+            body = bytes((await cur.fetchone())[0])
+            if plan is not None and not body:
+                cur = await conn.execute("SELECT count(*) FROM grid_plan WHERE name = %s", (plan,))
+                if (await cur.fetchone())[0] == 0:
+                    raise NotFoundError(f"no plan named {plan!r}")
+            return body
+
         key = (names, tile.z, tile.x, tile.y, plan, self.max_features)
+        depends_on = [dep for layer in layers for dep in layer.depends_on]
+        return await self.serve(key, depends_on, render, if_none_match=if_none_match, since=since)
+
+    async def serve(
+        self,
+        key: tuple,
+        depends_on: Sequence[str],
+        render: Callable[[AsyncConnection], Awaitable[bytes]],
+        *,
+        if_none_match: str | None = None,
+        since: int | None = None,
+    ) -> Tile:
+        """The envelope every tile shares: ETag, ``If-None-Match``, the cache, and rendering on a miss.
+
+        Parameters
+        ----------
+        key
+            What the tile's bytes depend on besides the data (layers, address, filters, the
+            caller's scope); part of the cache key and the ETag.
+        depends_on
+            The data versions (:mod:`tiles.freshness`) the tile is rendered from.
+        render
+            Renders the tile's bytes on a pooled connection, when neither the client nor the
+            cache holds the current version.
+        if_none_match
+            The request's ``If-None-Match`` (``*`` matches any tile); a match returns the ETag
+            without a body.
+        since
+            The request's :meth:`~tiles.freshness.VersionProbe.ticket`, when it has one.
+
+        Raises
+        ------
+        DatabaseUnavailableError
+            When the database cannot be reached.
+        """
+        current = await self.probe.current(since=since)
+        versions = tuple(current.get(dep, 0) for dep in depends_on)
         hit = self.cache.get(key, versions)
         etag = _etag(key, versions) if hit is None else hit.etag  # the same string: no need to hash again
         if if_none_match is not None and not _etags(if_none_match).isdisjoint({etag, "*"}):
             return Tile(etag, None)
         if hit is not None:
             return Tile(etag, hit.body, cached=True)
-        body = await self._render(names, layers, tile, plan)
-        self.cache.put(key, CachedTile(versions, etag, body))
-        return Tile(etag, body)
-
-    async def _render(
-        self, names: tuple[str, ...], layers: list[Layer], tile: morecantile.Tile, plan: str | None
-    ) -> bytes:
-        sql = self._statements.get(names)
-        if sql is None:
-            sql = self._statements[names] = statement(layers)
-        params = {"z": tile.z, "x": tile.x, "y": tile.y, "plan": plan, "limit": self.max_features}
         try:
             async with self.pool.connection() as conn:
-                # binary: a text result would carry the tile hex-encoded, twice its size
-                cur = await conn.execute(sql, params, binary=True)
-                body = bytes((await cur.fetchone())[0])
-                if plan is not None and not body:
-                    cur = await conn.execute("SELECT count(*) FROM grid_plan WHERE name = %s", (plan,))
-                    if (await cur.fetchone())[0] == 0:
-                        raise NotFoundError(f"no plan named {plan!r}")
+                body = await render(conn)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailableError(f"the tile database cannot be reached: {exc}") from exc
-        return body
+        self.cache.put(key, CachedTile(versions, etag, body))
+        return Tile(etag, body)
 
 
 def _etag(key: tuple, versions: tuple[int, ...]) -> str:

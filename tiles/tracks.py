@@ -4,8 +4,8 @@ PERSONAL DATA. The layer is not in :data:`tiles.layers.LAYERS`, so no public til
 style or TileJSON ever names it; only the patrol routes serve it, after checking the
 caller (:mod:`api.routes.patrols`). Its tiles depend on a day and on which grids the
 caller may see, which the shared tile statement has no parameters for, so this module
-renders them itself, with the same envelope, cache, data versions and ETags as every
-other tile (:class:`tiles.service.TileService`).
+has its own statement, served through the envelope every tile shares (ETag, cache, data
+versions: :meth:`tiles.service.TileService.serve`).
 
 Lines are simplified to a tenth of a tile pixel before ``ST_AsMVTGeom`` snaps them to
 the tile grid, so low zooms carry a few vertices per patrol, not every fix.
@@ -13,15 +13,11 @@ the tile grid, so low zooms carry a few vertices per patrol, not every fix.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 import morecantile
-import psycopg
-from psycopg_pool import PoolTimeout
+from psycopg import AsyncConnection
 
-from gis.errors import DatabaseUnavailableError
-from tiles.cache import CachedTile
 from tiles.layers import BUFFER, EXTENT, Layer
 from tiles.service import Tile, TileService
 
@@ -74,38 +70,15 @@ async def track_tile(
     scope: frozenset[tuple[int, str]] | None = None,
     if_none_match: str | None = None,
 ) -> Tile:
-    """The tracks tile at ``tile`` for ``day``, limited to the grids in ``scope`` (``None``: all).
+    """The tracks tile at ``tile`` for ``day`` (local date), limited to the grids in ``scope``.
 
-    Parameters
-    ----------
-    service
-        The app's tile service: its pool, data-version probe and cache are used.
-    tile
-        The tile address.
-    day
-        Local date of the tracks.
-    district_id
-        Only this district's workers.
-    scope
-        ``(district_id, grid_code)`` pairs the caller may see; part of the cache key and ETag.
-    if_none_match
-        The request's ``If-None-Match``; a match returns the ETag without a body.
-
-    Raises
-    ------
-    DatabaseUnavailableError
-        When the database cannot be reached.
+    ``district_id`` keeps one district's workers; ``scope`` holds the ``(district_id,
+    grid_code)`` pairs the caller may see (``None``: all) and is part of the cache key and
+    ETag. ``service`` serves the tile through :meth:`~tiles.service.TileService.serve`, so
+    ``if_none_match`` and the errors are its.
     """
-    current = await service.probe.current()
-    versions = tuple(current.get(dep, 0) for dep in TRACKS.depends_on)
     pairs = None if scope is None else sorted(f"{d}:{c}" for d, c in scope)
     key = (TRACKS.id, tile.z, tile.x, tile.y, day.isoformat(), district_id, None if pairs is None else tuple(pairs))
-    etag = f'"{hashlib.blake2b(repr((key, versions)).encode(), digest_size=12).hexdigest()}"'
-    if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
-        return Tile(etag, None)
-    hit = service.cache.get(key, versions)
-    if hit is not None:
-        return Tile(etag, hit.body, cached=True)
     params = {
         "z": tile.z,
         "x": tile.x,
@@ -115,11 +88,9 @@ async def track_tile(
         "scope": pairs,
         "tolerance": _WORLD_M / (EXTENT * 2**tile.z) / 10,
     }
-    try:
-        async with service.pool.connection() as conn:
-            cur = await conn.execute(_STATEMENT, params, binary=True)
-            body = bytes((await cur.fetchone())[0])
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise DatabaseUnavailableError(f"the tile database cannot be reached: {exc}") from exc
-    service.cache.put(key, CachedTile(versions, etag, body))
-    return Tile(etag, body)
+
+    async def render(conn: AsyncConnection) -> bytes:
+        cur = await conn.execute(_STATEMENT, params, binary=True)
+        return bytes((await cur.fetchone())[0])
+
+    return await service.serve(key, TRACKS.depends_on, render, if_none_match=if_none_match)
