@@ -23,10 +23,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from gis.errors import CommgridError
 from gis.store.users import hash_token
+from tiles.catalogue import CATALOGUE
 from tiles.freshness import VersionProbe
 
 __all__ = [
-    "COLLECTION_ROLES",
     "ROUTE_ROLES",
     "AuthenticationError",
     "Caller",
@@ -36,6 +36,7 @@ __all__ = [
     "authorize",
     "caller",
     "check_routes",
+    "collection_role",
 ]
 
 
@@ -65,13 +66,10 @@ class PermissionDeniedError(CommgridError):
     http_status = 403
 
 
-# Collections and the least role that may read them (features and tiles alike).
-COLLECTION_ROLES: dict[str, Role] = {
-    "grids": Role.PUBLIC,
-    "communities": Role.PUBLIC,
-    "incidents": Role.ANALYST,
-    "units": Role.PLANNER,
-}
+def collection_role(collection_id: str) -> Role:
+    """The least role that may read a collection's features and tiles (from :data:`tiles.catalogue.CATALOGUE`)."""
+    return Role[CATALOGUE[collection_id].role.upper()]
+
 
 # Per collection, the operations registered for it (see api/routes/features.py, tiles.py).
 COLLECTION_OPERATIONS = ("items", "feature", "queryables", "tilesets", "tileset", "tile", "tilejson")
@@ -147,7 +145,7 @@ _OTHER_ROUTES: dict[str, Role] = {
 
 ROUTE_ROLES: dict[str, Role] = {
     **_OTHER_ROUTES,
-    **{f"{c}_{op}": role for c, role in COLLECTION_ROLES.items() for op in COLLECTION_OPERATIONS},
+    **{f"{c}_{op}": collection_role(c) for c in CATALOGUE for op in COLLECTION_OPERATIONS},
 }
 
 
@@ -161,7 +159,7 @@ class Caller:
         self.role = role
 
     def may_read(self, collection: str) -> bool:
-        return self.role >= COLLECTION_ROLES[collection]
+        return self.role >= collection_role(collection)
 
     def readable(self, collections: Iterable[str]) -> list[str]:
         return [c for c in collections if self.may_read(c)]

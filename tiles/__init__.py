@@ -6,8 +6,9 @@ data versions that the store's triggers move on every change (:mod:`tiles.freshn
 :class:`tiles.service.TileService` puts the four together for the API.
 """
 
-from tiles.layers import LAYERS, Layer
+from tiles.catalogue import CATALOGUE, Collection
+from tiles.layers import Layer
 from tiles.matrix import TMS, check_tile
 from tiles.service import Tile, TileService
 
-__all__ = ["LAYERS", "TMS", "Layer", "Tile", "TileService", "check_tile"]
+__all__ = ["CATALOGUE", "TMS", "Collection", "Layer", "Tile", "TileService", "check_tile"]

@@ -4,14 +4,14 @@ A layer is one SQL ``SELECT`` of feature rows within the tile (``env.box``, with
 ``env.wide`` the envelope plus a buffer so lines and labels continue across tile
 edges) over the Web Mercator copies of the geometries. ``plans`` is the set of plans
 the request is about: every published plan, or the one named by ``%(plan)s``.
-Which roles may see a layer is the API's business, not this module's.
+Which collection a layer serves, and who may see it, is :mod:`tiles.catalogue`'s business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EXTENT", "LABELS", "LAYERS", "Layer", "statement"]
+__all__ = ["COMMUNITIES", "EXTENT", "GRIDS", "INCIDENTS", "LABELS", "UNITS", "Layer", "statement"]
 
 EXTENT = 4096  # tile coordinate space
 BUFFER = 64  # in tile units: outlines and labels run on past the tile edge
@@ -167,7 +167,6 @@ COMMUNITY_LABELS = Layer(
     """,
 )
 
-LAYERS: dict[str, Layer] = {layer.id: layer for layer in (GRIDS, COMMUNITIES, UNITS, INCIDENTS)}
 # label layers that travel with a collection in the multi-layer tile
 LABELS: dict[str, Layer] = {"grids": GRID_LABELS, "communities": COMMUNITY_LABELS}
 

@@ -1,6 +1,6 @@
 """Patrol tracks as vector tiles, for supervisors only.
 
-PERSONAL DATA. The layer is not in :data:`tiles.layers.LAYERS`, so no public tile,
+PERSONAL DATA. The layer is in no collection of :data:`tiles.catalogue.CATALOGUE`, so no public tile,
 style or TileJSON ever names it; only the patrol routes serve it, after checking the
 caller (:mod:`api.routes.patrols`). Its tiles depend on a day and on which grids the
 caller may see, which the shared tile statement has no parameters for, so this module

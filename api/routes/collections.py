@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.access import COLLECTION_ROLES, Caller, caller, require
+from api.access import Caller, caller, collection_role, require
 from api.dependencies import Conn
-from api.routes.features import COLLECTIONS, Collection, GeoJSONResponse, PlanParam
+from api.routes.features import GeoJSONResponse, PlanParam
 from gis.errors import NotFoundError
 from gis.store.features import plan_extent
+from tiles.catalogue import CATALOGUE, Collection
 
 router = APIRouter(tags=["features"])
 
@@ -33,9 +34,9 @@ Who = Annotated[Caller, Depends(caller)]
 
 
 def _collection(collection_id: str) -> Collection:
-    if collection_id not in COLLECTIONS:
-        raise NotFoundError(f"no collection {collection_id!r}; collections: {', '.join(COLLECTIONS)}")
-    return COLLECTIONS[collection_id]
+    if collection_id not in CATALOGUE:
+        raise NotFoundError(f"no collection {collection_id!r}; collections: {', '.join(CATALOGUE)}")
+    return CATALOGUE[collection_id]
 
 
 def _describe(request: Request, c: Collection, bbox: list[float] | None) -> dict:
@@ -78,14 +79,14 @@ def collections(request: Request, conn: Conn, who: Who, plan: PlanParam = None) 
     base = str(request.base_url).rstrip("/")
     return {
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
-        "collections": [_describe(request, COLLECTIONS[c], bbox) for c in who.readable(COLLECTIONS)],
+        "collections": [_describe(request, CATALOGUE[c], bbox) for c in who.readable(CATALOGUE)],
     }
 
 
 @router.get("/collections/{collection_id}", operation_id="collection", summary="One collection")
 def collection(request: Request, conn: Conn, who: Who, collection_id: str, plan: PlanParam = None) -> dict:
     c = _collection(collection_id)
-    require(who, COLLECTION_ROLES[c.id], f"collection {c.id!r}")
+    require(who, collection_role(c.id), f"collection {c.id!r}")
     _, bbox = plan_extent(conn, plan=plan)
     return _describe(request, c, bbox)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,10 +18,10 @@ from api.dependencies import BBox, Conn
 from api.routes.common import MAX_ID
 from gis import clock
 from gis.errors import InputError
-from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
-from tiles.layers import LAYERS, Layer
+from gis.store.features import FeaturePage, TimeFilter, feature, features
+from tiles.catalogue import CATALOGUE, Collection
 
-__all__ = ["COLLECTIONS", "Collection", "GeoJSONResponse", "PlanParam", "parse_datetime"]
+__all__ = ["GeoJSONResponse", "PlanParam", "parse_datetime"]
 
 router = APIRouter(tags=["features"])
 
@@ -34,53 +33,6 @@ class GeoJSONResponse(JSONResponse):
 class SchemaJSONResponse(JSONResponse):
     media_type = "application/schema+json"
 
-
-@dataclass(frozen=True)
-class Collection:
-    """A served collection: its description, how its features are read, its tile layer."""
-
-    id: str
-    title: str
-    description: str
-    source: FeatureSource
-    layer: Layer
-
-
-COLLECTIONS: dict[str, Collection] = {
-    c.id: c
-    for c in (
-        Collection(
-            "grids",
-            "Grids",
-            "Grid polygons of the published plan (?plan=NAME for another, ?datetime= for the plan published "
-            "then): code, community, households, residents, status and the grid worker's posted name and "
-            "work phone.",
-            SOURCES["grids"],
-            LAYERS["grids"],
-        ),
-        Collection(
-            "communities",
-            "Communities",
-            "Communities (社区) of the published plan's district: id, name and admin code.",
-            SOURCES["communities"],
-            LAYERS["communities"],
-        ),
-        Collection(
-            "incidents",
-            "Incidents",
-            "Reported incidents as points, without reporter data (analyst role).",
-            SOURCES["incidents"],
-            LAYERS["incidents"],
-        ),
-        Collection(
-            "units",
-            "Units",
-            "Small areas or address cells with households, residents, compound and grid (planner role).",
-            SOURCES["units"],
-            LAYERS["units"],
-        ),
-    )
-}
 
 RESERVED = {"bbox", "limit", "offset", "plan", "datetime", "f"}
 
@@ -236,7 +188,7 @@ def _filter_params(c: Collection) -> dict:
     }
 
 
-for _c in COLLECTIONS.values():
+for _c in CATALOGUE.values():
     router.add_api_route(
         f"/collections/{_c.id}/items",
         _items_route(_c),

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.access import Caller, caller
-from api.routes.features import COLLECTIONS, PlanParam
+from api.routes.features import PlanParam
 from api.style import map_style
 from gis.errors import CommgridError
+from tiles.catalogue import CATALOGUE
 
 router = APIRouter(tags=["map"])
 
@@ -41,7 +42,7 @@ def style(request: Request, who: Who, plan: PlanParam = None) -> dict:
     settings = request.app.state.settings
     return map_style(
         str(request.base_url).rstrip("/"),
-        who.readable(COLLECTIONS),
+        who.readable(CATALOGUE),
         plan=plan,
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
@@ -50,4 +51,4 @@ def style(request: Request, who: Who, plan: PlanParam = None) -> dict:
 
 @router.get("/whoami", operation_id="whoami", summary="The caller's user name and role")
 def whoami(who: Who) -> dict:
-    return {"user": who.name, "role": who.role.label, "collections": who.readable(COLLECTIONS)}
+    return {"user": who.name, "role": who.role.label, "collections": who.readable(CATALOGUE)}

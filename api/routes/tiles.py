@@ -21,10 +21,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.access import COLLECTION_ROLES, PUBLIC, ROUTE_ROLES, Caller, Role, caller, require
+from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, caller, collection_role, require
 from api.routes.common import NOT_MODIFIED
-from api.routes.features import COLLECTIONS, Collection, PlanParam
+from api.routes.features import PlanParam
 from gis.errors import CommgridError, InputError
+from tiles.catalogue import CATALOGUE, Collection
 from tiles.layers import LABELS, Layer
 from tiles.matrix import MAX_ZOOM, TMS, TMS_ID, check_tile, tile_matrix_set
 from tiles.service import Tile, TileService
@@ -233,20 +234,20 @@ def tile_matrix_set_doc(tms_id: TmsParam) -> JSONResponse:
 
 
 def _dataset_layers(who: Caller, wanted: str | None) -> list[Layer]:
-    readable = who.readable(COLLECTIONS)
+    readable = who.readable(CATALOGUE)
     if wanted is None:
         return _with_labels(readable)
     names = [n.strip() for n in wanted.split(",") if n.strip()]
     for n in names:
-        if n not in COLLECTIONS:
-            raise InputError(f"unknown collection {n!r}; collections: {', '.join(COLLECTIONS)}", field="collections")
+        if n not in CATALOGUE:
+            raise InputError(f"unknown collection {n!r}; collections: {', '.join(CATALOGUE)}", field="collections")
         if n not in readable:
-            require(who, COLLECTION_ROLES[n], f"tiles of {n!r}")
+            require(who, collection_role(n), f"tiles of {n!r}")
     return _with_labels(names)
 
 
 def _with_labels(names: list[str]) -> list[Layer]:
-    layers = [COLLECTIONS[n].layer for n in names]
+    layers = [CATALOGUE[n].layer for n in names]
     return layers + [LABELS[n] for n in names if n in LABELS]
 
 
@@ -297,7 +298,7 @@ async def dataset_tile(
 
 def _collection_routes(c: Collection) -> None:
     path = f"/collections/{c.id}/tiles"
-    private = COLLECTION_ROLES[c.id] > Role.PUBLIC
+    private = collection_role(c.id) > Role.PUBLIC
 
     def tilesets(request: Request) -> dict:
         return _tilesets(request, c.title, path)
@@ -335,7 +336,7 @@ def _collection_routes(c: Collection) -> None:
         )
 
 
-for _c in COLLECTIONS.values():
+for _c in CATALOGUE.values():
     _collection_routes(_c)
 
 
@@ -366,7 +367,7 @@ def _tile_request(scope: Scope) -> _TileRequest | None:
     path = _route_path(scope)
     if m := _COLLECTION_TILE.fullmatch(path):
         collection, tms_id, *zyx = m.groups()
-        if collection not in COLLECTIONS:
+        if collection not in CATALOGUE:
             return None
         operation = f"{collection}_tile"
     elif m := _DATASET_TILE.fullmatch(path):
@@ -442,8 +443,8 @@ class TileShortcut:
                 layers = _dataset_layers(who, wanted.query.get("collections"))
                 private = who.role > Role.PUBLIC
             else:
-                layers = [COLLECTIONS[wanted.collection].layer]
-                private = COLLECTION_ROLES[wanted.collection] > Role.PUBLIC
+                layers = [CATALOGUE[wanted.collection].layer]
+                private = collection_role(wanted.collection) > Role.PUBLIC
         except CommgridError:
             return False
         try:

@@ -24,9 +24,12 @@ from gis.store import lookup
 from gis.store.models import SRID, Community, Grid, GridAssignment, GridWorker, Incident, Unit
 
 __all__ = [
+    "COMMUNITY_SOURCE",
+    "GRID_SOURCE",
+    "INCIDENT_SOURCE",
     "PUBLIC_COMMUNITY_FIELDS",
     "PUBLIC_GRID_FIELDS",
-    "SOURCES",
+    "UNIT_SOURCE",
     "FeaturePage",
     "FeatureSource",
     "TimeFilter",
@@ -169,58 +172,56 @@ def _incidents(plan: Any) -> Select:
     )
 
 
-SOURCES: dict[str, FeatureSource] = {
-    "grids": FeatureSource(
-        id_field="code",
-        fields=PUBLIC_GRID_FIELDS,
-        query=_grids,
-        geom=Grid.geom,
-        order=Grid.code,
-        filters={
-            "code": Grid.code,
-            "name": Grid.name,
-            "community": Community.community_id,
-            "status": Grid.status,
-        },
-        time_is_plan=True,
-    ),
-    "communities": FeatureSource(
-        id_field="community_id",
-        fields=PUBLIC_COMMUNITY_FIELDS,
-        query=_communities,
-        geom=Community.geom,
-        order=Community.community_id,
-        filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
-    ),
-    "units": FeatureSource(
-        id_field="unit_id",
-        fields=("unit_id", "households", "population", "compound", "community", "grid"),
-        query=_units,
-        geom=Unit.geom,
-        order=Unit.unit_id,
-        filters={
-            "unit_id": Unit.unit_id,
-            "compound": Unit.compound,
-            "community": Community.community_id,
-            "grid": Grid.code,
-        },
-    ),
-    "incidents": FeatureSource(
-        id_field="id",
-        fields=("id", "category", "handling_class", "status", "reported_at", "grid"),
-        query=_incidents,
-        geom=Incident.geom,
-        order=Incident.id,
-        filters={
-            "id": Incident.id,
-            "category": Incident.category,
-            "handling_class": Incident.handling_class,
-            "status": Incident.status,
-            "grid": Grid.code,
-        },
-        time=Incident.reported_at,
-    ),
-}
+GRID_SOURCE = FeatureSource(
+    id_field="code",
+    fields=PUBLIC_GRID_FIELDS,
+    query=_grids,
+    geom=Grid.geom,
+    order=Grid.code,
+    filters={
+        "code": Grid.code,
+        "name": Grid.name,
+        "community": Community.community_id,
+        "status": Grid.status,
+    },
+    time_is_plan=True,
+)
+COMMUNITY_SOURCE = FeatureSource(
+    id_field="community_id",
+    fields=PUBLIC_COMMUNITY_FIELDS,
+    query=_communities,
+    geom=Community.geom,
+    order=Community.community_id,
+    filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
+)
+UNIT_SOURCE = FeatureSource(
+    id_field="unit_id",
+    fields=("unit_id", "households", "population", "compound", "community", "grid"),
+    query=_units,
+    geom=Unit.geom,
+    order=Unit.unit_id,
+    filters={
+        "unit_id": Unit.unit_id,
+        "compound": Unit.compound,
+        "community": Community.community_id,
+        "grid": Grid.code,
+    },
+)
+INCIDENT_SOURCE = FeatureSource(
+    id_field="id",
+    fields=("id", "category", "handling_class", "status", "reported_at", "grid"),
+    query=_incidents,
+    geom=Incident.geom,
+    order=Incident.id,
+    filters={
+        "id": Incident.id,
+        "category": Incident.category,
+        "handling_class": Incident.handling_class,
+        "status": Incident.status,
+        "grid": Grid.code,
+    },
+    time=Incident.reported_at,
+)
 
 
 def _feature(source: FeatureSource, r: Any) -> dict:
@@ -268,7 +269,7 @@ def features(
     conn
         An open connection.
     source
-        The collection (one of :data:`SOURCES`).
+        The collection (the ``source`` of one in :data:`tiles.catalogue.CATALOGUE`).
     plan
         Plan name; ``None`` for the published plan (or, with ``time`` on grids, the plan
         published at that instant).
@@ -337,22 +338,22 @@ def _plan_for(conn: Connection, source: FeatureSource, plan: str | None, time: T
 
 def grid_features(conn: Connection, **kwargs: Any) -> FeaturePage:
     """Grids of a plan (the published one by default); see :func:`features`."""
-    return features(conn, SOURCES["grids"], **kwargs)
+    return features(conn, GRID_SOURCE, **kwargs)
 
 
 def community_features(conn: Connection, **kwargs: Any) -> FeaturePage:
     """Communities of a plan's district; see :func:`features`."""
-    return features(conn, SOURCES["communities"], **kwargs)
+    return features(conn, COMMUNITY_SOURCE, **kwargs)
 
 
 def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dict:
     """One grid by code; see :func:`feature`."""
-    return feature(conn, SOURCES["grids"], code, plan=plan)
+    return feature(conn, GRID_SOURCE, code, plan=plan)
 
 
 def community_feature(conn: Connection, community_id: str, *, plan: str | None = None) -> dict:
     """One community by id; see :func:`feature`."""
-    return feature(conn, SOURCES["communities"], community_id, plan=plan)
+    return feature(conn, COMMUNITY_SOURCE, community_id, plan=plan)
 
 
 def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:

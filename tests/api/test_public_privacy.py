@@ -41,7 +41,6 @@ from sqlalchemy.engine import URL, Connection
 
 from api.access import ROUTE_ROLES, Role, api_routes, route_id
 from api.app import create_app
-from api.routes.features import COLLECTIONS
 from api.settings import Settings
 from gis import clock
 from gis.incidents import DEFAULT
@@ -52,6 +51,7 @@ from gis.store import begin, create_engine
 from gis.store.users import add_user
 from gis.workers.store import assign_worker
 from tests.api.conftest import bearer, database_with_plans
+from tiles.catalogue import CATALOGUE
 
 REPORTER_NAME = "探针报告人Qzxw"
 REPORTER_PHONE = "139-0077-4411"
@@ -202,7 +202,7 @@ def _fill(path: str, stored: dict[str, Any]) -> list[str]:
     a, b, c = stored["codes"]
     values: dict[str, list[str]] = {
         "code": [a, b, c],
-        "collection_id": [*COLLECTIONS],
+        "collection_id": [*CATALOGUE],
         "tms_id": ["WebMercatorQuad"],
     }
     feature_ids = {"grids": [a, b, c], "communities": [stored["community"]]}
@@ -244,7 +244,7 @@ def _queries(doc: dict, route, stored: dict[str, Any]) -> list[dict[str, Any]]:
     variants = [query]
     optional = {p["name"] for p in parameters if p["in"] == "query"}
     if "collections" in optional:  # asking for every layer by name must not open the planner's ones
-        variants += [{**query, "collections": name} for name in COLLECTIONS]
+        variants += [{**query, "collections": name} for name in CATALOGUE]
     if "service_request_id" in optional:
         variants += [{**query, "service_request_id": i} for i in stored["incidents"]]
     return variants
