@@ -78,7 +78,7 @@ TARGETS = {"ingest_s": 300.0, "compliance_s": 60.0}
 
 def build_plan(work: Path, seed: int, households: int, communities: int) -> tuple[Path, Any]:
     """The partitioned district's plan file (cached in ``work``) and the generated district."""
-    from api.cli.partition_cmd import partition_files
+    from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 
     district = generate_district(
         seed=seed, households=households, n_communities=communities, incident_days=7, workers=0, patrol_days=0
@@ -88,7 +88,7 @@ def build_plan(work: Path, seed: int, households: int, communities: int) -> tupl
     if not plan.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         files = write_district(district, folder)
-        partition_files(
+        inputs = PartitionInputs(
             files["units"],
             id_field="unit_id",
             households_field="households",
@@ -100,10 +100,8 @@ def build_plan(work: Path, seed: int, households: int, communities: int) -> tupl
             community_code="admin_code",
             barriers=files["barriers"],
             barrier_class="barrier_class",
-            out=plan,
-            geojson=None,
-            report_path=folder / "report.json",
         )
+        run_partition(inputs, PartitionOutputs(plan, report=folder / "report.json"))
     return plan, district
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL
 
+from gis.atomic import write_atomically
 from gis.errors import CommgridError
 
 __all__ = [
@@ -550,9 +551,8 @@ class EmbeddedCluster:
             return {}
 
     def _write_state(self, state: dict) -> None:
-        tmp = self.home / f"{_STATE_FILE}.tmp"
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self.home / _STATE_FILE)
+        text = json.dumps(state, indent=2) + "\n"
+        write_atomically(self.home / _STATE_FILE, lambda tmp: tmp.write_text(text))
 
     def _rotate_log(self) -> None:
         with contextlib.suppress(OSError):

@@ -23,6 +23,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def handle_errors(fn: F) -> F:
     """Print commgrid errors as one message and exit with the error's code.
 
+    Only commgrid's own errors are the user's to fix: anything else (a ``ValueError`` from
+    numpy, say) is a bug and shows as one, with its traceback.
+
     A database that goes away while the command runs (stopped, restarted, the
     connection cut) is reported the same way, exit code 1, naming the database.
     """
@@ -36,9 +39,6 @@ def handle_errors(fn: F) -> F:
                 f"[bold red]error:[/] {escape(worded(exc))}", highlight=False, soft_wrap=True, markup=True
             )
             raise typer.Exit(exc.exit_code) from None
-        except ValueError as exc:  # option values that parse but make no sense (ranges, CRS names)
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
         except Exception as exc:
             message = database_failure(exc, kwargs.get("db"))
             if message is None:

@@ -21,9 +21,10 @@ def demo(
 ) -> None:
     """Generate the sample district, partition it, write GeoPackage/GeoJSON/HTML, store it and serve the map."""
     from api.cli.load import load_plan_file
-    from api.cli.partition_cmd import partition_files, print_summary
+    from api.cli.partition_cmd import draw_plan_map, print_summary
     from api.cli.serve import run_server
     from data.sample import generate_district, write_district
+    from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 
     console.rule("1 · sample district")
     district = generate_district(seed=seed, households=households)
@@ -34,7 +35,7 @@ def demo(
     )
     console.rule("2 · partition")
     with progress_bar("partitioning communities") as advance:
-        files = partition_files(
+        inputs = PartitionInputs(
             paths["units"],
             id_field="unit_id",
             households_field="households",
@@ -46,13 +47,12 @@ def demo(
             community_code="admin_code",
             barriers=paths["barriers"],
             barrier_class="barrier_class",
-            out=out / "grids.gpkg",
-            geojson=out / "grids.geojson",
-            report_path=out / "report.json",
-            map_path=out / "map.html",
             seed=seed,
-            progress=advance,
         )
+        outputs = PartitionOutputs(
+            out / "grids.gpkg", geojson=out / "grids.geojson", report=out / "report.json", map=out / "map.html"
+        )
+        files = run_partition(inputs, outputs, progress=advance, draw_map=draw_plan_map)
     print_summary(files.report)
     console.print(f"wrote {files.gpkg}, {files.geojson}, {files.report_path}, {files.map_path}")
     console.rule("3 · store")

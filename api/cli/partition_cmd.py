@@ -2,180 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from api.cli._common import console, err_console, handle_errors, progress_bar
 from gis.columns import HARD_BARRIER_CLASSES
+from gis.errors import InputError
+from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 
-__all__ = ["PartitionFiles", "partition", "partition_files"]
-
-
-@dataclass(frozen=True)
-class PartitionFiles:
-    """Paths written by :func:`partition_files` and the engine's report."""
-
-    gpkg: Path
-    geojson: Path | None
-    report_path: Path | None
-    map_path: Path | None
-    report: dict
-    load_warnings: list[str]
+__all__ = ["draw_plan_map", "partition", "print_summary"]
 
 
-def partition_files(
-    units: Path,
-    *,
-    id_field: str,
-    households_field: str,
-    population_field: str,
-    out: Path,
-    communities: Path | None = None,
-    community_id: str | None = None,
-    community_name: str | None = None,
-    community_code: str | None = None,
-    community_field: str | None = None,
-    boundary: Path | None = None,
-    barriers: Path | None = None,
-    barrier_class: str | None = None,
-    hard_classes: frozenset[str] = HARD_BARRIER_CLASSES,
-    compound: str | None = None,
-    households_range: tuple[int, int] = (300, 500),
-    population_range: tuple[int, int] = (1000, 1500),
-    crs: str | None = None,
-    input_crs: str | None = None,
-    seed: int = 0,
-    time_budget: float | None = None,
-    missing_counts: str = "error",
-    layer: str | None = None,
-    geojson: Path | None = None,
-    report_path: Path | None = None,
-    map_path: Path | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    previous: Path | None = None,
-    lock: Collection[str] = (),
-) -> PartitionFiles:
-    """Read and validate the inputs, partition, write every requested output.
+def draw_plan_map(grids: Any, title: str, path: Path) -> None:
+    """The folium map of a plan's grids, written to ``path`` (see :func:`gis.partition_inputs.run_partition`)."""
+    from tiles.webmaps import plan_map
 
-    Inputs are all read and validated before anything is computed, and outputs are
-    written only after the engine succeeds, each atomically, so bad input never leaves
-    partial files. With ``workers`` the communities are partitioned on a local Dask
-    cluster of that many worker processes, with ``scheduler`` (``tcp://HOST:8786``) on a
-    running one; the plan is the same as without either. A community that fails is
-    listed in the report's ``failed_containers``; the others' grids are still written.
-    With ``previous`` (a plan file written by this command) the plan is re-divided: grids
-    in range and away from trouble keep their units and codes, ``lock`` names grids that
-    never change.
-    """
-    from gis.io import read_barriers, read_boundary, read_communities, read_units
-    from gis.plans.files import read_plan_file, write_geojson, write_plan_files
-    from partition import Targets
-    from partition import partition as run
-
-    targets = Targets(households_range, population_range)
-    if workers is not None and scheduler is not None:
-        raise ValueError("give either --workers (a local Dask cluster) or --scheduler (a running one), not both")
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be 1 or more, got {workers}")
-    if communities is not None and community_field is not None:
-        raise ValueError("give either --communities (polygons) or --community-field, not both")
-    if communities is not None and community_id is None:
-        raise ValueError("--communities needs --community-id, the field holding each community's id")
-    boundary_frame = read_boundary(boundary, crs=input_crs) if boundary is not None else None
-    loaded = read_units(
-        units,
-        id_field=id_field,
-        households_field=households_field,
-        population_field=population_field,
-        compound_field=compound,
-        community_field=community_field,
-        crs=input_crs,
-        missing_counts=missing_counts,
-        boundary=boundary_frame,
-        layer=layer,
-    )
-    comm = None
-    if communities is not None:
-        comm = read_communities(
-            communities,
-            id_field=community_id,
-            name_field=community_name,
-            code_field=community_code,
-            crs=input_crs,
-        )
-    bars = None
-    if barriers is not None:
-        bars = read_barriers(barriers, class_field=barrier_class, hard_classes=hard_classes, crs=input_crs)
-    before = read_plan_file(previous).assignment if previous is not None else None
-    options = {
-        "previous": before,
-        "locked": tuple(lock),
-        "communities": comm,
-        "barriers": bars,
-        "boundary": boundary_frame,
-        "targets": targets,
-        "crs": crs,
-        "seed": seed,
-        "time_budget": time_budget,
-        "progress": progress,
-        "source": str(units),
-    }
-    if workers is None and scheduler is None:
-        result = run(loaded.frame, **options)
-    else:
-        from partition.distributed import dask_client, dask_runner
-
-        with dask_client(workers=workers, scheduler=scheduler) as client:
-            result = run(loaded.frame, runner=dask_runner(client), **options)
-    report = {
-        **result.report,
-        "inputs": {
-            "units": str(units),
-            "communities": None if communities is None else str(communities),
-            "barriers": None if barriers is None else str(barriers),
-            "repaired_geometries": loaded.report.n_repaired,
-            "blank_counts_zeroed": loaded.report.n_blank_counts_zeroed,
-            "warnings": list(loaded.report.warnings),
-        },
-    }
-    write_plan_files(
-        out,
-        grids=result.grids,
-        assignment=result.assignment,
-        report=report,
-        units=result.units,
-        communities=comm,
-    )
-    if geojson is not None:
-        write_geojson(result.grids, geojson)
-    if report_path is not None:
-        text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        _replace(report_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    if map_path is not None:
-        from tiles.webmaps import plan_map
-
-        _replace(map_path, lambda tmp: plan_map(result.grids, title=out.stem).save(str(tmp)))
-    return PartitionFiles(out, geojson, report_path, map_path, report, list(loaded.report.warnings))
-
-
-def _replace(path: Path, write: Callable[[Path], object]) -> None:
-    """Write ``path`` through a temporary file renamed into place: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    plan_map(grids, title=title).save(str(path))
 
 
 def _range(text: str, option: str) -> tuple[int, int]:
@@ -289,40 +134,41 @@ def partition(
     hh = _range(households_range, "--households-range")
     pop = _range(population_range, "--population-range")
     where = f" on {workers} Dask workers" if workers else f" on {scheduler}" if scheduler else ""
+    inputs = PartitionInputs(
+        units,
+        id_field=id_field,
+        households_field=households_field,
+        population_field=population_field,
+        communities=communities,
+        community_id=community_id,
+        community_name=community_name,
+        community_code=community_code,
+        community_field=community_field,
+        boundary=boundary,
+        barriers=barriers,
+        barrier_class=barrier_class,
+        hard_classes=frozenset(c.strip().lower() for c in hard.split(",") if c.strip()),
+        compound=compound,
+        households_range=hh,
+        population_range=pop,
+        crs=crs,
+        input_crs=input_crs,
+        seed=seed,
+        time_budget=time_budget,
+        missing_counts=missing_counts,
+        layer=layer,
+        workers=workers,
+        scheduler=scheduler,
+        previous=previous,
+        lock=[c.strip() for c in lock.split(",") if c.strip()],
+    )
+    try:
+        inputs.check()
+    except InputError as exc:  # options that contradict each other: name the option
+        raise typer.BadParameter(exc.message, param_hint=f"--{(exc.field or '').replace('_', '-')}") from None
+    outputs = PartitionOutputs(out, geojson=geojson, report=report, map=map)
     with progress_bar(f"partitioning communities{where}") as advance:
-        files = partition_files(
-            units,
-            id_field=id_field,
-            households_field=households_field,
-            population_field=population_field,
-            out=out,
-            communities=communities,
-            community_id=community_id,
-            community_name=community_name,
-            community_code=community_code,
-            community_field=community_field,
-            boundary=boundary,
-            barriers=barriers,
-            barrier_class=barrier_class,
-            hard_classes=frozenset(c.strip().lower() for c in hard.split(",") if c.strip()),
-            compound=compound,
-            households_range=hh,
-            population_range=pop,
-            crs=crs,
-            input_crs=input_crs,
-            seed=seed,
-            time_budget=time_budget,
-            missing_counts=missing_counts,
-            layer=layer,
-            geojson=geojson,
-            report_path=report,
-            map_path=map,
-            progress=advance,
-            workers=workers,
-            scheduler=scheduler,
-            previous=previous,
-            lock=[c.strip() for c in lock.split(",") if c.strip()],
-        )
+        files = run_partition(inputs, outputs, progress=advance, draw_map=draw_plan_map)
     for warning in files.load_warnings:
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
     print_summary(files.report)

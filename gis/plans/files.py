@@ -3,15 +3,13 @@
 A plan file is one GeoPackage with layers ``grids`` (the grid polygons),
 ``assignment`` (unit id → grid code), ``units`` (the units as polygons, so a plan
 made from address points can be loaded and drawn), ``communities`` when known, and
-``report`` (the engine's JSON report as a one-row table). Writing goes to a
-temporary file renamed into place, so a failure never leaves half a plan behind.
+``report`` (the engine's JSON report as a one-row table). Writing goes through
+:func:`gis.atomic.write_atomically`, so a failure never leaves half a plan behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from gis.atomic import write_atomically
 from gis.columns import GRID_CODE, UNIT_ID
 from gis.errors import FormatError
 
@@ -61,12 +60,8 @@ def write_plan_files(
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
         raise FormatError("plans are written as GeoPackage; give a file name ending in .gpkg", file=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()
-    try:
+
+    def write(tmp: Path) -> None:
         grids.to_file(tmp, layer="grids", driver="GPKG", engine="pyogrio")
         pyogrio.write_dataframe(pd.DataFrame(assignment), tmp, layer="assignment", driver="GPKG")
         if units is not None:
@@ -75,21 +70,14 @@ def write_plan_files(
             communities.reset_index(drop=True).to_file(tmp, layer="communities", driver="GPKG", engine="pyogrio")
         text = json.dumps(report, ensure_ascii=False, default=_json_default)
         pyogrio.write_dataframe(pd.DataFrame({"report": [text]}), tmp, layer="report", driver="GPKG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return write_atomically(path, write)
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write a frame as RFC 7946 GeoJSON (EPSG:4326), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(frame.to_crs(4326).to_json(drop_id=True, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    text = frame.to_crs(4326).to_json(drop_id=True, ensure_ascii=False)
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_plan_file(path: str | Path) -> PlanFiles:

@@ -34,6 +34,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import URL, Connection, make_url
 
 from gis import migrations
+from gis.atomic import write_atomically
 from gis.cluster import postgres_program
 from gis.errors import CommgridError, ConflictError, InputError
 from gis.store.audit import cli_actor, record
@@ -206,18 +207,15 @@ def dump_store(url: str | URL, path: Path, *, actor: str | None = None) -> Backu
             revision = _store_revision(conn, url)
             rows = table_rows(conn)
             major = _server_major(conn)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        try:
-            _run(
+        write_atomically(
+            path,
+            lambda partial: _run(
                 [str(postgres_program("pg_dump", major=major)), "--format=custom", "--no-password",
                  f"--file={partial}", f"--dbname={_libpq_uri(url)}"],
                 url,
                 what=f"pg_dump of the store at {_shown(url)}",
-            )  # fmt: skip
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+            ),
+        )  # fmt: skip
         with begin(engine) as conn:
             _audit(
                 conn,

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
 from api.app import create_app
-from api.cli.partition_cmd import PartitionFiles, partition_files
 from api.settings import Settings
 from data.sample import generate_district, write_district
 from gis.cluster import DATABASE
+from gis.partition_inputs import PartitionFiles, PartitionInputs, PartitionOutputs, run_partition
 from gis.plans.files import read_plan_file
 from gis.plans.load import store_plan
 from gis.store import begin, create_engine
@@ -34,7 +34,7 @@ def sample_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def sample_plan(sample_inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> PartitionFiles:
     out = tmp_path_factory.mktemp("plan")
-    return partition_files(
+    inputs = PartitionInputs(
         sample_inputs["units"],
         id_field="unit_id",
         households_field="households",
@@ -46,10 +46,9 @@ def sample_plan(sample_inputs: dict[str, Path], tmp_path_factory: pytest.TempPat
         community_code="admin_code",
         barriers=sample_inputs["barriers"],
         barrier_class="barrier_class",
-        out=out / "grids.gpkg",
-        geojson=out / "grids.geojson",
-        report_path=out / "report.json",
     )
+    outputs = PartitionOutputs(out / "grids.gpkg", geojson=out / "grids.geojson", report=out / "report.json")
+    return run_partition(inputs, outputs)
 
 
 def database_with_plans(create: Callable[..., URL], name: str, plan_file: Path, plans: dict[str, bool]) -> URL:
