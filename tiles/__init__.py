@@ -1,9 +1,16 @@
-"""Vector tiles for the map service.
+"""What the service draws from the store: vector tiles and the paper that is printed.
 
-Layers are declared once (:mod:`tiles.layers`), cut into Mapbox Vector Tiles by
-PostGIS (:mod:`tiles.mvt`), and kept in a cache (:mod:`tiles.cache`) keyed by the
-data versions that the store's triggers move on every change (:mod:`tiles.freshness`).
-:class:`tiles.service.TileService` puts the four together for the API.
+Modules: the collection catalogue (:mod:`tiles.catalogue`: each collection's features,
+tile layer and reader role), the tile layers and their SQL (:mod:`tiles.layers`, cut
+into Mapbox Vector Tiles by PostGIS ``ST_AsMVT``), the tile matrix set
+(:mod:`tiles.matrix`), the data versions the store's triggers move on every change
+(:mod:`tiles.freshness`), the tile cache keyed by them (:mod:`tiles.cache`), and
+:class:`tiles.service.TileService`, which puts them together with the one envelope every
+tile shares (ETag, ``If-None-Match``, cache, lost connections). Tiles of their own
+statement: incident density (:mod:`tiles.density`) and patrol tracks
+(:mod:`tiles.tracks`). Folium maps for files: :mod:`tiles.webmaps`.
+
+Subpackage: :mod:`tiles.paper` (posters, contact cards, map SVG, patrol sheets, printing).
 """
 
 from tiles.catalogue import CATALOGUE, Collection

@@ -1,6 +1,10 @@
 """Patrol GPS tracks: reading, cleaning, and analysis into patrols, visits, coverage and compliance.
 
-Pure functions on frames; the store side is :mod:`gis.patrols.store`.
+Modules: the track fields (:mod:`~gis.patrols.columns`), readers of GPX, CSV, GeoJSON and
+JSON (:mod:`~gis.patrols.readers`), cleaning (:mod:`~gis.patrols.cleaning`), the patrol
+rule (:mod:`~gis.patrols.rule`), analysis (:mod:`~gis.patrols.analysis`), all pure
+functions on frames; the store side (:mod:`~gis.patrols.store`) and the reports read
+from it (:mod:`~gis.patrols.reports`).
 """
 
 from gis.patrols.analysis import (

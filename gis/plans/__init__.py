@@ -1,10 +1,11 @@
 """Plans: districts, their units and communities, and the grid plans made of them.
 
-Plan files written by ``commgrid partition`` (:mod:`~gis.plans.files`), loading them into
-the store (:mod:`~gis.plans.load`), the store's writers and readers of districts,
-communities, units and plans (:mod:`~gis.plans.store`), a district's stored inputs
-(:mod:`~gis.plans.districts`), and edits and diffs of stored plans
-(:mod:`~gis.plans.edits`).
+Modules: plan files written by ``commgrid partition`` (:mod:`~gis.plans.files`), loading
+them into the store (:mod:`~gis.plans.load`), the store's writers and readers of
+districts, communities, units and plans (:mod:`~gis.plans.store`), a district's stored
+inputs for a partition job (:mod:`~gis.plans.districts`), and edits and diffs of stored
+plans (:mod:`~gis.plans.edits`). Which district or plan a request means is
+:mod:`gis.store.lookup`'s.
 """
 
 from gis.plans.store import (

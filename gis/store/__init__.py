@@ -8,7 +8,7 @@ functions of each domain (:mod:`gis.plans`, :mod:`gis.incidents`, :mod:`gis.patr
 Modules: :mod:`~gis.store.engine` (engines, transactions, lost-connection errors),
 :mod:`~gis.store.models` (the tables), :mod:`~gis.store.lookup` (district, plan and grid
 resolution, one set of rules for every domain), :mod:`~gis.store.features` (the feature
-collections the API serves), :mod:`~gis.store.users`, :mod:`~gis.store.audit`,
+sources of the served collections), :mod:`~gis.store.users`, :mod:`~gis.store.audit`,
 :mod:`~gis.store.jobs`, :mod:`~gis.store.versions` and :mod:`~gis.store.backup`.
 """
 

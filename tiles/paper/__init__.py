@@ -1,7 +1,7 @@
 """Paper: what commgrid prints for walls and desks.
 
-Grid posters (:mod:`~tiles.paper.poster`), contact cards (:mod:`~tiles.paper.cards`), the
-map drawn as SVG for both (:mod:`~tiles.paper.mapsvg`), patrol calendars and weekly
-sheets (:mod:`~tiles.paper.patrol_sheets`), and the PDF/PNG printing they share
-(:mod:`~tiles.paper.printing`).
+Modules: grid posters (:mod:`~tiles.paper.poster`), contact cards
+(:mod:`~tiles.paper.cards`), the map drawn as SVG for both (:mod:`~tiles.paper.mapsvg`),
+patrol calendars and weekly sheets (:mod:`~tiles.paper.patrol_sheets`), and the
+PDF/PNG/QR printing they share (:mod:`~tiles.paper.printing`).
 """
