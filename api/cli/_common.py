@@ -143,14 +143,18 @@ DbOpt = Annotated[
 
 
 @contextmanager
-def store_connection(db: str | None = None):
-    """A connection in one transaction on the store the settings (or ``--db``) name, committed on success."""
+def store_connection(db: str | None = None, *, transaction: bool = True):
+    """A connection to the store the settings (or ``--db``) name.
+
+    In one transaction committed on success; with ``transaction=False``, a plain
+    connection for commands that only read.
+    """
     from api.database import open_store
-    from gis.store import begin
+    from gis.store import begin, connect
 
     engine = open_store(settings_from(db))
     try:
-        with begin(engine) as conn:
+        with (begin if transaction else connect)(engine) as conn:
             yield conn
     finally:
         engine.dispose()

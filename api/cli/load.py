@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import DbOpt, console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
 
 
 def load_plan_file(
@@ -98,16 +98,10 @@ def export_map(
 
         grids = read_plan_file(Path(plan)).grids
     else:
-        from api.database import open_store
         from gis.plans import read_grids
-        from gis.store import connect
 
-        engine = open_store(settings_from(db))
-        try:
-            with connect(engine) as conn:
-                grids = read_grids(conn, plan=plan)
-        finally:
-            engine.dispose()
+        with store_connection(db, transaction=False) as conn:
+            grids = read_grids(conn, plan=plan)
     out.parent.mkdir(parents=True, exist_ok=True)
     plan_map(grids, title=str(plan or "published plan")).save(str(out))
     console.print(f"wrote {out} ({len(grids)} grids)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +9,7 @@ from urllib.parse import quote
 
 import typer
 
-from api.cli._common import DbOpt, console, err_console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, err_console, handle_errors, settings_from, store_connection
 from gis.errors import InputError
 
 PlanOpt = Annotated[
@@ -44,19 +42,6 @@ class Format(StrEnum):
 
 PaperOpt = Annotated[Paper, typer.Option("--paper", help="Paper size, portrait.")]
 DpiOpt = Annotated[int, typer.Option("--dpi", min=36, max=600, help="Resolution of PNG output.")]
-
-
-@contextmanager
-def _conn(db: str | None) -> Iterator:
-    from api.database import open_store
-    from gis.store import connect
-
-    engine = open_store(settings_from(db))
-    try:
-        with connect(engine) as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def _public_base(public_url: str | None, db: str | None) -> str:
@@ -114,7 +99,7 @@ def poster(
     if out.suffix.lower() not in (".pdf", ".png"):
         raise InputError(f"--out must end in .pdf or .png, got {out.name!r}", field="out")
     base = _public_base(public_url, db)
-    with _conn(db) as conn:
+    with store_connection(db, transaction=False) as conn:
         (sheet,) = _read(conn, [code], base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
     _write_poster(sheet, out, paper=paper.value, dpi=dpi)
     console.print(f"wrote {out} (grid {sheet.code}, {paper.value})")
@@ -137,7 +122,7 @@ def posters(
     from tiles.paper.poster import community_grid_codes
 
     base = _public_base(public_url, db)
-    with _conn(db) as conn:
+    with store_connection(db, transaction=False) as conn:
         codes = community_grid_codes(conn, community, plan=plan)
         sheets = _read(conn, codes, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
     suffixes = [".pdf", ".png"] if fmt is Format.both else [f".{fmt.value}"]
@@ -165,7 +150,7 @@ def cards(
     if not codes and community is None:
         raise InputError("name grid codes or a --community", field="codes")
     base = _public_base(public_url, db)
-    with _conn(db) as conn:
+    with store_connection(db, transaction=False) as conn:
         wanted = list(codes or []) + (community_grid_codes(conn, community, plan=plan) if community else [])
         sheets = _read(conn, wanted, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=False)
     out.parent.mkdir(parents=True, exist_ok=True)

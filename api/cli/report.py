@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import console, handle_errors, settings_from
+from api.cli._common import console, handle_errors, store_connection
 
 app = typer.Typer(help="Reports the practice asks for.", no_args_is_help=True)
 
@@ -29,19 +29,14 @@ def weekly(
 
     Writes weekly-WEEK[-COMMUNITY].csv and .pdf (one A4 page for a community) into --out.
     """
-    from api.database import open_store
     from gis.patrols.reports import parse_week, weekly_report
-    from gis.store import begin, lookup
+    from gis.store import lookup
     from tiles.paper.patrol_sheets import weekly_csv, weekly_pdf
 
     parse_week(week)  # a bad week fails before the store opens
-    engine = open_store(settings_from(db))
-    try:
-        with begin(engine) as conn:
-            found = lookup.district(conn, district)
-            report = weekly_report(conn, week=week, district_id=found.id, community=community)
-    finally:
-        engine.dispose()
+    with store_connection(db) as conn:
+        found = lookup.district(conn, district)
+        report = weekly_report(conn, week=week, district_id=found.id, community=community)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"weekly-{report.week}{'-' + community if community else ''}"
     csv_path, pdf_path = stem.with_suffix(".csv"), stem.with_suffix(".pdf")

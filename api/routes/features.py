@@ -188,29 +188,24 @@ def _filter_params(c: Collection) -> dict:
     }
 
 
+def _get(
+    c: Collection, path: str, endpoint: Callable, response: type[JSONResponse], op: str, summary: str, **extra
+) -> None:
+    router.add_api_route(
+        f"/collections/{c.id}/{path}",
+        endpoint,
+        methods=["GET"],
+        response_class=response,
+        operation_id=f"{c.id}_{op}",
+        summary=summary,
+        **extra,
+    )
+
+
 for _c in CATALOGUE.values():
-    router.add_api_route(
-        f"/collections/{_c.id}/items",
-        _items_route(_c),
-        methods=["GET"],
-        response_class=GeoJSONResponse,
-        operation_id=f"{_c.id}_items",
-        summary=f"{_c.title} as a GeoJSON FeatureCollection",
-        openapi_extra=_filter_params(_c),
-    )
-    router.add_api_route(
-        f"/collections/{_c.id}/items/{{feature_id}}",
-        _feature_route(_c),
-        methods=["GET"],
-        response_class=GeoJSONResponse,
-        operation_id=f"{_c.id}_feature",
-        summary=f"One feature of {_c.title.lower()} by id",
-    )
-    router.add_api_route(
-        f"/collections/{_c.id}/queryables",
-        _queryables_route(_c),
-        methods=["GET"],
-        response_class=SchemaJSONResponse,
-        operation_id=f"{_c.id}_queryables",
-        summary=f"Properties {_c.title.lower()} can be filtered on",
-    )
+    _name = _c.title.lower()
+    _items = f"{_c.title} as a GeoJSON FeatureCollection"
+    _get(_c, "items", _items_route(_c), GeoJSONResponse, "items", _items, openapi_extra=_filter_params(_c))
+    _get(_c, "items/{feature_id}", _feature_route(_c), GeoJSONResponse, "feature", f"One feature of {_name} by id")
+    _queryables = f"Properties {_name} can be filtered on"
+    _get(_c, "queryables", _queryables_route(_c), SchemaJSONResponse, "queryables", _queryables)

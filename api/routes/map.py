@@ -26,15 +26,19 @@ class WebMapMissingError(CommgridError):
     http_status = 503
 
 
-@router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")
-def web_map() -> HTMLResponse:
+def map_page(name: str) -> HTMLResponse:
+    """A page of ``api/static`` that draws with MapLibre, refused (503) while MapLibre is not installed."""
     if not (VENDOR / "maplibre-gl.mjs").is_file():
         raise WebMapMissingError(
             f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
             "(it runs `npm ci` in api/static/vendor)"
         )
-    page = resources.files("api").joinpath("static/map.html").read_text(encoding="utf-8")
-    return HTMLResponse(page)
+    return HTMLResponse(resources.files("api").joinpath(f"static/{name}").read_text(encoding="utf-8"))
+
+
+@router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")
+def web_map() -> HTMLResponse:
+    return map_page("map.html")
 
 
 @router.get("/styles/commgrid", operation_id="style", summary="MapLibre style of the web map, for the caller's role")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from importlib import resources
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
 from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
-from api.routes.map import VENDOR, WebMapMissingError
+from api.routes.map import map_page
 from gis import clock
 from gis.errors import NotFoundError
 from gis.store import connect, lookup
@@ -250,13 +249,7 @@ def public_locate(
 
 
 def _page() -> HTMLResponse:
-    if not (VENDOR / "maplibre-gl.mjs").is_file():
-        raise WebMapMissingError(
-            f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
-            "(it runs `npm ci` in api/static/vendor)"
-        )
-    page = resources.files("api").joinpath("static/public.html").read_text(encoding="utf-8")
-    return HTMLResponse(page)
+    return map_page("public.html")
 
 
 @router.get("/public", operation_id="public_page", response_class=HTMLResponse, summary="Public grid map")

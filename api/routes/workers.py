@@ -39,10 +39,10 @@ class WorkerOut(BaseModel):
 
     id: int
     district_id: int
-    grid_code: str | None
-    name: str
-    work_phone: str | None
-    duties: str | None
+    grid_code: str | None = Field(description="the grid the worker is posted to, kept once retired")
+    name: str = Field(description="posted: printed on the grid's poster and contact card")
+    work_phone: str | None = Field(description="posted")
+    duties: str | None = Field(description="posted")
     active: bool = Field(description="posted as the grid's contact; false once retired (kept for history)")
     has_photo: bool
 

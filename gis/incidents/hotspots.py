@@ -86,8 +86,6 @@ def incident_hotspots(
 
     Parameters
     ----------
-    conn
-        An open connection.
     unit
         ``grid``: the grids of the published plan; ``hex``: hexagons of circumradius
         ``hex_size`` metres in the district's working CRS, over its boundary.

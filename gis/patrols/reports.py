@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 
 from gis import clock
 from gis.errors import InputError, NotFoundError
+from gis.patrols.analysis import COMPLIANCE_COLUMNS
+from gis.patrols.columns import DAY, WORKER_ID
 from gis.store.models import AppUser, PatrolSupervisor
 
 __all__ = [
@@ -40,24 +42,19 @@ __all__ = [
 
 Scope = frozenset[tuple[int, str]] | None
 
-COMPLIANCE_FIELDS = [
-    "day",
-    "worker_id",
-    "worker",
-    "grid_code",
-    "community",
-    "analysed",
-    "compliant",
-    "patrols",
-    "visits",
-    "long_visits",
-    "visit_minutes",
-    "stops",
-    "distance_m",
-    "coverage",
-    "coverage_basis",
-    "longest_unvisited_minutes",
-]
+# Each grid code of the district with its community, from the published plan, else the newest
+# one that had the code: a worker's grid may have been dropped by a later plan.
+_GRID_COMMUNITIES = """grids AS (
+    SELECT DISTINCT ON (g.code) g.code, c.community_id
+    FROM grid g
+    JOIN grid_plan p ON p.id = g.plan_id AND p.district_id = :d
+    LEFT JOIN community c ON c.id = g.community_id
+    ORDER BY g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST
+)"""
+
+# who and where, then the measures of one day as the analysis stores them
+_MEASURES = [c for c in COMPLIANCE_COLUMNS if c not in (WORKER_ID, DAY, "grid_code", "compliant")]
+COMPLIANCE_FIELDS = ["day", "worker_id", "worker", "grid_code", "community", "analysed", "compliant", *_MEASURES]
 
 WEEKLY_FIELDS = [
     "community",
@@ -158,6 +155,13 @@ def supervised_grids(conn: Connection, user: str) -> frozenset[tuple[int, str]]:
     return frozenset((int(d), str(c)) for d, c in rows)
 
 
+def _filters(conn: Connection, district_id: int, community: str | None, scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The condition keeping workers of ``scope``, after checking that the district has ``community``."""
+    if community is not None:
+        _check_community(conn, district_id, community)
+    return _scope_sql(scope)
+
+
 def _scope_sql(scope: Scope, alias: str = "gw") -> tuple[str, dict[str, Any]]:
     """A condition keeping workers of grids in ``scope`` (always true for ``None``)."""
     if scope is None:
@@ -186,8 +190,6 @@ def read_compliance(
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district.
     day
@@ -207,19 +209,11 @@ def read_compliance(
     NotFoundError
         For a community the district does not have.
     """
-    if community is not None:
-        _check_community(conn, district_id, community)
-    where, params = _scope_sql(scope)
+    where, params = _filters(conn, district_id, community, scope)
     rows = conn.execute(
         text(
             f"""
-            WITH grids AS (
-                SELECT DISTINCT ON (g.code) g.code, c.community_id
-                FROM grid g
-                JOIN grid_plan p ON p.id = g.plan_id AND p.district_id = :d
-                LEFT JOIN community c ON c.id = g.community_id
-                ORDER BY g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST
-            )
+            WITH {_GRID_COMMUNITIES}
             SELECT :day AS day, gw.id AS worker_id, gw.name AS worker, gw.grid_code, gr.community_id AS community,
                    pc.worker_id IS NOT NULL AS analysed, coalesce(pc.compliant, false) AS compliant,
                    coalesce(pc.patrols, 0) AS patrols, coalesce(pc.visits, 0) AS visits,
@@ -323,9 +317,7 @@ def read_tracks(
         Features with ``worker_id``, ``worker``, ``grid_code``, ``started_at``, ``ended_at``,
         ``points``, ``length_m``, ``mean_speed_kmh``.
     """
-    if community is not None:
-        _check_community(conn, district_id, community)
-    where, params = _scope_sql(scope)
+    where, params = _filters(conn, district_id, community, scope)
     rows = conn.execute(
         text(
             f"""
@@ -466,22 +458,14 @@ def weekly_report(
         For an unknown community.
     """
     start, end = parse_week(week)
-    if community is not None:
-        _check_community(conn, district_id, community)
-    where, params = _scope_sql(scope)
+    where, params = _filters(conn, district_id, community, scope)
     district = conn.execute(text("SELECT name FROM district WHERE id = :d"), {"d": district_id}).scalar_one()
     rule = conn.execute(text("SELECT params FROM patrol_rule WHERE district_id = :d"), {"d": district_id}).scalar()
     zone = conn.execute(text("SELECT timezone FROM patrol_rule WHERE district_id = :d"), {"d": district_id}).scalar()
     rows = conn.execute(
         text(
             f"""
-            WITH grids AS (
-                SELECT DISTINCT ON (g.code) g.code, c.community_id
-                FROM grid g
-                JOIN grid_plan p ON p.id = g.plan_id AND p.district_id = :d
-                LEFT JOIN community c ON c.id = g.community_id
-                ORDER BY g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST
-            ),
+            WITH {_GRID_COMMUNITIES},
             week AS (
                 SELECT pc.worker_id, count(*) FILTER (WHERE pc.compliant) AS days_compliant,
                        count(*) FILTER (WHERE pc.patrols > 0) AS days_with_tracks,

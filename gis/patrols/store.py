@@ -146,8 +146,6 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district.
     timezone
@@ -650,8 +648,6 @@ def analyse_days(
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district.
     days
@@ -773,8 +769,6 @@ def purge(conn: Connection, *, older_than_days: float = RETENTION_DAYS, now: dat
 
     Parameters
     ----------
-    conn
-        An open connection.
     older_than_days
         Age beyond which tracks are deleted.
     now

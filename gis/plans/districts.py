@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
@@ -24,35 +26,31 @@ def _frame(conn: Connection, query) -> gpd.GeoDataFrame:
 
 def read_district_units(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
     """The district's units with ``unit_id``, counts, ``compound`` and ``community`` (its id), in EPSG:4326."""
-    return _frame(
-        conn,
-        select(
-            Unit.unit_id.label(C.UNIT_ID),
-            Unit.households.label(C.HOUSEHOLDS),
-            Unit.population.label(C.POPULATION),
-            Unit.compound.label(C.COMPOUND),
-            Community.community_id.label(C.COMMUNITY),
-            func.ST_AsBinary(Unit.geom).label("wkb"),
-        )
-        .outerjoin(Community, Community.id == Unit.community_id)
-        .where(Unit.district_id == district_id)
-        .order_by(Unit.unit_id),
-    )
+    columns = {
+        C.UNIT_ID: Unit.unit_id,
+        C.HOUSEHOLDS: Unit.households,
+        C.POPULATION: Unit.population,
+        C.COMPOUND: Unit.compound,
+        C.COMMUNITY: Community.community_id,
+    }
+    query = _select(columns, Unit.geom).outerjoin(Community, Community.id == Unit.community_id)
+    return _frame(conn, query.where(Unit.district_id == district_id).order_by(Unit.unit_id))
 
 
 def read_district_communities(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
     """The district's communities with ``community_id``, ``name`` and ``admin_code``, in EPSG:4326."""
-    return _frame(
-        conn,
-        select(
-            Community.community_id.label(C.COMMUNITY_ID),
-            Community.name.label(C.COMMUNITY_NAME),
-            Community.admin_code.label(C.ADMIN_CODE),
-            func.ST_AsBinary(Community.geom).label("wkb"),
-        )
-        .where(Community.district_id == district_id)
-        .order_by(Community.community_id),
-    )
+    columns = {
+        C.COMMUNITY_ID: Community.community_id,
+        C.COMMUNITY_NAME: Community.name,
+        C.ADMIN_CODE: Community.admin_code,
+    }
+    query = _select(columns, Community.geom).where(Community.district_id == district_id)
+    return _frame(conn, query.order_by(Community.community_id))
+
+
+def _select(columns: dict[str, Any], geom: Any) -> Select:
+    """The labelled columns and the geometry as WKB, as :func:`_frame` reads them."""
+    return select(*(column.label(name) for name, column in columns.items()), func.ST_AsBinary(geom).label("wkb"))
 
 
 def read_assignment(conn: Connection, plan: str) -> pd.DataFrame:

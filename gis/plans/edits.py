@@ -158,8 +158,6 @@ def move_units(
 
     Parameters
     ----------
-    conn
-        An open connection.
     plan
         The draft plan's name.
     unit_ids

@@ -136,8 +136,6 @@ def write_district(
 
     Parameters
     ----------
-    conn
-        An open connection.
     name
         The district's name, unique among stored districts.
     working_crs
@@ -181,8 +179,6 @@ def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame)
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district they belong to.
     gdf
@@ -225,10 +221,7 @@ def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame)
             raise DuplicateIdError(
                 f"these communities are already stored for district {district_id}; remove them from "
                 "the frame or store the district again under a new name",
-                file=what,
-                index=positions,
-                feature_id=[ids[i] for i in positions],
-                field=C.COMMUNITY_ID,
+                **_at(what, positions, ids, C.COMMUNITY_ID),
             )
         if not ids:
             return {}
@@ -248,8 +241,6 @@ def write_barriers(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, *,
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district.
     gdf
@@ -296,8 +287,6 @@ def write_units(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, commu
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The district they belong to.
     gdf
@@ -361,10 +350,7 @@ def write_units(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame, commu
             positions = [i for i, uid in enumerate(ids) if uid in stored]
             raise DuplicateIdError(
                 f"these units are already stored for district {district_id}; remove them from the frame",
-                file=what,
-                index=positions,
-                feature_id=[ids[i] for i in positions],
-                field=C.UNIT_ID,
+                **_at(what, positions, ids, C.UNIT_ID),
             )
         # executemany: SQLAlchemy sends batches of multi-row INSERTs ("insertmanyvalues").
         conn.execute(insert(_unit), rows)
@@ -390,8 +376,6 @@ def write_plan(
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The partitioned district.
     name
@@ -487,8 +471,6 @@ def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
 
     Parameters
     ----------
-    conn
-        An open connection.
     plan
         The plan's name.
     actor
@@ -519,8 +501,6 @@ def read_grids(conn: Connection, *, plan: str | None = None, district_id: int | 
 
     Parameters
     ----------
-    conn
-        An open connection.
     plan
         The plan's name; ``None`` for the published plan.
     district_id
@@ -574,8 +554,6 @@ def list_plans(conn: Connection, district_id: int | None = None) -> list[PlanSum
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         Only this district's plans; ``None`` for all.
 
@@ -755,7 +733,7 @@ def _texts(frame: pd.DataFrame, column: str, what: str, ids: list[str], *, requi
     missing = values.isna().to_numpy()
     if required and missing.any():
         pos = _positions(missing)
-        raise InputError("values are missing", file=what, index=pos, feature_id=[ids[i] for i in pos], field=column)
+        raise InputError("values are missing", **_at(what, pos, ids, column))
     return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
 
 
@@ -780,10 +758,7 @@ def _community_keys(
             f"community ids not among the district's stored communities: "
             f"{sorted({names[i] for i in unknown})[:10]}; known: {sorted(community_pks)[:10]}. "
             "Store the communities first (write_communities) or fix the ids",
-            file=what,
-            index=unknown,
-            feature_id=[ids[i] for i in unknown],
-            field=column,
+            **_at(what, unknown, ids, column),
         )
     return [None if name is None else community_pks[name] for name in names]
 
@@ -808,10 +783,7 @@ def _geometries(geoms: gpd.GeoSeries, what: str, ids: list[str]) -> list[str]:
         pos = _positions(bad)
         raise GeometryError(
             "geometries are missing or empty; draw them or drop these features",
-            file=what,
-            index=pos,
-            feature_id=[ids[i] for i in pos],
-            field="geometry",
+            **_at(what, pos, ids, "geometry"),
         )
     return _ewkb_hex(values)
 
@@ -827,10 +799,7 @@ def _multipolygons(geoms: gpd.GeoSeries, what: str, ids: list[str]) -> list[str]
         raise GeometryError(
             f"expected polygons; found empty, missing or other geometries (type ids {found}). Fix "
             "or drop these features",
-            file=what,
-            index=pos,
-            feature_id=[ids[i] for i in pos],
-            field="geometry",
+            **_at(what, pos, ids, "geometry"),
         )
     single = kinds == polygon
     values = values.copy()
@@ -896,6 +865,11 @@ def _any_text(values: list[str]) -> Any:
     # "= ANY(array)" sends one parameter; IN (...) would send one per value and hit
     # PostgreSQL's limit of 65,535 parameters on large districts.
     return any_(bindparam(None, values, type_=ARRAY(Text)))
+
+
+def _at(what: str, positions: list[int], ids: list[str], field: str) -> dict[str, Any]:
+    """Where an error is, as the error classes take it: the source, the features and their ids, the field."""
+    return {"file": what, "index": positions, "feature_id": [ids[i] for i in positions], "field": field}
 
 
 def _positions(mask: np.ndarray) -> list[int]:

@@ -159,8 +159,6 @@ def table_checksums(conn: Connection, tables: list[str] | None = None) -> dict[s
 
     Parameters
     ----------
-    conn
-        An open connection.
     tables
         The tables to sum; by default all of commgrid's.
     """

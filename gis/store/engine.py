@@ -131,22 +131,7 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 @contextlib.contextmanager
 def begin(engine: Engine) -> Iterator[Connection]:
-    """A connection inside a transaction, committed on success and rolled back on error.
-
-    Parameters
-    ----------
-    engine
-        From :func:`create_engine`.
-
-    Yields
-    ------
-    sqlalchemy.engine.Connection
-
-    Raises
-    ------
-    DatabaseUnavailableError
-        When the server cannot be reached or refuses the login.
-    """
+    """A :func:`connect` connection inside a transaction, committed on success and rolled back on error."""
     with connect(engine) as conn, conn.begin():
         yield conn
 

@@ -266,8 +266,6 @@ def features(
 
     Parameters
     ----------
-    conn
-        An open connection.
     source
         The collection (the ``source`` of one in :data:`tiles.catalogue.CATALOGUE`).
     plan

@@ -119,8 +119,6 @@ def list_workers(
 
     Parameters
     ----------
-    conn
-        An open connection.
     district
         Only this district's (by name); ``None`` for all.
     grid_code
@@ -149,8 +147,6 @@ def read_worker(conn: Connection, worker_id: int, *, lock: bool = False) -> Work
 
     Parameters
     ----------
-    conn
-        An open connection.
     worker_id
         The worker's id.
     lock
@@ -188,8 +184,6 @@ def posted_contact(conn: Connection, *, district_id: int, grid_code: str) -> Pos
 
     Parameters
     ----------
-    conn
-        An open connection.
     district_id
         The grid's district (codes are unique within a district only).
     grid_code
@@ -219,8 +213,6 @@ def import_workers(
 
     Parameters
     ----------
-    conn
-        An open connection.
     rows
         The workers.
     district
@@ -277,8 +269,6 @@ def assign_worker(
 
     Parameters
     ----------
-    conn
-        An open connection.
     grid_code
         A grid of the district's published plan.
     name, work_phone, duties, photo
@@ -324,8 +314,6 @@ def change_worker(
 
     Parameters
     ----------
-    conn
-        An open connection.
     worker_id
         The worker.
     name, work_phone, duties

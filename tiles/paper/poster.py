@@ -222,8 +222,6 @@ def read_poster(
 
     Parameters
     ----------
-    conn
-        An open connection.
     code
         The grid's code.
     public_url
