@@ -69,21 +69,20 @@ class PartitionInputs:
         Raises
         ------
         InputError
-            Naming the field (``workers``, ``communities``, ``community_id``) to change.
+            Naming the field to change; the message names the fields as this class does,
+            so that an edge can word them as its own options.
         """
         if self.workers is not None and self.scheduler is not None:
             raise InputError(
-                "give either workers (a local Dask cluster) or a scheduler (a running one), not both", field="workers"
+                "give either workers (a local Dask cluster) or scheduler (a running one), not both", field="workers"
             )
         if self.workers is not None and self.workers < 1:
             raise InputError(f"workers must be 1 or more, got {self.workers}", field="workers")
         if self.communities is not None and self.community_field is not None:
-            raise InputError(
-                "give either communities (polygons) or a community field of the units, not both", field="communities"
-            )
+            raise InputError("give either communities (polygons) or community_field, not both", field="communities")
         if self.communities is not None and self.community_id is None:
             raise InputError(
-                "communities need their id field, the field holding each community's id", field="community_id"
+                "communities needs community_id, the field holding each community's id", field="community_id"
             )
 
 

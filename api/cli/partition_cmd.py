@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from api.cli._common import console, err_console, handle_errors, progress_bar
@@ -14,6 +16,10 @@ from gis.errors import InputError
 from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 
 __all__ = ["draw_plan_map", "partition", "print_summary"]
+
+
+# PartitionInputs fields that check() may name, each given by the option of the same name
+_OPTIONS = ("workers", "scheduler", "communities", "community_field", "community_id")
 
 
 def draw_plan_map(grids: Any, title: str, path: Path) -> None:
@@ -164,8 +170,10 @@ def partition(
     )
     try:
         inputs.check()
-    except InputError as exc:  # options that contradict each other: name the option
-        raise typer.BadParameter(exc.message, param_hint=f"--{(exc.field or '').replace('_', '-')}") from None
+    except InputError as exc:  # options that contradict each other: named as this command's options
+        message = re.sub(r"\b(" + "|".join(_OPTIONS) + r")\b", lambda m: "--" + m[1].replace("_", "-"), exc.message)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
     outputs = PartitionOutputs(out, geojson=geojson, report=report, map=map)
     with progress_bar(f"partitioning communities{where}") as advance:
         files = run_partition(inputs, outputs, progress=advance, draw_map=draw_plan_map)
