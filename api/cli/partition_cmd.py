@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from api.cli._common import console, err_console, handle_errors, progress_bar
-from gis.columns import HARD_BARRIER_CLASSES
+from gis.columns import HARD, HARD_BARRIER_CLASSES
 
 __all__ = ["PartitionFiles", "partition", "partition_files"]
 
@@ -63,6 +63,7 @@ def partition_files(
     scheduler: str | None = None,
     previous: Path | None = None,
     lock: Collection[str] = (),
+    snap: float | None = None,
 ) -> PartitionFiles:
     """Read and validate the inputs, partition, write every requested output.
 
@@ -74,8 +75,12 @@ def partition_files(
     listed in the report's ``failed_containers``; the others' grids are still written.
     With ``previous`` (a plan file written by this command) the plan is re-divided: grids
     in range and away from trouble keep their units and codes, ``lock`` names grids that
-    never change.
+    never change. ``snap`` is how far (metres) outside every community polygon a populated
+    unit may lie and still join the nearest (default: the engine's, 100 m). With
+    ``input_crs`` GCJ-02 or BD-09 the units are converted to WGS 84; the other files keep
+    the CRS they declare.
     """
+    from gis.crs import offset_datum
     from gis.io import read_barriers, read_boundary, read_communities, read_units
     from gis.output import read_plan_file, write_geojson, write_plan_files
     from partition import Targets
@@ -90,7 +95,9 @@ def partition_files(
         raise ValueError("give either --communities (polygons) or --community-field, not both")
     if communities is not None and community_id is None:
         raise ValueError("--communities needs --community-id, the field holding each community's id")
-    boundary_frame = read_boundary(boundary, crs=input_crs) if boundary is not None else None
+    # GCJ-02/BD-09 is what geocoders give address points; outlines carry a CRS of their own
+    other_crs = None if offset_datum(input_crs) is not None else input_crs
+    boundary_frame = read_boundary(boundary, crs=other_crs) if boundary is not None else None
     loaded = read_units(
         units,
         id_field=id_field,
@@ -110,11 +117,13 @@ def partition_files(
             id_field=community_id,
             name_field=community_name,
             code_field=community_code,
-            crs=input_crs,
+            crs=other_crs,
         )
     bars = None
+    notes = list(loaded.report.warnings)
     if barriers is not None:
-        bars = read_barriers(barriers, class_field=barrier_class, hard_classes=hard_classes, crs=input_crs)
+        bars = read_barriers(barriers, class_field=barrier_class, hard_classes=hard_classes, crs=other_crs)
+        notes.append(_barrier_note(bars, barrier_class, hard_classes))
     before = read_plan_file(previous).assignment if previous is not None else None
     options = {
         "previous": before,
@@ -128,6 +137,7 @@ def partition_files(
         "time_budget": time_budget,
         "progress": progress,
         "source": str(units),
+        **({} if snap is None else {"snap": snap}),
     }
     if workers is None and scheduler is None:
         result = run(loaded.frame, **options)
@@ -144,7 +154,9 @@ def partition_files(
             "barriers": None if barriers is None else str(barriers),
             "repaired_geometries": loaded.report.n_repaired,
             "blank_counts_zeroed": loaded.report.n_blank_counts_zeroed,
-            "warnings": list(loaded.report.warnings),
+            "warnings": notes,
+            "barriers_hard": None if bars is None else int(bars[HARD].sum()),
+            "barriers_soft": None if bars is None else int((~bars[HARD]).sum()),
         },
     }
     write_plan_files(
@@ -164,7 +176,23 @@ def partition_files(
         from api.maps import plan_map
 
         _replace(map_path, lambda tmp: plan_map(result.grids, title=out.stem).save(str(tmp)))
-    return PartitionFiles(out, geojson, report_path, map_path, report, list(loaded.report.warnings))
+    return PartitionFiles(out, geojson, report_path, map_path, report, notes)
+
+
+def _barrier_note(bars, barrier_class: str | None, hard_classes: Collection[str]) -> str:
+    """What the barrier lines are taken as, in words: hard ones are never crossed, soft ones avoided."""
+    n_hard = int(bars[HARD].sum())
+    n_soft = len(bars) - n_hard
+    if barrier_class is None:
+        return (
+            f"the {len(bars):,} barrier lines have no class (--barrier-class), so all are soft barriers (streets): "
+            "grids may cross them, crossings are avoided and counted. To make rivers, railways or expressways "
+            f"hard (never crossed), pass --barrier-class FIELD; hard classes: {', '.join(sorted(hard_classes))}"
+        )
+    return (
+        f"barriers: {n_hard:,} hard line(s) (classes {', '.join(sorted(hard_classes))} in {barrier_class!r}, never "
+        f"crossed) and {n_soft:,} soft line(s) (crossings avoided and counted)"
+    )
 
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
@@ -210,10 +238,8 @@ def print_summary(report: dict) -> None:
     failed = report.get("failed_containers") or []
     if failed:
         table.add_row("failed communities", f"[red]{len(failed)}[/] (their units have no grid)")
-    failing = {k: v for k, v in report["checks"].items() if v and not (failed and k == "unassigned_units")}
-    table.add_row(
-        "checks", f"[red]{failing}[/]" if failing or report["hard_barrier_crossings"] else "[green]all pass[/]"
-    )
+    failing = _failing_checks(report)
+    table.add_row("checks", f"[red]{len(failing)} fail[/] (see below)" if failing else "[green]all pass[/]")
     if "redivision" in report:
         r = report["redivision"]
         table.add_row(
@@ -224,6 +250,20 @@ def print_summary(report: dict) -> None:
         )
     table.add_row("time", f"{report['seconds']:.1f} s")
     console.print(table)
+    left_out = report.get("left_out_units") or []
+    if left_out:
+        console.print(
+            f"\n[bold]{len(left_out)} unit(s) left out[/]: no households and no residents, outside every community "
+            "polygon (nobody's home, so no grid needs them):"
+        )
+        _print_units(left_out)
+    snapped = report.get("snapped_units") or []
+    if snapped:
+        console.print(
+            f"\n[bold]{len(snapped)} unit(s) joined the nearest community[/] from outside every community polygon "
+            "(within --snap):"
+        )
+        _print_units(snapped, joined=True)
     short = [c for c in report["per_community"] if c["explanation"]]
     if short:
         console.print(f"\n[bold]{len(short)} communit{'y' if len(short) == 1 else 'ies'} with grids off range:[/]")
@@ -232,6 +272,27 @@ def print_summary(report: dict) -> None:
             console.print(f"  [bold]{label}[/]: {c['explanation']}", highlight=False)
         if len(short) > 15:
             console.print(f"  … and {len(short) - 15} more (see the report)")
+
+
+def _print_units(entries: list[dict], *, joined: bool = False) -> None:
+    for e in entries[:20]:
+        where = f" → {e['nearest_community']}" if joined else f" (nearest community {e['nearest_community']})"
+        console.print(
+            f"  {e['unit_id']}: {e['distance_m']:,.0f} m outside{where}, {e['households']:,} households, "
+            f"{e['population']:,} residents",
+            highlight=False,
+        )
+    if len(entries) > 20:
+        console.print(f"  … and {len(entries) - 20} more (see the report)")
+
+
+def _failing_checks(report: dict) -> list[str]:
+    """The report's failing checks in words; units of a failed community are counted there, not here."""
+    from partition.constraints import check_failures
+
+    failed = report.get("failed_containers") or []
+    checks = {k: v for k, v in report["checks"].items() if not (failed and k == "unassigned_units")}
+    return check_failures(checks, hard_crossings=report.get("hard_barrier_crossings", 0))
 
 
 @handle_errors
@@ -253,7 +314,9 @@ def partition(
     community_field: Annotated[str | None, typer.Option(help="Field of the units holding their community id.")] = None,
     boundary: Annotated[Path | None, typer.Option(help="District boundary: units must lie inside.")] = None,
     barriers: Annotated[Path | None, typer.Option(help="Roads, rivers, railways (lines).")] = None,
-    barrier_class: Annotated[str | None, typer.Option(help="Field with the barrier class.")] = None,
+    barrier_class: Annotated[
+        str | None, typer.Option(help="Field with the barrier class; without it every line is soft (a street).")
+    ] = None,
     hard: Annotated[str, typer.Option(help="Comma-separated classes never crossed by a grid.")] = ",".join(
         sorted(HARD_BARRIER_CLASSES)
     ),
@@ -261,7 +324,13 @@ def partition(
     households_range: Annotated[str, typer.Option(help="Households per grid, MIN:MAX.")] = "300:500",
     population_range: Annotated[str, typer.Option(help="Residents per grid, MIN:MAX.")] = "1000:1500",
     crs: Annotated[str | None, typer.Option(help="Metric working CRS, e.g. EPSG:3826 (default: local UTM).")] = None,
-    input_crs: Annotated[str | None, typer.Option(help="CRS of inputs that carry none (CSV), e.g. EPSG:4326.")] = None,
+    input_crs: Annotated[
+        str | None,
+        typer.Option(
+            help="CRS of inputs that carry none (CSV), e.g. EPSG:4326; GCJ02 (Amap, Tencent) or BD09 (Baidu) "
+            "converts the units' coordinates to WGS 84."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same inputs and seed give the same plan.")] = 0,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds for the search (default: none, fully reproducible).")
@@ -282,6 +351,13 @@ def partition(
         typer.Option(help="Re-divide: the previous plan file; grids in range and away from trouble are kept."),
     ] = None,
     lock: Annotated[str, typer.Option(help="Re-divide: codes of grids that never change, comma-separated.")] = "",
+    snap: Annotated[
+        float,
+        typer.Option(
+            help="Metres a populated unit may lie outside every community polygon and still join the nearest.",
+            min=0,
+        ),
+    ] = 100.0,
 ) -> None:
     """Split UNITS into grids of whole units: contiguous, compact, nested, in range where the counts allow."""
     if missing_counts not in ("error", "zero"):
@@ -322,6 +398,7 @@ def partition(
             scheduler=scheduler,
             previous=previous,
             lock=[c.strip() for c in lock.split(",") if c.strip()],
+            snap=snap,
         )
     for warning in files.load_warnings:
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
@@ -338,4 +415,14 @@ def partition(
         )
         for item in failed:
             err_console.print(f"  [bold]{item['community_id']}[/]: {item['error']}", highlight=False, soft_wrap=True)
+    failing = _failing_checks(files.report)
+    if failing:
+        err_console.print(
+            f"[bold red]error:[/] the plan fails {len(failing)} of its self-checks; it was written so that it can be "
+            "inspected, but do not publish it:",
+            highlight=False,
+        )
+        for sentence in failing:
+            err_console.print(f"  {sentence}", highlight=False, soft_wrap=True)
+    if failed or failing:
         raise typer.Exit(1)
