@@ -101,7 +101,11 @@ class PartitionResult:
     ``grids`` and ``units`` are in the input CRS; ``units`` are polygons (tessellated
     when the input was points) with the community each belongs to; ``assignment`` maps
     every unit id to its grid code (units of a container that failed have none, and the
-    report's ``failed_containers`` says why); ``report`` is JSON-ready.
+    report's ``failed_containers`` says why); ``report`` is JSON-ready. Units left out
+    (no households and no residents, outside every community) are in neither ``units``
+    nor ``assignment``; the report's ``left_out_units`` lists them, ``snapped_units`` the
+    populated ones that joined the nearest community from outside, ``checks`` what fails
+    (measured on the geometry as returned) and ``check_failures`` the same in words.
     """
 
     grids: gpd.GeoDataFrame
