@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.columns import COMMUNITY, COMMUNITY_ID, GRID_CODE, HOUSEHOLDS, POPULATION, STATUS, STATUS_OK, UNIT_ID
+from gis.columns import COMMUNITY, COMMUNITY_ID, GRID_CODE, HOUSEHOLDS, POPULATION, UNIT_ID
 from gis.errors import GeometryError, OutsideBoundaryError
 from gis.io import read_barriers, read_communities, read_units
 from partition.constraints import check_failures, invalid_grids, overlapping_grids
@@ -243,19 +243,6 @@ def daan_areas(shared_data):
 
 
 @pytest.mark.realdata
-def test_daan_roads_without_a_class_are_soft(shared_data, daan_areas):
-    """Every street hard cut Da'an into pieces (33 % in range); soft, they are only avoided."""
-    roads = read_barriers(shared_data / "taipei_daan_osm_roads" / "taipei_daan_road_ways.geojson")
-    assert not roads["hard"].any()
-    result = partition(daan_areas, barriers=roads, seed=0)
-    grids = result.grids[result.grids[STATUS] != "oversized_unit"]
-    assert (grids[STATUS] == STATUS_OK).mean() >= 0.97
-    assert result.report["soft_barrier_crossings"] > 0
-    assert result.report["hard_barrier_crossings"] == 0
-    assert result.report["valid"] is True
-
-
-@pytest.mark.realdata
 @pytest.mark.slow
 def test_taiwan_points_by_township_write_no_overlapping_grids(shared_data):
     """All Taiwan's points (without Tainan, holdout data) in one Voronoi diagram, by township.
@@ -409,8 +396,9 @@ def test_cli_failing_check_writes_the_plan_and_exits_1_in_words(tmp_path):
 
 @pytest.mark.realdata
 def test_cli_barriers_without_a_class_are_soft_and_says_so(shared_data, daan_areas, tmp_path):
-    daan_areas.to_file(tmp_path / "daan.gpkg")
     roads = shared_data / "taipei_daan_osm_roads" / "taipei_daan_road_ways.geojson"
+    assert not read_barriers(roads)["hard"].any()
+    daan_areas.to_file(tmp_path / "daan.gpkg")
     result = _cli(
         tmp_path / "daan.gpkg", "--id", UNIT_ID, "--households", HOUSEHOLDS, "--population", POPULATION,
         "--barriers", roads, "--out", tmp_path / "plan.gpkg", "--report", tmp_path / "report.json",
@@ -421,6 +409,11 @@ def test_cli_barriers_without_a_class_are_soft_and_says_so(shared_data, daan_are
     assert "isolated piece" not in _said(result)
     report = pd.read_json(tmp_path / "report.json", typ="series")
     assert report["inputs"]["barriers_hard"] == 0 and report["inputs"]["barriers_soft"] == 4281
+    # every street hard cut Da'an into pieces (37 % in range); soft, they are only avoided
+    by = report["grids_by_status"]
+    assert by["ok"] / (report["grids"] - by.get("oversized_unit", 0)) >= 0.97
+    assert report["soft_barrier_crossings"] > 0 and report["hard_barrier_crossings"] == 0
+    assert report["valid"] is True
 
 
 @pytest.mark.realdata
@@ -434,3 +427,44 @@ def test_cli_input_crs_gcj02_converts_the_units_only(nangang_points, tmp_path):
     assert result.exit_code == 0, result.output
     assert "converted from GCJ-02 to WGS 84" in _said(result)
     assert "all pass" in _said(result)
+
+
+@pytest.mark.realdata
+def test_nangang_with_an_area_copied_under_a_second_id_is_refused(nangang_areas):
+    units, villages = nangang_areas
+    copy = units.iloc[[100]].assign(**{UNIT_ID: "COPY"})
+    uid = units[UNIT_ID].iloc[100]
+    with pytest.raises(GeometryError, match=rf"1 pair\(s\) of unit polygons overlap: {uid} and COPY by [\d,]+ m²"):
+        partition(pd.concat([units, copy], ignore_index=True), communities=villages, crs=CRS)
+
+
+def test_cli_refuses_overlapping_units_with_exit_2(tmp_path):
+    units = forty_units(0)
+    copy = units.iloc[[3]].assign(**{UNIT_ID: "copy_of_u0_3"})
+    result = _cli(*_lattice_files(tmp_path, pd.concat([units, copy], ignore_index=True)))
+    assert result.exit_code == 2
+    assert "1 pair(s) of unit polygons overlap: u0_3 and copy_of_u0_3 by 10,000 m²" in _said(result)
+    assert not (tmp_path / "plan.gpkg").exists()
+
+
+@pytest.mark.realdata
+def test_cli_nangang_grid_in_two_pieces_is_written_and_exits_1(nangang_areas, tmp_path):
+    """An area with a second part 3 km away (outside the district) makes its grid two pieces."""
+    units, villages = nangang_areas
+    units = units.copy()
+    far = shapely.affinity.translate(units.geometry.iloc[100], 3000, 0)
+    units.loc[100, "geometry"] = shapely.union(units.geometry.iloc[100], far)
+    units.to_file(tmp_path / "areas.gpkg")
+    villages.to_file(tmp_path / "villages.gpkg")
+    result = _cli(
+        tmp_path / "areas.gpkg", "--id", UNIT_ID, "--households", HOUSEHOLDS, "--population", POPULATION,
+        "--communities", tmp_path / "villages.gpkg", "--community-id", COMMUNITY_ID, "--crs", CRS,
+        "--out", tmp_path / "plan.gpkg", "--report", tmp_path / "report.json",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    said = _said(result)
+    assert "error: the plan fails 1 of its self-checks; it was written so that it can be inspected" in said
+    assert "contiguity: 1 grid(s) are not one polygon: 6300900" in said
+    assert (tmp_path / "plan.gpkg").exists()
+    report = pd.read_json(tmp_path / "report.json", typ="series")
+    assert report["valid"] is False and report["check_failures"][0].startswith("contiguity: 1 grid(s)")
