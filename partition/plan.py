@@ -260,7 +260,7 @@ def partition(
         if progress is not None:
             progress(done, len(groups), out.container_id)
     result = assemble(u, units.crs, metric, comm, groups, outputs, t, seed, tessellated=tessellated, started=started)
-    result.report.update(strays)
+    result.report.update({**strays, "snap_m": snap})
     return result
 
 

@@ -261,7 +261,7 @@ def print_summary(report: dict) -> None:
     if snapped:
         console.print(
             f"\n[bold]{len(snapped)} unit(s) joined the nearest community[/] from outside every community polygon "
-            "(within --snap):"
+            f"(within --snap {report.get('snap_m', 100):g} m):"
         )
         _print_units(snapped, joined=True)
     short = [c for c in report["per_community"] if c["explanation"]]
