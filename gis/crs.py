@@ -17,7 +17,17 @@ from pyproj.database import query_utm_crs_info
 
 from gis.errors import GeometryError, MissingCRSError
 
-__all__ = ["area_of_use_notes", "ensure_crs", "is_metric", "parse_crs", "pick_metric_crs", "to_metric"]
+__all__ = [
+    "OFFSET_DATUMS",
+    "area_of_use_notes",
+    "ensure_crs",
+    "from_offset_datum",
+    "is_metric",
+    "offset_datum",
+    "parse_crs",
+    "pick_metric_crs",
+    "to_metric",
+]
 
 CRSLike = pyproj.CRS | str | int
 
@@ -25,6 +35,84 @@ _FIX = "pass --crs EPSG:xxxx (crs='EPSG:xxxx') naming the CRS the coordinates ar
 # Degrees of slack around a CRS's area of use: data near a zone's edge is often kept in
 # the neighbouring zone, and areas of use are drawn around land, not around every pier.
 AREA_MARGIN_DEGREES = 2.0
+
+
+# The obfuscated longitude/latitude of Chinese web maps, which no EPSG code describes:
+# GCJ-02 (Amap/Gaode, Tencent, Google and Apple maps in mainland China) and BD-09 (Baidu).
+OFFSET_DATUMS = {"GCJ02": "GCJ-02", "BD09": "BD-09"}
+# Decimals of the converted degrees: 1e-7° is about 1 cm, the inverse's accuracy; finer
+# digits are noise (geocoders give 6 decimals), and the plan should not depend on them.
+OFFSET_DECIMALS = 7
+
+
+def offset_datum(crs: CRSLike | None) -> str | None:
+    """``"GCJ02"`` or ``"BD09"`` when ``crs`` names one of China's offset datums, else ``None``.
+
+    Spelling is free: ``GCJ02``, ``gcj-02``, ``BD09``, ``bd_09`` all count.
+
+    Examples
+    --------
+    >>> offset_datum("gcj-02"), offset_datum("BD09"), offset_datum("EPSG:4326")
+    ('GCJ02', 'BD09', None)
+    """
+    if not isinstance(crs, str):
+        return None
+    key = "".join(ch for ch in crs.upper() if ch.isalnum())
+    return key if key in OFFSET_DATUMS else None
+
+
+def from_offset_datum(geoms: np.ndarray, datum: str) -> tuple[np.ndarray, int]:
+    """Geometries in GCJ-02 or BD-09 longitude/latitude, converted to WGS 84 (EPSG:4326).
+
+    Both datums are a published forward formula from WGS 84 with no closed inverse; the
+    inverse is the fixed-point iteration of ``prcoords`` (``gcj_wgs_bored``, and
+    ``bd_gcj_bored`` before it for BD-09), which lands within 5 mm of the WGS 84 point
+    whose forward transform gives the input; the result is rounded to 7 decimals (about
+    1 cm), so 6-decimal WGS 84 coordinates sent through a geocoder's offset come back
+    exactly. Coordinates outside the box where the
+    offsets apply (``prcoords.sanity_in_china_p``; the geocoders leave them unshifted
+    there) are kept as they are.
+
+    Parameters
+    ----------
+    geoms
+        Geometries whose x is longitude and y latitude in ``datum``.
+    datum
+        ``"GCJ02"`` or ``"BD09"`` (see :func:`offset_datum`).
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        The converted geometries and how many coordinates lay outside the box and were kept.
+
+    Examples
+    --------
+    >>> import prcoords
+    >>> lat, lon = prcoords.wgs_gcj((25.0330, 121.5654))  # Taipei 101, as Amap gives it
+    >>> (back,), _ = from_offset_datum(np.array([shapely.Point(lon, lat)]), "GCJ02")
+    >>> round(back.x, 6), round(back.y, 6)
+    (121.5654, 25.033)
+    """
+    import prcoords
+
+    if datum not in OFFSET_DATUMS:
+        raise ValueError(f"unknown offset datum {datum!r}; expected one of {sorted(OFFSET_DATUMS)}")
+    kept = 0
+
+    def convert(xy: np.ndarray) -> np.ndarray:
+        nonlocal kept
+        out = np.array(xy, dtype=float, copy=True)
+        for row, (lon, lat) in enumerate(out):
+            if not (np.isfinite(lon) and np.isfinite(lat)) or not prcoords.sanity_in_china_p(prcoords.Coords(lat, lon)):
+                kept += 1
+                continue
+            gcj = (lat, lon) if datum == "GCJ02" else prcoords.bd_gcj_bored((lat, lon), False)
+            wgs = prcoords.gcj_wgs_bored(gcj, False)
+            out[row] = (round(wgs.lon, OFFSET_DECIMALS), round(wgs.lat, OFFSET_DECIMALS))
+        return out
+
+    converted = shapely.transform(np.asarray(geoms, dtype=object), convert)
+    return converted, kept
 
 
 def parse_crs(crs: CRSLike, *, file: str | Path | None = None) -> pyproj.CRS:

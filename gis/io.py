@@ -24,7 +24,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import columns as col
-from gis.crs import CRSLike, area_of_use_notes, ensure_crs, parse_crs
+from gis.crs import OFFSET_DATUMS, CRSLike, area_of_use_notes, ensure_crs, from_offset_datum, offset_datum, parse_crs
 from gis.errors import FormatError, GeometryError, InputError, MissingCRSError
 from gis.validate import (
     LINE_TYPES,
@@ -154,6 +154,9 @@ def read_vector(
     crs
         The CRS the coordinates are in: required when the file has none (CSV, a shapefile
         without .prj); replaces the file's own otherwise (relabels, does not transform).
+        ``"GCJ02"`` (Amap/Gaode, Tencent) or ``"BD09"`` (Baidu) name the offset
+        longitude/latitude of Chinese web maps and geocoders: the coordinates are
+        converted to WGS 84 (EPSG:4326) to within a centimetre, and the notes say so.
     lon, lat
         CSV columns holding x/longitude and y/latitude.
     wkt
@@ -216,7 +219,8 @@ def read_units(
         Optional fields: residential compound id (units never split), building id, and the
         id of the community the unit belongs to.
     crs
-        See `read_vector`.
+        See `read_vector`; ``"GCJ02"`` or ``"BD09"`` converts address points from Chinese
+        geocoders to WGS 84.
     missing_counts
         ``"error"`` (default) refuses blank counts; ``"zero"`` counts them as 0, for
         unpopulated areas, and reports how many.
@@ -374,9 +378,12 @@ def read_barriers(
         The file; any format `read_vector` reads.
     class_field
         Field holding the barrier class (``"river"``, ``"motorway"``...). Without it every
-        feature is a hard barrier: the file was given as barriers.
+        line is soft (a street: grids may cross it, and the crossings are counted and
+        avoided): a road file cut into hard pieces at every street leaves grids nothing
+        to grow across. Hard barriers are named classes only.
     hard_classes
-        Classes that are hard barriers, matched ignoring case and surrounding spaces.
+        Classes that are hard barriers (never crossed), matched ignoring case and
+        surrounding spaces.
     crs, layer
         See `read_vector`.
     name_field
@@ -410,7 +417,7 @@ def read_barriers(
     validate_geometry_types(frame, allowed=LINE_TYPES, file=file, what="barriers")
     if class_field is None:
         classes = pd.Series(None, index=frame.index, dtype=object)
-        hard = np.ones(len(frame), dtype=bool)
+        hard = np.zeros(len(frame), dtype=bool)
     else:
         text = frame[class_field].astype("string").str.strip().str.lower()
         text = text.mask(text.eq(""))
@@ -475,6 +482,9 @@ def _read(
     """The file as a GeoDataFrame with a checked CRS, and notes for the report."""
     path = Path(path)
     _check_file(path)
+    datum = offset_datum(crs)
+    if datum is not None:
+        crs = "EPSG:4326"  # read as degrees, then converted below
     suffix = path.suffix.lower()
     notes: list[str] = []
     is_csv = suffix in _CSV_SEPARATORS
@@ -497,7 +507,14 @@ def _read(
         raise FormatError("the file has no features; pass a file (or --layer) that has some", file=path)
     # before anything else looks at the shapes: a ten-million-vertex polygon must fail here, fast
     validate_vertex_counts(frame, file=path, id_field=id_field)
-    if crs is not None and frame.crs is not None and parse_crs(crs, file=path) != frame.crs:
+    if datum is not None and frame.crs is not None and not frame.crs.is_geographic:
+        raise MissingCRSError(
+            f"{OFFSET_DATUMS[datum]} coordinates are longitude/latitude degrees, but the file declares the "
+            f"projected CRS {frame.crs.to_string()}; export the {OFFSET_DATUMS[datum]} longitude/latitude "
+            "(e.g. as CSV), or leave out the CRS option if the file's own CRS is right",
+            file=path,
+        )
+    if datum is None and crs is not None and frame.crs is not None and parse_crs(crs, file=path) != frame.crs:
         notes.append(
             f"file {str(path)!r} declares CRS {frame.crs.to_string()}; using {parse_crs(crs).to_string()} "
             "as given (coordinates relabelled, not transformed)"
@@ -509,12 +526,25 @@ def _read(
             file=path,
         )
     frame = ensure_crs(frame, file=path, crs=crs, id_field=id_field)
+    if datum is not None:
+        frame, note = _from_offset_datum(frame, datum, path)
+        notes.append(note)
     notes += area_of_use_notes(frame, file=path)
     if frame.geometry.name != "geometry" and "geometry" not in frame.columns:
         frame = frame.rename_geometry("geometry")
     for note in notes:
         logger.info(note)
     return frame.reset_index(drop=True), notes
+
+
+def _from_offset_datum(frame: gpd.GeoDataFrame, datum: str, path: Path) -> tuple[gpd.GeoDataFrame, str]:
+    """The frame converted from GCJ-02 or BD-09 to WGS 84, and the note saying so."""
+    geoms, kept = from_offset_datum(frame.geometry.values, datum)
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs="EPSG:4326"))
+    note = f"file {str(path)!r}: coordinates converted from {OFFSET_DATUMS[datum]} to WGS 84 (EPSG:4326)"
+    if kept:
+        note += f"; {kept} coordinate(s) outside mainland China's offset area were kept as they are"
+    return frame, note
 
 
 def _check_file(path: Path) -> None:

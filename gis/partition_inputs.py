@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.atomic import write_atomically
-from gis.columns import HARD_BARRIER_CLASSES
+from gis.columns import HARD, HARD_BARRIER_CLASSES
 from gis.errors import InputError
 
 __all__ = ["PartitionFiles", "PartitionInputs", "PartitionOutputs", "run_partition"]
@@ -33,7 +33,10 @@ class PartitionInputs:
     worker processes, with ``scheduler`` (``tcp://HOST:8786``) on a running one; the plan is
     the same as without either. With ``previous`` (a plan file written by a partition run)
     the plan is re-divided: grids in range and away from trouble keep their units and
-    codes, ``lock`` names grids that never change.
+    codes, ``lock`` names grids that never change. ``snap`` is how far (metres) outside
+    every community polygon a populated unit may lie and still join the nearest (default:
+    the engine's, 100 m). With ``input_crs`` GCJ-02 or BD-09 the units are converted to
+    WGS 84; the other files keep the CRS they declare.
     """
 
     units: Path
@@ -62,6 +65,7 @@ class PartitionInputs:
     scheduler: str | None = None
     previous: Path | None = None
     lock: Collection[str] = ()
+    snap: float | None = None
 
     def check(self) -> None:
         """Refuse options that contradict each other, before any file is read.
@@ -131,6 +135,7 @@ def run_partition(
         by a layer above ``gis``, e.g. :func:`tiles.webmaps.plan_map`); needed when
         ``outputs.map`` is set.
     """
+    from gis.crs import offset_datum
     from gis.io import read_barriers, read_boundary, read_communities, read_units
     from gis.plans.files import read_plan_file, write_geojson, write_plan_files
     from partition import Targets
@@ -140,7 +145,8 @@ def run_partition(
     if outputs.map is not None and draw_map is None:
         raise TypeError("outputs.map needs draw_map, the function that draws the map")
     targets = Targets(inputs.households_range, inputs.population_range)
-    crs = inputs.input_crs
+    # GCJ-02/BD-09 is what geocoders give address points; outlines carry a CRS of their own
+    crs = None if offset_datum(inputs.input_crs) is not None else inputs.input_crs
     boundary_frame = read_boundary(inputs.boundary, crs=crs) if inputs.boundary is not None else None
     loaded = read_units(
         inputs.units,
@@ -149,7 +155,7 @@ def run_partition(
         population_field=inputs.population_field,
         compound_field=inputs.compound,
         community_field=inputs.community_field,
-        crs=crs,
+        crs=inputs.input_crs,
         missing_counts=inputs.missing_counts,
         boundary=boundary_frame,
         layer=inputs.layer,
@@ -164,10 +170,12 @@ def run_partition(
             crs=crs,
         )
     bars = None
+    notes = list(loaded.report.warnings)
     if inputs.barriers is not None:
         bars = read_barriers(
             inputs.barriers, class_field=inputs.barrier_class, hard_classes=inputs.hard_classes, crs=crs
         )
+        notes.append(_barrier_note(bars, inputs.barrier_class, inputs.hard_classes))
     before = read_plan_file(inputs.previous).assignment if inputs.previous is not None else None
     options = {
         "previous": before,
@@ -181,6 +189,7 @@ def run_partition(
         "time_budget": inputs.time_budget,
         "progress": progress,
         "source": str(inputs.units),
+        **({} if inputs.snap is None else {"snap": inputs.snap}),
     }
     if inputs.workers is None and inputs.scheduler is None:
         result = run(loaded.frame, **options)
@@ -197,7 +206,9 @@ def run_partition(
             "barriers": None if inputs.barriers is None else str(inputs.barriers),
             "repaired_geometries": loaded.report.n_repaired,
             "blank_counts_zeroed": loaded.report.n_blank_counts_zeroed,
-            "warnings": list(loaded.report.warnings),
+            "warnings": notes,
+            "barriers_hard": None if bars is None else int(bars[HARD].sum()),
+            "barriers_soft": None if bars is None else int((~bars[HARD]).sum()),
         },
     }
     write_plan_files(
@@ -215,6 +226,20 @@ def run_partition(
         write_atomically(outputs.report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if outputs.map is not None:
         write_atomically(outputs.map, lambda tmp: draw_map(result.grids, outputs.gpkg.stem, tmp))
-    return PartitionFiles(
-        outputs.gpkg, outputs.geojson, outputs.report, outputs.map, report, list(loaded.report.warnings)
+    return PartitionFiles(outputs.gpkg, outputs.geojson, outputs.report, outputs.map, report, notes)
+
+
+def _barrier_note(bars: Any, barrier_class: str | None, hard_classes: Collection[str]) -> str:
+    """What the barrier lines are taken as, in words: hard ones are never crossed, soft ones avoided."""
+    n_hard = int(bars[HARD].sum())
+    n_soft = len(bars) - n_hard
+    if barrier_class is None:
+        return (
+            f"the {len(bars):,} barrier lines have no class (--barrier-class), so all are soft barriers (streets): "
+            "grids may cross them, crossings are avoided and counted. To make rivers, railways or expressways "
+            f"hard (never crossed), pass --barrier-class FIELD; hard classes: {', '.join(sorted(hard_classes))}"
+        )
+    return (
+        f"barriers: {n_hard:,} hard line(s) (classes {', '.join(sorted(hard_classes))} in {barrier_class!r}, never "
+        f"crossed) and {n_soft:,} soft line(s) (crossings avoided and counted)"
     )

@@ -7,16 +7,20 @@ tests, the engine's own final check and the report all use the same code.
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from gis.columns import COMMUNITY, COMPOUND, GRID_CODE, UNIT_ID
 
 __all__ = [
+    "check_failures",
     "check_plan",
     "coverage_gaps",
+    "invalid_grids",
     "noncontiguous_grids",
     "overlapping_grids",
+    "overlapping_pairs",
     "split_compounds",
     "unnested_grids",
 ]
@@ -31,6 +35,42 @@ def noncontiguous_grids(grids: gpd.GeoDataFrame) -> list[str]:
     return grids.loc[bad, GRID_CODE].astype(str).tolist()
 
 
+def invalid_grids(grids: gpd.GeoDataFrame) -> list[str]:
+    """Codes of grids whose geometry is not valid (a ring crossing itself): GIS tools mismeasure them."""
+    bad = ~shapely.is_valid(grids.geometry.values)
+    return grids.loc[bad, GRID_CODE].astype(str).tolist()
+
+
+def overlapping_pairs(
+    geoms: np.ndarray, *, tolerance: float = 1.0, only: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    """Positions of geometries whose interiors overlap by more than ``tolerance`` (square units), with the area.
+
+    Invalid geometries are measured repaired (``make_valid``), so a ring crossing itself
+    cannot hide an overlap, nor invent one. ``only`` (a mask) limits the pairs to those
+    geometries.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    valid = shapely.is_valid(geoms) | shapely.is_missing(geoms)
+    if not valid.all():
+        geoms = geoms.copy()
+        geoms[~valid] = shapely.make_valid(geoms[~valid])
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    if only is not None:
+        keep &= only[left] & only[right]
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return []
+    # interiors meeting in an area; neighbours sharing an edge are skipped without an intersection
+    inner = shapely.relate_pattern(geoms[left], geoms[right], "2********")
+    left, right = left[inner], right[inner]
+    area = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    bad = area > tolerance
+    return [(int(a), int(b), float(x)) for a, b, x in zip(left[bad], right[bad], area[bad], strict=True)]
+
+
 def overlapping_grids(
     grids: gpd.GeoDataFrame, *, tolerance: float = 1.0, across: str | None = None
 ) -> list[tuple[str, str, float]]:
@@ -39,20 +79,12 @@ def overlapping_grids(
     With ``across``, only pairs whose values in that column differ are checked (grids of
     two communities, when each community's own grids were checked where they were made).
     """
-    geoms = grids.geometry.values
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
+    pairs = overlapping_pairs(grids.geometry.values, tolerance=tolerance)
     if across is not None:
         values = grids[across].to_numpy()
-        keep &= values[left] != values[right]
-    left, right = left[keep], right[keep]
-    if len(left) == 0:
-        return []
-    area = shapely.area(shapely.intersection(geoms[left], geoms[right]))
-    bad = area > tolerance
+        pairs = [(a, b, x) for a, b, x in pairs if values[a] != values[b]]
     codes = grids[GRID_CODE].astype(str).to_numpy()
-    return [(codes[a], codes[b], float(x)) for a, b, x in zip(left[bad], right[bad], area[bad], strict=True)]
+    return sorted((codes[a], codes[b], x) for a, b, x in pairs)
 
 
 def coverage_gaps(grids: gpd.GeoDataFrame, containers: gpd.GeoSeries, *, tolerance: float = 1.0) -> dict[str, float]:
@@ -112,3 +144,47 @@ def check_plan(
     if containers is not None:
         report["gaps"] = sorted(coverage_gaps(grids, containers, tolerance=tolerance).items())
     return report
+
+
+def _listed(items: list, shown: int = 10) -> str:
+    text = ", ".join(str(x) for x in items[:shown])
+    return text + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def check_failures(checks: dict[str, list], *, hard_crossings: int = 0) -> list[str]:
+    """The failing checks in words, one sentence each (empty when the plan passes).
+
+    Examples
+    --------
+    >>> check_failures({"overlaps": [("A-001", "A-002", 812.4)], "gaps": []})
+    ['overlap: 1 pair of grids overlap by more than 1 m² (812 m² in all): A-001 and A-002 by 812 m²']
+    """
+    out = []
+    overlaps = sorted(checks.get("overlaps") or [], key=lambda x: -x[2])
+    if overlaps:
+        total = sum(x[2] for x in overlaps)
+        pairs = [f"{a} and {b} by {x:,.0f} m²" for a, b, x in overlaps]
+        n = len(overlaps)
+        out.append(
+            f"overlap: {n} pair{'s' if n > 1 else ''} of grids overlap by more than 1 m² ({total:,.0f} m² in all): "
+            + _listed(pairs)
+        )
+    sentences = {
+        "invalid": "invalid geometry: {n} grid(s) have a ring crossing itself in the output CRS: {items}",
+        "noncontiguous": "contiguity: {n} grid(s) are not one polygon: {items}",
+        "unnested": "nesting: {n} grid(s) hold units of more than one community: {items}",
+        "split_compounds": "compounds: {n} compound(s) are split over several grids: {items}",
+        "unassigned_units": "coverage: {n} unit(s) have no grid: {items}",
+    }
+    for key, text in sentences.items():
+        items = checks.get(key) or []
+        if items:
+            out.append(text.format(n=len(items), items=_listed(list(items))))
+    gaps = checks.get("gaps") or []
+    if gaps:
+        shown = [f"{cid} ({area:,.0f} m²)" for cid, area in gaps]
+        which = "community is" if len(gaps) == 1 else f"{len(gaps)} communities are"
+        out.append(f"gaps: {which} not covered by their grids, by more than 1 m²: " + _listed(shown))
+    if hard_crossings:
+        out.append(f"hard barriers: {hard_crossings} step(s) inside a grid cross a hard barrier")
+    return out

@@ -40,8 +40,16 @@ from gis.columns import (
     UNIT_ID,
 )
 from gis.crs import pick_metric_crs
-from gis.errors import InputError, OutsideBoundaryError
-from partition.constraints import overlapping_grids, split_compounds, unnested_grids
+from gis.errors import GeometryError, InputError, OutsideBoundaryError
+from partition.constraints import (
+    check_failures,
+    invalid_grids,
+    noncontiguous_grids,
+    overlapping_grids,
+    overlapping_pairs,
+    split_compounds,
+    unnested_grids,
+)
 from partition.container import (
     DISTRICT,
     HULL_MARGIN,
@@ -73,6 +81,16 @@ Runner = Callable[[Iterable[ContainerJob]], Iterable[ContainerOutput]]
 # Share of street space between polygon units above which they are replaced by the
 # territories around them (parcels and footprints leave the streets out; small areas do not).
 GAP_LIMIT = 0.01
+# A unit outside every community polygon by at most this many metres sits on a border the
+# two files draw differently: it joins the nearest community, whatever its counts.
+BORDER_TOLERANCE = 5.0
+# Default of ``snap``: how far (metres) outside every community polygon a populated unit may
+# lie and still join the nearest community. Half a city block: farther than the border
+# noise of two files digitised separately, nearer than the offsets of a wrong CRS or of
+# GCJ-02/BD-09 coordinates read as WGS 84 (hundreds of metres), which must stop the run.
+SNAP_DISTANCE = 100.0
+# Unit polygons may overlap by this much (square metres) from digitising noise.
+UNIT_OVERLAP_TOLERANCE = 1.0
 GRID_COLUMNS = [COMMUNITY, HOUSEHOLDS, POPULATION, GRID_UNITS, "geometry", POLSBY_POPPER, STATUS, REASON, GRID_CODE]
 
 
@@ -83,7 +101,11 @@ class PartitionResult:
     ``grids`` and ``units`` are in the input CRS; ``units`` are polygons (tessellated
     when the input was points) with the community each belongs to; ``assignment`` maps
     every unit id to its grid code (units of a container that failed have none, and the
-    report's ``failed_containers`` says why); ``report`` is JSON-ready.
+    report's ``failed_containers`` says why); ``report`` is JSON-ready. Units left out
+    (no households and no residents, outside every community) are in neither ``units``
+    nor ``assignment``; the report's ``left_out_units`` lists them, ``snapped_units`` the
+    populated ones that joined the nearest community from outside, ``checks`` what fails
+    (measured on the geometry as returned) and ``check_failures`` the same in words.
     """
 
     grids: gpd.GeoDataFrame
@@ -115,6 +137,7 @@ def partition(
     previous: pd.DataFrame | None = None,
     locked: Collection[str] = (),
     exact_seconds: float = EXACT_SECONDS,
+    snap: float = SNAP_DISTANCE,
 ) -> PartitionResult:
     """Split units into grids of whole units, nested in communities, in range where possible.
 
@@ -164,6 +187,13 @@ def partition(
         machine and runner). It either finds a plan with every grid in range, which then
         replaces the heuristic's, or proves that none exists, which the community's
         explanation then says. ``0`` runs the heuristic only.
+    snap
+        Metres (default 100) a populated unit may lie outside every community polygon
+        and still join the nearest one; the report's ``snapped_units`` lists each with
+        its distance. Beyond it the unit stops the run (``OutsideBoundaryError`` naming
+        each unit and its distance). Units with no households and no residents outside
+        every community (by more than 5 m) are nobody's home: they are left out of the
+        plan and listed in ``left_out_units``.
 
     Returns
     -------
@@ -172,7 +202,9 @@ def partition(
     Raises
     ------
     InputError
-        Missing columns, no CRS, or units outside every community. An error inside one
+        Missing columns, no CRS, unit polygons that overlap each other (each pair named
+        with the area), or populated units farther than ``snap`` outside every
+        community (``OutsideBoundaryError``). An error inside one
         container does not raise: the container is listed in the report's
         ``failed_containers`` and the other containers keep their grids.
 
@@ -186,8 +218,12 @@ def partition(
     metric = pick_metric_crs(units, crs=crs)
     u = units.to_crs(metric).reset_index(drop=True)
     u[UNIT_ID] = u[UNIT_ID].astype(str)
+    _check_unit_polygons(u, source)
     comm = _prepare_communities(communities, metric)
-    container = _containers(u, comm, source)
+    container, strays = _containers(u, comm, source, snap)
+    if strays["left_out_units"]:
+        keep = container != None  # noqa: E711 (element-wise)
+        u, container = u[keep].reset_index(drop=True), container[keep]
     u[COMMUNITY] = container
     bars = None
     if barriers is not None and len(barriers):
@@ -223,7 +259,9 @@ def partition(
         outputs[out.container_id] = out
         if progress is not None:
             progress(done, len(groups), out.container_id)
-    return assemble(u, units.crs, metric, comm, groups, outputs, t, seed, tessellated=tessellated, started=started)
+    result = assemble(u, units.crs, metric, comm, groups, outputs, t, seed, tessellated=tessellated, started=started)
+    result.report.update({**strays, "snap_m": snap})
+    return result
 
 
 def _check_units(units: gpd.GeoDataFrame, source: str) -> None:
@@ -295,33 +333,126 @@ def _disjoint(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _containers(u: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None, source: str) -> np.ndarray:
+def _containers(
+    u: gpd.GeoDataFrame, comm: gpd.GeoDataFrame | None, source: str, snap: float = SNAP_DISTANCE
+) -> tuple[np.ndarray, dict[str, list[dict]]]:
+    """Each unit's container id (``None`` for a unit left out), and the units snapped or left out.
+
+    A unit joins the community polygon holding its representative point. One outside
+    every polygon joins the nearest within :data:`BORDER_TOLERANCE`; beyond it, a unit with
+    no households and no residents is left out, a populated one joins the nearest
+    community within ``snap`` metres, and one farther away is an error naming each such
+    unit with its distance.
+    """
+    strays: dict[str, list[dict]] = {"left_out_units": [], "snapped_units": []}
     if COMMUNITY in u.columns and u[COMMUNITY].notna().all():
-        return u[COMMUNITY].astype(str).to_numpy()
+        return u[COMMUNITY].astype(str).to_numpy().astype(object), strays
     if comm is None:
-        return np.full(len(u), DISTRICT, dtype=object)
+        return np.full(len(u), DISTRICT, dtype=object), strays
     anchors = shapely.point_on_surface(u.geometry.values)
     geoms = comm.geometry.values
     tree = shapely.STRtree(geoms)
     a_idx, c_idx = tree.query(anchors, predicate="within")
     owner = np.full(len(u), -1, dtype=np.int64)
     owner[a_idx[::-1]] = c_idx[::-1]
+    ids = comm.index.to_numpy().astype(str)
     lost = np.flatnonzero(owner < 0)
+    keep = np.ones(len(u), dtype=bool)
     if len(lost):
-        # a point exactly on a shared border, or a few metres off: the nearest community within 50 m
-        near, dist = tree.query_nearest(anchors[lost], return_distance=True, all_matches=False)
-        close = dist <= 50.0
-        owner[lost[near[0][close]]] = near[1][close]
-    lost = np.flatnonzero(owner < 0)
-    if len(lost):
-        raise OutsideBoundaryError(
-            f"{len(lost)} unit(s) lie in no community (more than 50 m outside every community polygon); "
-            "check the CRS of both files or pass --community-field",
+        (pos, near), dist = tree.query_nearest(anchors[lost], return_distance=True, all_matches=False)
+        nearest = np.full(len(lost), -1, dtype=np.int64)
+        distance = np.full(len(lost), np.inf)
+        nearest[pos], distance[pos] = near, dist
+        counts = u[HOUSEHOLDS].to_numpy()[lost].astype(np.int64), u[POPULATION].to_numpy()[lost].astype(np.int64)
+        populated = (counts[0] > 0) | (counts[1] > 0)
+        on_border = distance <= BORDER_TOLERANCE
+        far = populated & ~on_border & (distance > snap)
+        if far.any():
+            names = np.array([str(ids[j]) if j >= 0 else "(none)" for j in nearest[far]], dtype=object)
+            raise _too_far(u, lost[far], distance[far], names, snap, source)
+        joins = (on_border | populated) & (nearest >= 0)
+        owner[lost[joins]] = nearest[joins]
+        keep[lost[~joins]] = False
+        for k in np.flatnonzero(~on_border):
+            entry = {
+                "unit_id": str(u[UNIT_ID].iloc[lost[k]]),
+                "distance_m": round(float(distance[k]), 1),
+                "nearest_community": str(ids[nearest[k]]) if nearest[k] >= 0 else None,
+                "households": int(counts[0][k]),
+                "population": int(counts[1][k]),
+            }
+            strays["snapped_units" if joins[k] else "left_out_units"].append(entry)
+    container = np.full(len(u), None, dtype=object)
+    container[keep] = ids[owner[keep]]
+    return container, strays
+
+
+def _too_far(
+    u: gpd.GeoDataFrame, where: np.ndarray, distance: np.ndarray, nearest: np.ndarray, snap: float, source: str
+) -> OutsideBoundaryError:
+    """The error for populated units farther than ``snap`` from every community, each with its distance."""
+    shown = 20
+    listed = "; ".join(
+        f"{u[UNIT_ID].iloc[i]} ({int(u[HOUSEHOLDS].iloc[i]):,} households) {d:,.0f} m from community {c}"
+        for i, d, c in zip(where[:shown], distance[:shown], nearest[:shown], strict=True)
+    )
+    more = f"; and {len(where) - shown} more" if len(where) > shown else ""
+    return OutsideBoundaryError(
+        f"{len(where)} populated unit(s) lie more than {snap:g} m outside every community polygon: {listed}{more}. "
+        "If the distances are hundreds of metres or more, check the CRS of both files (GCJ-02 or BD-09 "
+        "coordinates need --input-crs GCJ02 or BD09); if the community file lacks these places, add them; "
+        f"to let them join the nearest community, raise --snap above {float(distance.max()):,.0f}",
+        file=source,
+        index=where[:10].tolist(),
+        feature_id=u[UNIT_ID].iloc[where[:10]].tolist(),
+    )
+
+
+def _check_unit_polygons(u: gpd.GeoDataFrame, source: str) -> None:
+    """Refuse unit polygons that overlap each other, or whose parts meet only at a point.
+
+    Identical copies of one area under two ids put households in two places at once, and
+    a plan made of them overlaps too; the planner must say which copy is right. A ring
+    crossing itself (a bow-tie), which the reader repairs into parts that touch at one
+    point, would make its grid two pieces held together by a point.
+    """
+    geoms = np.asarray(u.geometry.values, dtype=object)
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
+    if not polygonal.any():
+        return
+    ids = u[UNIT_ID].to_numpy()
+    pinched = [i for i in np.flatnonzero(shapely.get_num_geometries(geoms) > 1) if _parts_touch(geoms[i])]
+    if pinched:
+        raise GeometryError(
+            f"{len(pinched)} unit polygon(s) are in parts that meet only at a point, as a self-intersecting ring "
+            "(a bow-tie) is repaired: a grid holding one would be two pieces. Redraw them as one polygon each "
+            "(QGIS: Vector > Geometry Tools > Check Validity), or split them into units of their own",
             file=source,
-            index=lost[:10].tolist(),
-            feature_id=u[UNIT_ID].iloc[lost[:10]].tolist(),
+            index=pinched[:10],
+            feature_id=ids[pinched[:10]].tolist(),
+            field="geometry",
         )
-    return comm.index.to_numpy()[owner].astype(str)
+    pairs = overlapping_pairs(geoms, tolerance=UNIT_OVERLAP_TOLERANCE, only=polygonal)
+    if not pairs:
+        return
+    shown = "; ".join(f"{ids[a]} and {ids[b]} by {area:,.0f} m²" for a, b, area in pairs[:20])
+    more = f"; and {len(pairs) - 20} more pairs" if len(pairs) > 20 else ""
+    involved = sorted({int(i) for a, b, _ in pairs for i in (a, b)})
+    raise GeometryError(
+        f"{len(pairs)} pair(s) of unit polygons overlap: {shown}{more}. A place can belong to one unit only: "
+        "delete duplicated features, and redraw overlapping ones so that units do not overlap",
+        file=source,
+        index=involved[:10],
+        feature_id=ids[involved[:10]].tolist(),
+        field="geometry",
+    )
+
+
+def _parts_touch(geom: shapely.Geometry) -> bool:
+    """Whether two parts of a multipolygon meet (valid parts can only meet at points)."""
+    parts = shapely.get_parts(geom)
+    left, right = shapely.STRtree(parts).query(parts, predicate="intersects")
+    return bool((left < right).any())
 
 
 def _groups(container: np.ndarray) -> dict[str, np.ndarray]:
@@ -357,9 +488,10 @@ def _jobs(
     points = np.asarray(u.geometry.values, dtype=object)
     polygons = set() if comm is None else set(comm.index)
     # containers without a polygon share one Voronoi diagram, so their outlines cannot overlap
-    cells = cell_of = comm_tree = None
+    cells = cell_of = comm_tree = owner = None
     if tessellated and len(groups) > 1 and any(cid not in polygons for cid in groups):
         cells, cell_of = voronoi_cells(points)
+        owner = _spot_owners(cell_of, groups)
         if comm is not None:
             comm_tree = shapely.STRtree(comm.geometry.values)
     bar_tree = None if bars is None else shapely.STRtree(bars.geometry.values)
@@ -372,7 +504,10 @@ def _jobs(
             extra["outline"] = polygon
             box = _union_box(box, shapely.bounds(polygon))
         elif cells is not None:
-            mine = cells[np.unique(cell_of[idx])]
+            spots = np.unique(cell_of[idx])
+            # a spot shared with another container's points belongs to one of them only
+            owned = spots[owner[spots] == cid]
+            mine = cells[owned if len(owned) else spots]
             cell_box = shapely.total_bounds(mine)
             extra["outline_cells"] = mine
             if boundary is not None:
@@ -404,6 +539,26 @@ def _jobs(
             exact_seconds=exact_seconds,
             **extra,
         )
+
+
+def _spot_owners(cell_of: np.ndarray, groups: dict[str, np.ndarray]) -> np.ndarray:
+    """The container owning each spot of the shared Voronoi diagram.
+
+    Points of two containers on one spot would give both containers the spot's cell,
+    and their grids would overlap there; the cell goes to the container with the most
+    points on the spot (the first id on a tie), and the others' points there get cells
+    from their own container's area.
+    """
+    container = np.empty(len(cell_of), dtype=object)
+    for cid, idx in groups.items():
+        container[idx] = cid
+    frame = pd.DataFrame({"spot": cell_of, "container": container})
+    counts = frame.groupby(["spot", "container"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["spot", "n", "container"], ascending=[True, False, True], kind="stable")
+    first = counts.drop_duplicates("spot")
+    owner = np.full(int(cell_of.max()) + 1 if len(cell_of) else 0, None, dtype=object)
+    owner[first["spot"].to_numpy()] = first["container"].to_numpy()
+    return owner
 
 
 def _previous_codes(
@@ -477,10 +632,16 @@ def assemble(
     done = codes != None  # noqa: E711 (element-wise)
     assignment = pd.DataFrame({UNIT_ID: u[UNIT_ID].to_numpy()[done], GRID_CODE: codes[done]})
     units = u.set_geometry(gpd.GeoSeries(geoms, index=u.index, crs=metric))
+    # the checks measure what is written: the grids in the output CRS, back in metres
+    out_grids, out_units = _to_output(grids, out_crs), _to_output(units, out_crs)
+    measured = out_grids if out_grids.crs == metric else out_grids.to_crs(metric)
     allowed = {str(c["compound"]) for c in split}  # split on purpose: each exceeds a maximum
+    overlaps = {(a, b): x for c in local for a, b, x in c["overlaps"]}
+    overlaps.update({(a, b): x for a, b, x in overlapping_grids(measured)})
     checks = {
-        "noncontiguous": sorted(x for c in local for x in c["noncontiguous"]),
-        "overlaps": sorted([*(x for c in local for x in c["overlaps"]), *overlapping_grids(grids, across=COMMUNITY)]),
+        "invalid": invalid_grids(out_grids),
+        "noncontiguous": sorted({*(x for c in local for x in c["noncontiguous"]), *noncontiguous_grids(measured)}),
+        "overlaps": sorted((a, b, round(x, 1)) for (a, b), x in overlaps.items()),
         "unnested": unnested_grids(assignment, units),
         "split_compounds": [c for c in split_compounds(assignment, units) if c not in allowed],
         "unassigned_units": sorted(set(u[UNIT_ID]) - set(assignment[UNIT_ID]))[:50],
@@ -517,6 +678,8 @@ def assemble(
         "soft_barrier_crossings": soft,
         "hard_barrier_crossings": hard,
         "checks": checks,
+        # the failing checks in words (which check, which grids, how much)
+        "check_failures": check_failures(checks, hard_crossings=hard),
         "failed_containers": failed,
         "valid": not any(checks.values()) and hard == 0 and not failed,
         "seconds": round(time.perf_counter() - started, 3),
@@ -541,7 +704,34 @@ def assemble(
             "households_moved": moved,
             "households_moved_share": round(moved / total, 4) if total else 0.0,
         }
-    return PartitionResult(grids.to_crs(out_crs), assignment, units.to_crs(out_crs), report, metric)
+    return PartitionResult(out_grids, assignment, out_units, report, metric)
+
+
+def _to_output(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    """``frame`` reprojected to ``crs``, with any ring the reprojection made cross itself repaired.
+
+    Where grid cells meet at one point, a grid's ring can pass that point twice a
+    hundred-billionth of a metre apart: valid in metres, but reprojected to degrees the
+    two passes can cross. GIS tools then measure nonsense (overlaps of square
+    kilometres). ``make_valid`` puts the crossing back on one point; the slivers of no
+    area it leaves (lines, zero-area polygons) are dropped.
+    """
+    out = frame.to_crs(crs) if frame.crs != crs else frame.copy()
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    if len(bad) == 0:
+        return out
+    fixed = geoms.copy()
+    for i in bad:
+        before = shapely.area(geoms[i])
+        pieces = shapely.get_parts(shapely.make_valid(geoms[i]))  # a collection may hold a multipolygon
+        parts = [
+            part
+            for part in shapely.get_parts(pieces[np.isin(shapely.get_type_id(pieces), [3, 6])])
+            if shapely.area(part) > 1e-9 * before
+        ]
+        fixed[i] = shapely.union_all(parts) if len(parts) > 1 else parts[0] if parts else geoms[i]
+    return out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
 
 
 def _concat_grids(frames: list[gpd.GeoDataFrame], metric: pyproj.CRS) -> gpd.GeoDataFrame:

@@ -65,12 +65,19 @@ def tessellate(
     block_of = np.full(len(points), -1, dtype=np.int64)
     block_of[p_idx[::-1]] = b_idx[::-1]  # first matching block wins
     missing = np.flatnonzero(block_of < 0)
+    sites = points
     if len(missing):
         near = tree.query_nearest(points[missing], return_distance=False)
         block_of[missing[near[0]]] = near[1]
+        # a point outside the area (its spot's cell went to another container's point on
+        # the same spot, or it joined from outside) is placed on the nearest edge of its
+        # block, so that it gets a cell of its own inside the block
+        sites = points.copy()
+        lines = shapely.shortest_line(blocks[block_of[missing]], points[missing])
+        sites[missing] = shapely.get_point(lines, 0)
     for b in np.unique(block_of):
         members = np.flatnonzero(block_of == b)
-        cells[members] = _voronoi_in(points[members], blocks[b])
+        cells[members] = _voronoi_in(sites[members], blocks[b])
     empty_blocks = np.setdiff1d(np.arange(len(blocks)), np.unique(block_of))
     if len(empty_blocks):
         cells = _absorb(cells, blocks[empty_blocks])

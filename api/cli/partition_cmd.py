@@ -61,10 +61,8 @@ def print_summary(report: dict) -> None:
     failed = report.get("failed_containers") or []
     if failed:
         table.add_row("failed communities", f"[red]{len(failed)}[/] (their units have no grid)")
-    failing = {k: v for k, v in report["checks"].items() if v and not (failed and k == "unassigned_units")}
-    table.add_row(
-        "checks", f"[red]{failing}[/]" if failing or report["hard_barrier_crossings"] else "[green]all pass[/]"
-    )
+    failing = _failing_checks(report)
+    table.add_row("checks", f"[red]{len(failing)} fail[/] (see below)" if failing else "[green]all pass[/]")
     if "redivision" in report:
         r = report["redivision"]
         table.add_row(
@@ -75,6 +73,20 @@ def print_summary(report: dict) -> None:
         )
     table.add_row("time", f"{report['seconds']:.1f} s")
     console.print(table)
+    left_out = report.get("left_out_units") or []
+    if left_out:
+        console.print(
+            f"\n[bold]{len(left_out)} unit(s) left out[/]: no households and no residents, outside every community "
+            "polygon (nobody's home, so no grid needs them):"
+        )
+        _print_units(left_out)
+    snapped = report.get("snapped_units") or []
+    if snapped:
+        console.print(
+            f"\n[bold]{len(snapped)} unit(s) joined the nearest community[/] from outside every community polygon "
+            f"(within --snap {report.get('snap_m', 100):g} m):"
+        )
+        _print_units(snapped, joined=True)
     short = [c for c in report["per_community"] if c["explanation"]]
     if short:
         console.print(f"\n[bold]{len(short)} communit{'y' if len(short) == 1 else 'ies'} with grids off range:[/]")
@@ -83,6 +95,27 @@ def print_summary(report: dict) -> None:
             console.print(f"  [bold]{label}[/]: {c['explanation']}", highlight=False)
         if len(short) > 15:
             console.print(f"  … and {len(short) - 15} more (see the report)")
+
+
+def _print_units(entries: list[dict], *, joined: bool = False) -> None:
+    for e in entries[:20]:
+        where = f" → {e['nearest_community']}" if joined else f" (nearest community {e['nearest_community']})"
+        console.print(
+            f"  {e['unit_id']}: {e['distance_m']:,.0f} m outside{where}, {e['households']:,} households, "
+            f"{e['population']:,} residents",
+            highlight=False,
+        )
+    if len(entries) > 20:
+        console.print(f"  … and {len(entries) - 20} more (see the report)")
+
+
+def _failing_checks(report: dict) -> list[str]:
+    """The report's failing checks in words; units of a failed community are counted there, not here."""
+    from partition.constraints import check_failures
+
+    failed = report.get("failed_containers") or []
+    checks = {k: v for k, v in report["checks"].items() if not (failed and k == "unassigned_units")}
+    return check_failures(checks, hard_crossings=report.get("hard_barrier_crossings", 0))
 
 
 @handle_errors
@@ -104,7 +137,9 @@ def partition(
     community_field: Annotated[str | None, typer.Option(help="Field of the units holding their community id.")] = None,
     boundary: Annotated[Path | None, typer.Option(help="District boundary: units must lie inside.")] = None,
     barriers: Annotated[Path | None, typer.Option(help="Roads, rivers, railways (lines).")] = None,
-    barrier_class: Annotated[str | None, typer.Option(help="Field with the barrier class.")] = None,
+    barrier_class: Annotated[
+        str | None, typer.Option(help="Field with the barrier class; without it every line is soft (a street).")
+    ] = None,
     hard: Annotated[str, typer.Option(help="Comma-separated classes never crossed by a grid.")] = ",".join(
         sorted(HARD_BARRIER_CLASSES)
     ),
@@ -112,7 +147,13 @@ def partition(
     households_range: Annotated[str, typer.Option(help="Households per grid, MIN:MAX.")] = "300:500",
     population_range: Annotated[str, typer.Option(help="Residents per grid, MIN:MAX.")] = "1000:1500",
     crs: Annotated[str | None, typer.Option(help="Metric working CRS, e.g. EPSG:3826 (default: local UTM).")] = None,
-    input_crs: Annotated[str | None, typer.Option(help="CRS of inputs that carry none (CSV), e.g. EPSG:4326.")] = None,
+    input_crs: Annotated[
+        str | None,
+        typer.Option(
+            help="CRS of inputs that carry none (CSV), e.g. EPSG:4326; GCJ02 (Amap, Tencent) or BD09 (Baidu) "
+            "converts the units' coordinates to WGS 84."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same inputs and seed give the same plan.")] = 0,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds for the search (default: none, fully reproducible).")
@@ -133,6 +174,13 @@ def partition(
         typer.Option(help="Re-divide: the previous plan file; grids in range and away from trouble are kept."),
     ] = None,
     lock: Annotated[str, typer.Option(help="Re-divide: codes of grids that never change, comma-separated.")] = "",
+    snap: Annotated[
+        float,
+        typer.Option(
+            help="Metres a populated unit may lie outside every community polygon and still join the nearest.",
+            min=0,
+        ),
+    ] = 100.0,
 ) -> None:
     """Split UNITS into grids of whole units: contiguous, compact, nested, in range where the counts allow."""
     if missing_counts not in ("error", "zero"):
@@ -167,6 +215,7 @@ def partition(
         scheduler=scheduler,
         previous=previous,
         lock=[c.strip() for c in lock.split(",") if c.strip()],
+        snap=snap,
     )
     try:
         inputs.check()
@@ -192,4 +241,14 @@ def partition(
         )
         for item in failed:
             err_console.print(f"  [bold]{item['community_id']}[/]: {item['error']}", highlight=False, soft_wrap=True)
+    failing = _failing_checks(files.report)
+    if failing:
+        err_console.print(
+            f"[bold red]error:[/] the plan fails {len(failing)} of its self-checks; it was written so that it can be "
+            "inspected, but do not publish it:",
+            highlight=False,
+        )
+        for sentence in failing:
+            err_console.print(f"  {sentence}", highlight=False, soft_wrap=True)
+    if failed or failing:
         raise typer.Exit(1)

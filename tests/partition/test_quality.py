@@ -63,12 +63,16 @@ def test_missing_column_is_named(column):
 
 def test_units_outside_every_community_are_named():
     """The community stops 110 m short of the east edge: the centres of the east column
-    of units lie 60 m outside it, beyond the 50 m the engine forgives."""
+    of units lie 60 m outside it, beyond a snap of 50 m: each is named with its distance."""
     units = forty_units(0)
     b = units.total_bounds
     communities = band_communities([b[0], b[2] - 110], [b[1], b[3]], [])
-    with pytest.raises(OutsideBoundaryError, match=r"id \[u0_7, u1_7, u2_7, u3_7, u4_7\]: 5 unit\(s\) lie in no"):
-        partition(units, communities=communities, crs=CRS)
+    with pytest.raises(
+        OutsideBoundaryError,
+        match=r"id \[u0_7, u1_7, u2_7, u3_7, u4_7\]: 5 populated unit\(s\) lie more than 50 m outside every "
+        r"community polygon: u0_7 \(\d+ households\) 60 m from community C1;",
+    ):
+        partition(units, communities=communities, crs=CRS, snap=50)
 
 
 @pytest.mark.parametrize(
