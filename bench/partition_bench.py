@@ -1002,9 +1002,34 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     checks = target_checks(rows) + speed_checks(speed)
     print_tables(console, rows, checks)
-    md, js = write_results(args.out, info, rows, checks, speed)
-    console.print(f"wrote {md} and {js}")
+    if speed:
+        for path in write_speed(args.out, info, speed, speed_checks(speed)):
+            console.print(f"wrote {path}")
+    if rows:
+        md, js = write_results(args.out, info, rows, checks, speed)
+        console.print(f"wrote {md} and {js}")
     return 0
+
+
+def write_speed(out: Path, info: dict, speed: dict, checks: list[dict]) -> tuple[Path, Path]:
+    """Write ``partition_speed.md`` and ``.json``: the speed part alone (all a ``--only speed`` run writes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "partition_speed.md", out / "partition_speed.json"
+    head = [
+        "# Partition benchmark: speed",
+        "",
+        f"Run {info['date']} on {info['platform']}, {info['cpu_count']} CPUs, Python {info['python']}; seed "
+        f"{info['seed']}. Load average at the start: {', '.join(map(str, info['load_average_at_start']))}; at "
+        f"the end: {', '.join(map(str, info['load_average_at_end']))} (other work on this 2-CPU machine slows "
+        "every wall time; ratios are of runs in the same run).",
+        "",
+    ]
+    lines = head + speed_markdown(speed) + ["## Targets", "", "| target | value | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {c['target']} | {c['value']} | {c['goal']} | {'yes' if c['met'] else 'NO'} |" for c in checks]
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    payload = {**info, "speed": speed, "targets": checks}
+    js.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    return md, js
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,10 +40,14 @@ VILLAGE_P95_TARGET = 1.0
 SHARE, FACTOR = 0.10, 1.30  # the re-division bench's change: +30 % in a seeded 10 % of units
 
 
-def _timed(argv: list[str], env: dict | None = None) -> float:
+def _timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds of a child process, and the CPU seconds of it and every process it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def command_argv(folder: Path, out: Path) -> list[str]:
@@ -68,16 +73,22 @@ def command_vs_metis(folder: Path, repeats: int, log) -> dict:
     ]
     ours: list[float] = []
     theirs: list[float] = []
+    cpu_ours: list[float] = []
+    cpu_theirs: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         cold_env = {**os.environ, "NUMBA_CACHE_DIR": str(out / "numba-cache")}
         log("speed: the command with an empty numba cache (compiles the search loops)")
-        cold = _timed(command_argv(folder, out), cold_env)
+        cold, cold_cpu = _timed(command_argv(folder, out), cold_env)
         load = [round(x, 2) for x in os.getloadavg()]
         for i in range(repeats):
             log(f"speed: METIS script and the command, round {i + 1} of {repeats}")
-            theirs.append(_timed([*metis, str(out / "metis.gpkg")]))
-            ours.append(_timed(command_argv(folder, out)))
+            wall, cpu = _timed([*metis, str(out / "metis.gpkg")])
+            theirs.append(wall)
+            cpu_theirs.append(cpu)
+            wall, cpu = _timed(command_argv(folder, out))
+            ours.append(wall)
+            cpu_ours.append(cpu)
         report = json.loads((out / "taipei.json").read_text(encoding="utf-8"))
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
     return {
@@ -89,7 +100,11 @@ def command_vs_metis(folder: Path, repeats: int, log) -> dict:
         "metis_script_median": round(m_theirs, 2),
         "ratio": round(m_ours / m_theirs, 2),
         "ratio_per_round": [round(a / b, 2) for a, b in zip(ours, theirs, strict=True)],
+        # CPU seconds of all processes of each run: less moved by other work on the machine than wall time
+        "command_cpu_median": round(statistics.median(cpu_ours), 2),
+        "metis_script_cpu_median": round(statistics.median(cpu_theirs), 2),
         "command_cold_cache_seconds": round(cold, 2),
+        "command_cold_cache_cpu": round(cold_cpu, 2),
         "cold_cache_ratio": round(cold / m_theirs, 2),
         "command_grids": report.get("grids"),
         "command_share_in_range_where_feasible": report.get("share_in_range_where_feasible"),
@@ -199,6 +214,9 @@ def speed_markdown(speed: dict) -> list[str]:
             f"| `commgrid partition` | {', '.join(map(str, cmd['command_seconds']))} | {cmd['command_median']} |",
             f"| `commgrid partition`, empty numba cache (first run on a machine: compiles the search loops) "
             f"| {cmd['command_cold_cache_seconds']} | – |",
+            "",
+            f"CPU seconds (all processes of a run, medians): METIS script {cmd['metis_script_cpu_median']}, "
+            f"`commgrid partition` {cmd['command_cpu_median']} (with compiling: {cmd['command_cold_cache_cpu']}).",
             "",
             f"Ratio of medians: **{cmd['ratio']}×** (per round: {', '.join(map(str, cmd['ratio_per_round']))}; "
             f"first run with compiling: {cmd['cold_cache_ratio']}×). The command's plan: {cmd['command_grids']:,} "

@@ -325,7 +325,7 @@ def repair_region(graph, state, in_region, max_iter, stagnation, seed, prm):
     cost = 0.0
     it = 0
     since_best = 0
-    cap = 64
+    cap = indptr[n] - indptr[0] + 1  # at most one candidate per directed edge
     c_delta = np.empty(cap, np.float64)
     c_u = np.empty(cap, np.int64)
     c_b = np.empty(cap, np.int64)
@@ -355,14 +355,6 @@ def repair_region(graph, state, in_region, max_iter, stagnation, seed, prm):
                 nb_grids[k_nb] = b
                 k_nb += 1
                 delta, la, lb, ds = _move_delta(graph, state, u, b, prm)
-                if m == cap:
-                    cap *= 2
-                    c_delta = np.concatenate((c_delta, np.empty(cap - m, np.float64)))
-                    c_u = np.concatenate((c_u, np.empty(cap - m, np.int64)))
-                    c_b = np.concatenate((c_b, np.empty(cap - m, np.int64)))
-                    c_la = np.concatenate((c_la, np.empty(cap - m, np.float64)))
-                    c_lb = np.concatenate((c_lb, np.empty(cap - m, np.float64)))
-                    c_ds = np.concatenate((c_ds, np.empty(cap - m, np.int64)))
                 c_delta[m] = delta
                 c_u[m] = u
                 c_b[m] = b
@@ -372,11 +364,20 @@ def repair_region(graph, state, in_region, max_iter, stagnation, seed, prm):
                 m += 1
         if m == 0:
             break
-        # candidates come in (atom, grid) order; a stable sort by delta keeps it for ties
-        order = np.argsort(c_delta[:m], kind="mergesort")
+        # candidates in order of delta, ties in (atom, grid) order; usually the first is taken,
+        # so each is picked by a scan rather than sorting them all
         chosen = -1
-        for q in range(m):
-            c = order[q]
+        last_d = -np.inf
+        last_c = -1
+        for _ in range(m):
+            c = -1
+            for q in range(m):
+                d = c_delta[q]
+                if d < last_d or (d == last_d and q <= last_c):
+                    continue
+                if c < 0 or d < c_delta[c]:
+                    c = q
+            last_d, last_c = c_delta[c], c
             u, b = c_u[c], c_b[c]
             until = -1
             for t in range(n_tabu - 1, -1, -1):
@@ -433,7 +434,17 @@ def grid_neighbours(graph, a, g, k):
             b = a[indices[e]]
             if b != g:
                 mark[b] = True
-    return np.nonzero(mark)[0]
+    count = 0
+    for b in range(k):
+        if mark[b]:
+            count += 1
+    out = np.empty(count, np.int64)
+    count = 0
+    for b in range(k):
+        if mark[b]:
+            out[count] = b
+            count += 1
+    return out
 
 
 @njit(cache=True)
@@ -460,7 +471,10 @@ def _random_tree(graph, nodes, mark, stamp, t_ptr, t_adj):
                 ei[m] = i
                 ej[m] = j
                 m += 1
-    order = np.random.permutation(m)
+    order = np.arange(m)
+    for q in range(m - 1, 0, -1):  # Fisher–Yates
+        r = np.random.randint(0, q + 1)
+        order[q], order[r] = order[r], order[q]
     parent = np.arange(n)
     deg = np.zeros(n + 1, np.int64)
     tu = np.empty(len(nodes), np.int64)

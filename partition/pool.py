@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from partition.container import ContainerJob, ContainerOutput, run_container
+from partition.solver import warm_up
 
 Runner = Callable[[Iterable[ContainerJob]], Iterable[ContainerOutput]]  # as partition.plan.Runner
 
@@ -62,7 +63,9 @@ def pool_runner(workers: int) -> Runner:
         raise ValueError(f"workers must be 1 or more, got {workers}")
 
     def run(jobs: Iterable[ContainerJob]) -> Iterator[ContainerOutput]:
-        # fork: the workers start with everything imported (geopandas, OR-Tools, compiled kernels)
+        # fork: the workers start with everything imported (geopandas, OR-Tools) and the search
+        # loops compiled once, here
+        warm_up()
         ctx = multiprocessing.get_context("fork")
         todo = iter(jobs)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -98,9 +101,11 @@ def default_runner(units: int, containers: int) -> Runner:
 
     A pool of one process per usable CPU (at most 2 by default: measured on the 2-core
     bench machine) when the run has at least :data:`POOL_MIN_UNITS` units in
-    :data:`POOL_MIN_CONTAINERS` containers and this process is the only thread of its
-    program (forking a threaded server is unsafe); else one container after the other
-    here. Pass ``runner=run_sequentially`` to keep a large run in one process.
+    :data:`POOL_MIN_CONTAINERS` containers and it runs on the main thread (a server's
+    job thread, as in ``commgrid serve``, does not fork); else one container after the
+    other here. Pass ``runner=run_sequentially`` to keep a large run in one process.
+    The workers only compute (no printing, no logging), so the main thread's helpers,
+    such as a progress bar's refresh thread, cannot leave them a lock they need.
     """
     from partition.plan import run_sequentially
 
@@ -109,7 +114,7 @@ def default_runner(units: int, containers: int) -> Runner:
         workers < 2
         or units < POOL_MIN_UNITS
         or containers < POOL_MIN_CONTAINERS
-        or threading.active_count() > 1
+        or threading.current_thread() is not threading.main_thread()
         or multiprocessing.current_process().daemon
     ):
         return run_sequentially

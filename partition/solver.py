@@ -263,11 +263,9 @@ def _metis(inst: Instance, k: int, seed: int) -> list[int]:
         return [0] * n
     if k >= n:
         return list(range(n))
-    xadj = [0]
-    adjncy: list[int] = []
-    for i in range(n):
-        adjncy.extend(sorted(inst.nbrs[i]))
-        xadj.append(len(adjncy))
+    indptr, indices, shared = inst.graph()[:3]  # neighbours ascending, as METIS has always been given them
+    xadj = indptr.tolist()
+    adjncy = indices.tolist()
     vweights = [max(1, h) for h in inst.households]
     opts = pymetis.Options()
     opts.seed = int(seed)
@@ -276,7 +274,7 @@ def _metis(inst: Instance, k: int, seed: int) -> list[int]:
     graph = pymetis.CSRAdjacency(xadj, adjncy)
     # k-way mode always: pymetis bisects recursively for k <= 8, where METIS ignores contig
     # shared boundary lengths as edge weights make METIS cut short borders: more compact parts
-    ew = [max(1, round(inst.nbrs[i][j][0])) for i in range(n) for j in sorted(inst.nbrs[i])]
+    ew = np.maximum(1, np.round(shared)).astype(np.int64).tolist()
     try:
         _, parts = pymetis.part_graph(k, graph, vweights=vweights, eweights=ew, options=opts, recursive=False)
     except Exception:  # METIS' contiguous mode refuses some awkward graphs; contiguity is fixed after
@@ -474,3 +472,18 @@ def settled(inst: Instance, assignment: Sequence[int], targets: Targets, *, poli
         state.polish(math.inf)
     off, dh, dp = state.summary()
     return Solution(state.a, k, off, dh, dp, state.cost())
+
+
+def warm_up() -> None:
+    """Compile the search loops, or load them from numba's cache, in this process.
+
+    Processes forked afterwards (:func:`partition.pool.pool_runner`) inherit them, so a
+    machine's first run compiles once rather than once per worker.
+    """
+    inst = Instance.from_arrays([350, 350], [1200, 1200], [1.0, 1.0], [4.0, 4.0], [0], [1], [1.0], [0])
+    state = _State(inst, [0, 1], 2, Targets())
+    rng = np.random.default_rng(0)
+    state.tabu(rng, 1, math.inf)
+    state.recombine(rng, 1, math.inf)
+    state.polish(math.inf)
+    state.summary()
