@@ -9,6 +9,11 @@ Instances (all from ``../shared/data/taipei_min_stat_areas``, located from the r
    (``--maxp-scope all`` for all 456, which took 16 min on 2 CPUs).
 3. The Taipei points CSV with the villages: our engine only (it tessellates the points).
 
+Then speed (``bench/partition_speed.py``): the whole ``commgrid partition`` command against a
+plain METIS-per-village script (``bench/metis_script.py``) in the same run, with the ratio
+and the first run's numba compiling; all of Taiwan on a 2-worker Dask cluster; and the p95
+of re-dividing one village alone. ``--only speed`` or ``--only quality`` runs one part.
+
 Every plan is measured the same way, on grid unions in EPSG:3826 (TWD97 / TM2): share of
 grids in both ranges, the same share without grids holding an oversized unit (and, when
 nested, only in villages whose counts allow every grid in range), non-contiguous grids,
@@ -51,6 +56,11 @@ from gis.io import read_communities, read_units
 from partition import Targets, partition, polsby_popper
 from partition.exact import EXACT_SECONDS
 from partition.graph import components, shared_boundaries
+
+try:
+    from partition_speed import command_vs_metis, speed_checks, speed_markdown, taiwan_dask, village_redivision
+except ModuleNotFoundError:  # imported as bench.partition_bench (bench/redivide_bench.py)
+    from bench.partition_speed import command_vs_metis, speed_checks, speed_markdown, taiwan_dask, village_redivision
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "taipei_min_stat_areas"
@@ -856,7 +866,7 @@ HEADERS = [
 ]
 
 
-def to_markdown(info: dict, rows: list[Row], checks: list[dict]) -> str:
+def to_markdown(info: dict, rows: list[Row], checks: list[dict], speed: dict | None = None) -> str:
     """The results as Markdown: header, one table per instance, the targets."""
     libs = ", ".join(f"{k} {v}" for k, v in info["libraries"].items() if v)
     lines = [
@@ -875,7 +885,8 @@ def to_markdown(info: dict, rows: list[Row], checks: list[dict]) -> str:
         f"undecided stay in). The exact search may spend {info['exact_seconds']:g} work units "
         "(CP-SAT deterministic time, about seconds) on each village. Our wall time covers all of "
         "`partition()` (and reading where noted); anchors' excludes building the shared adjacency. "
-        f"Load average at the start: {', '.join(map(str, info['load_average_at_start']))} (other "
+        f"Load average at the start: {', '.join(map(str, info['load_average_at_start']))}, at the end: "
+        f"{', '.join(map(str, info.get('load_average_at_end', [])))} (other "
         "work on this 2-CPU machine raises the wall times). "
         + (
             "Peak RSS: the process's resident peak during that run (kernel mark reset before each)."
@@ -889,6 +900,8 @@ def to_markdown(info: dict, rows: list[Row], checks: list[dict]) -> str:
         for row in (r for r in rows if r.instance == instance):
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
         lines.append("")
+    if speed:
+        lines += speed_markdown(speed)
     lines += ["## Targets", "", "| target | value | goal | met |", "|---|---|---|---|"]
     for c in checks:
         lines.append(f"| {c['target']} | {c['value']} | {c['goal']} | {'yes' if c['met'] else 'NO'} |")
@@ -917,11 +930,13 @@ def print_tables(console: Console, rows: list[Row], checks: list[dict]) -> None:
     console.print(table)
 
 
-def write_results(out: Path, info: dict, rows: list[Row], checks: list[dict]) -> tuple[Path, Path]:
+def write_results(
+    out: Path, info: dict, rows: list[Row], checks: list[dict], speed: dict | None = None
+) -> tuple[Path, Path]:
     """Write ``partition.md`` and ``partition.json`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "partition.md", out / "partition.json"
-    md.write_text(to_markdown(info, rows, checks), encoding="utf-8")
+    md.write_text(to_markdown(info, rows, checks, speed), encoding="utf-8")
     payload = {
         **info,
         "rows": [
@@ -939,6 +954,7 @@ def write_results(out: Path, info: dict, rows: list[Row], checks: list[dict]) ->
             }
             for r in rows
         ],
+        "speed": speed or {},
         "targets": checks,
     }
     js.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -958,18 +974,62 @@ def main(argv: list[str] | None = None) -> int:
         help="villages spopt runs on in instance 2: Da'an's 53 (about 1.5 min) or all 456 "
         "(about 16 min); METIS and GerryChain always run on all",
     )
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the command against the METIS script")
+    parser.add_argument("--villages", type=int, default=60, help="villages re-divided alone for the p95")
+    parser.add_argument(
+        "--only",
+        choices=("all", "quality", "speed"),
+        default="all",
+        help="the instances with anchors, the speed measurements, or both (default)",
+    )
     args = parser.parse_args(argv)
     folder = locate_data(args.data)
     console = Console() if sys.stdout.isatty() else Console(width=170)
     info = machine_info(args.seed)
-    rows = daan_instance(folder, args.seed, console)
-    rows += taipei_instance(folder, args.seed, console, args.maxp_scope)
-    rows += points_instance(folder, args.seed, console)
-    checks = target_checks(rows)
+    rows: list[Row] = []
+    speed: dict = {}
+    if args.only in ("all", "speed"):
+        # first, while nothing else of this script has warmed the machine's caches
+        speed["command"] = command_vs_metis(folder, args.repeats, console.log)
+        speed["taiwan"] = taiwan_dask(args.seed, console.log)
+        speed["redivision"] = village_redivision(
+            _read_areas(folder), _read_villages(folder), args.seed, args.villages, console.log
+        )
+    if args.only in ("all", "quality"):
+        rows += daan_instance(folder, args.seed, console)
+        rows += taipei_instance(folder, args.seed, console, args.maxp_scope)
+        rows += points_instance(folder, args.seed, console)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    checks = target_checks(rows) + speed_checks(speed)
     print_tables(console, rows, checks)
-    md, js = write_results(args.out, info, rows, checks)
-    console.print(f"wrote {md} and {js}")
+    if speed:
+        for path in write_speed(args.out, info, speed, speed_checks(speed)):
+            console.print(f"wrote {path}")
+    if rows:
+        md, js = write_results(args.out, info, rows, checks, speed)
+        console.print(f"wrote {md} and {js}")
     return 0
+
+
+def write_speed(out: Path, info: dict, speed: dict, checks: list[dict]) -> tuple[Path, Path]:
+    """Write ``partition_speed.md`` and ``.json``: the speed part alone (all a ``--only speed`` run writes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "partition_speed.md", out / "partition_speed.json"
+    head = [
+        "# Partition benchmark: speed",
+        "",
+        f"Run {info['date']} on {info['platform']}, {info['cpu_count']} CPUs, Python {info['python']}; seed "
+        f"{info['seed']}. Load average at the start: {', '.join(map(str, info['load_average_at_start']))}; at "
+        f"the end: {', '.join(map(str, info['load_average_at_end']))} (other work on this 2-CPU machine slows "
+        "every wall time; ratios are of runs in the same run).",
+        "",
+    ]
+    lines = head + speed_markdown(speed) + ["## Targets", "", "| target | value | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {c['target']} | {c['value']} | {c['goal']} | {'yes' if c['met'] else 'NO'} |" for c in checks]
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    payload = {**info, "speed": speed, "targets": checks}
+    js.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    return md, js
 
 
 if __name__ == "__main__":

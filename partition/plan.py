@@ -61,6 +61,7 @@ from partition.container import (
     solve_container,
 )
 from partition.exact import EXACT_SECONDS
+from partition.pool import default_runner
 from partition.targets import Targets
 from partition.units import gap_share, voronoi_cells
 
@@ -170,8 +171,9 @@ def partition(
     source
         Name of the input, used in error messages.
     runner
-        Where the containers are worked on (default :func:`run_sequentially`, in this
-        process); :func:`partition.distributed.dask_runner` spreads them over a Dask
+        Where the containers are worked on (default :func:`partition.pool.default_runner`:
+        both cores for a large run of many containers, else :func:`run_sequentially`, in
+        this process); :func:`partition.distributed.dask_runner` spreads them over a Dask
         cluster.
     previous
         Re-division: the previous plan's assignment (``unit_id``, ``code``). Grids still in
@@ -255,7 +257,7 @@ def partition(
         exact_seconds=exact_seconds,
     )
     outputs: dict[str, ContainerOutput] = {}
-    for done, out in enumerate((runner or run_sequentially)(jobs), start=1):
+    for done, out in enumerate((runner or default_runner(len(u), len(groups)))(jobs), start=1):
         outputs[out.container_id] = out
         if progress is not None:
             progress(done, len(groups), out.container_id)
