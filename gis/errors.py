@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BusyError",
     "CommgridError",
     "ConflictError",
     "CountError",
@@ -151,6 +152,13 @@ class ConflictError(CommgridError):
 
 class DatabaseUnavailableError(CommgridError):
     """The store cannot be reached; callers may retry."""
+
+    http_status = 503
+    exit_code = 1
+
+
+class BusyError(CommgridError):
+    """The service is doing as much of this work as it takes at once; callers may retry shortly."""
 
     http_status = 503
     exit_code = 1

@@ -90,7 +90,14 @@ class TileService:
             When the database cannot be reached.
         """
         layers = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
-        current = await self.probe.current(since=since)
+        try:
+            current = await self.probe.current(since=since)
+            stale = None
+        except DatabaseUnavailableError as exc:
+            # a cached tile needs no database: cut from the last versions read, nothing has changed since
+            current, stale = self.probe.last_known, exc
+            if current is None:
+                raise
         names = tuple(layer.id for layer in layers)
         versions = tuple(current.get(dep, 0) for layer in layers for dep in layer.depends_on)
         key = (names, tile.z, tile.x, tile.y, plan, self.max_features)
@@ -100,6 +107,8 @@ class TileService:
             return Tile(etag, None)
         if hit is not None:
             return Tile(etag, hit.body, cached=True)
+        if stale is not None:
+            raise stale
         body = await self._render(names, layers, tile, plan)
         self.cache.put(key, CachedTile(versions, etag, body))
         return Tile(etag, body)

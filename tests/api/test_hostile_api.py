@@ -167,7 +167,8 @@ def _gpx() -> bytes:
         (b"device,time,lat,lon\nx\x00,2026-11-02T09:00:00+08:00,22.5,114\n", "text/csv", "NUL character"),
         (b'{"points": "none"}', "application/json", "field 'points'"),
         (b'{"device": "a\\u0000", "points": []}', "application/json", "NUL character"),
-        (b"\xff\xfe\x00garbage", "application/octet-stream", "Content-Type"),
+        (b"\xff\xfe\x00garbage", "application/octet-stream", "NUL character"),
+        (b"\xff\xfegarbage", "application/octet-stream", "Content-Type"),
     ],
 )
 def test_damaged_patrol_uploads_are_refused_and_store_nothing(hostile, unchanged, body, kind, message):
