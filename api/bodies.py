@@ -67,20 +67,24 @@ def parse_json(raw: bytes | str, *, source: str = "body") -> Any:
 
 def check_json(value: Any, *, source: str = "body") -> None:
     """Refuse parsed JSON that nests too deep or holds text no store can keep (see module doc)."""
-    stack: list[tuple[Any, str, int]] = [(value, source, 0)]
+    # (value, where it is, its depth, the field it belongs to: the body's own key, which errors name)
+    stack: list[tuple[Any, str, int, str]] = [(value, source, 0, source)]
     while stack:
-        item, where, depth = stack.pop()
+        item, where, depth, top = stack.pop()
         if depth > MAX_JSON_DEPTH:
+            shown = where if len(where) <= 80 else where[:80] + "…"
             raise InputError(
-                f"the JSON {source} nests deeper than {MAX_JSON_DEPTH} levels at {where}; nothing here takes that",
-                field=where,
+                f"the JSON {source} nests deeper than {MAX_JSON_DEPTH} levels at {shown}; nothing here takes that",
+                field=top,
             )
         if isinstance(item, dict):
             for key, sub in item.items():
                 _check_text(key, f"{where} (a key)")
-                stack.append((sub, f"{where}.{key}", depth + 1))
+                stack.append((sub, f"{where}.{key}", depth + 1, top if depth else f"{where}.{key}"))
         elif isinstance(item, list):
-            stack.extend((sub, f"{where}[{i}]", depth + 1) for i, sub in enumerate(item))
+            stack.extend(
+                (sub, f"{where}[{i}]", depth + 1, top if depth else f"{where}[{i}]") for i, sub in enumerate(item)
+            )
         elif isinstance(item, str):
             _check_text(item, where)
 

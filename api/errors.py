@@ -38,7 +38,7 @@ _ECHO_CHARS = 40
 
 
 def _unavailable(code: str = DatabaseUnavailableError.__name__) -> JSONResponse:
-    body = {"code": code, "description": "The service cannot answer right now; retry after the given seconds."}
+    body = {"code": code, "description": "The service cannot answer right now."}
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 

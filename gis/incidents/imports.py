@@ -277,7 +277,8 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
             file=file,
             field="reported_at",
         )
-    bad = parsed.isna().to_numpy()
+    years = parsed.dt.year.to_numpy()  # NaN where the time did not parse
+    bad = parsed.isna().to_numpy() | (years < FIRST_YEAR) | (years > LAST_YEAR)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         shown = raw.iloc[first]
@@ -285,17 +286,6 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
         raise InputError(
             f"row {rows.index[first]} has the time {shown[:60]!r}, which is no date and time between the years "
             f"{FIRST_YEAR} and {LAST_YEAR}; expected ISO 8601 such as 2020-05-01T13:45",
-            file=file,
-            index=int(rows.index[first]),
-            field="reported_at",
-        )
-    years = parsed.dt.year.to_numpy()
-    out = (years < FIRST_YEAR) | (years > LAST_YEAR)
-    if out.any():
-        first = int(np.flatnonzero(out)[0])
-        raise InputError(
-            f"row {rows.index[first]} has the time {str(raw.iloc[first])[:60]!r}, outside the years {FIRST_YEAR} to "
-            f"{LAST_YEAR}",
             file=file,
             index=int(rows.index[first]),
             field="reported_at",
