@@ -46,9 +46,12 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route of ``app`` answers on ``path`` (for ``Allow``), OPTIONS included."""
     from starlette.routing import Match
 
+    from api.access import api_routes
+
     scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
     methods: set[str] = set()
-    for route in app.router.routes:
+    # FastAPI nests included routers; the app's own routes (docs, OpenAPI) sit at the top
+    for route in [*api_routes(app.routes), *(r for r in app.routes if getattr(r, "methods", None))]:
         match, _ = route.matches(scope)
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())

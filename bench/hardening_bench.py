@@ -9,7 +9,9 @@ and published, with 300 public incidents):
   in PDFium);
 * **open311 over the cap**: 20 clients for 45 s of ``GET /open311/v2/requests.json`` naming
   2,000 ids (over the cap: a 400 at once);
-* **open311 at the cap**: 20 clients for 45 s naming 1,000 ids (one query each).
+* **open311 at the cap**: 20 clients for 45 s naming 1,000 ids (one query each);
+* **outage**: PostgreSQL stopped: what a cached tile, an uncached one, ``/healthz``, items
+  and a contact answer, how fast, and how soon after PostgreSQL starts again all answer.
 
 During each phase a watcher asks what other users ask (``/healthz``, one grid's public
 contact, an items page) every half second and records how long each answer took; the
@@ -225,6 +227,45 @@ def phase(
     }
 
 
+def outage(base: str, cluster: EmbeddedCluster, code: str) -> dict[str, Any]:
+    """Stop PostgreSQL under the service: what each kind of request answers and how fast; then recovery."""
+    cached_tile = "/collections/grids/tiles/WebMercatorQuad/0/0/0"
+    fresh_tile = "/collections/grids/tiles/WebMercatorQuad/1/0/0"
+    asks = {
+        "cached_tile": cached_tile,
+        "uncached_tile": fresh_tile,
+        "healthz": "/healthz",
+        "items": "/collections/grids/items?limit=5",
+        "contact": f"/public/contacts/{code}",
+    }
+    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
+        client.get(cached_tile)  # cut once while the store is up
+        out: dict[str, Any] = {"down": {}}
+        cluster.stop()
+        try:
+            for name, path in asks.items():
+                started = time.perf_counter()
+                answer = client.get(path)
+                out["down"][name] = {
+                    "status": answer.status_code,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "retry_after": answer.headers.get("retry-after"),
+                }
+        finally:
+            cluster.start()
+        back = time.perf_counter()
+        recovered = None
+        while time.perf_counter() - back < 120:
+            with contextlib.suppress(httpx.HTTPError):
+                answers = [client.get(path).status_code for path in ("/healthz", "/collections/grids/items?limit=1")]
+                if answers == [200, 200] and client.get(fresh_tile).status_code in (200, 204):
+                    recovered = round(time.perf_counter() - back, 2)
+                    break
+            time.sleep(0.25)
+        out["recovered_after_start_s"] = recovered
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="commgrid-hardening-"))
     cluster, db, codes = prepare(work)
@@ -252,6 +293,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"{name}: {clients} clients for {args.seconds:.0f} s", flush=True)
                 results[name] = phase(base, server, clients=clients, seconds=args.seconds, request=request, watch=watch)
                 print(json.dumps(results[name]), flush=True)
+            print("outage: PostgreSQL stopped under the service", flush=True)
+            results["outage"] = outage(base, cluster, codes[7])
+            print(json.dumps(results["outage"]), flush=True)
     finally:
         cluster.remove()
     checks = [results[p] for p in ("posters", "open311_2000_ids", "open311_1000_ids")]
@@ -287,6 +331,17 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {p['peak_rss_mb']} |"
         )
     lines += ["", f"Passed (alive, no 5xx but 503 with Retry-After, every watcher answer within 5 s): {r['passed']}."]
+    down = r["outage"]["down"]
+    lines += [
+        "",
+        "PostgreSQL stopped under the service (`COMMGRID_POOL_TIMEOUT` 10 s):",
+        "",
+        "| request | status | seconds | Retry-After |",
+        "| --- | --- | --- | --- |",
+        *(f"| {k} | {v['status']} | {v['seconds']} | {v['retry_after'] or ''} |" for k, v in down.items()),
+        "",
+        f"Answering again {r['outage']['recovered_after_start_s']} s after PostgreSQL started.",
+    ]
     return "\n".join(lines) + "\n"
 
 

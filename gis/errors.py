@@ -22,6 +22,7 @@ __all__ = [
     "InputError",
     "MissingCRSError",
     "NotFoundError",
+    "OutputError",
     "OutsideBoundaryError",
 ]
 
@@ -162,3 +163,9 @@ class BusyError(CommgridError):
 
     http_status = 503
     exit_code = 1
+
+
+class OutputError(CommgridError):
+    """A file commgrid was asked to write cannot be written: a full disk, no permission, not a file."""
+
+    exit_code = 2

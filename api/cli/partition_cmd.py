@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from api.cli._common import console, err_console, handle_errors, progress_bar
 from gis.columns import HARD_BARRIER_CLASSES
+from gis.errors import OutputError
 
 __all__ = ["PartitionFiles", "partition", "partition_files"]
 
@@ -147,16 +149,18 @@ def partition_files(
             "warnings": list(loaded.report.warnings),
         },
     }
-    write_plan_files(
-        out,
-        grids=result.grids,
-        assignment=result.assignment,
-        report=report,
-        units=result.units,
-        communities=comm,
-    )
+    with _writing(out):
+        write_plan_files(
+            out,
+            grids=result.grids,
+            assignment=result.assignment,
+            report=report,
+            units=result.units,
+            communities=comm,
+        )
     if geojson is not None:
-        write_geojson(result.grids, geojson)
+        with _writing(geojson):
+            write_geojson(result.grids, geojson)
     if report_path is not None:
         text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         _replace(report_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -167,15 +171,34 @@ def partition_files(
     return PartitionFiles(out, geojson, report_path, map_path, report, list(loaded.report.warnings))
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failed write of ``path`` (disk full, no permission, GDAL's own errors) into an OutputError."""
+    from pyogrio.errors import DataLayerError, DataSourceError, FeatureError, FieldError, GeometryError
+
+    if path.exists() and not path.is_file():
+        # renaming over it would replace a device or a folder's entry (as root, even /dev/full)
+        raise OutputError(f"cannot write {path}: it exists and is not a regular file; give a file path")
+    try:
+        yield
+    except (OSError, DataSourceError, DataLayerError, FeatureError, FieldError, GeometryError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise OutputError(
+            f"cannot write {path}: {reason}. Nothing was left half-written; free some space or choose another "
+            "folder, and run the command again"
+        ) from None
+
+
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through a temporary file renamed into place: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _range(text: str, option: str) -> tuple[int, int]:

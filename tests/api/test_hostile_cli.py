@@ -8,6 +8,9 @@ the store as it was: every table's row count and every layer's data version.
 from __future__ import annotations
 
 import re
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from tests.api.conftest import database_with_plans
 from tests.gis.test_hostile_inputs import CORPUS, huge_polygon, squares
 
 runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
+COMMGRID = Path(sys.executable).with_name("commgrid")
 
 
 def _files(folder: Path) -> set[Path]:
@@ -303,11 +307,32 @@ def test_load_refuses_a_self_intersecting_grid_and_stores_nothing(store, sample_
     assert snapshot(store) == before
 
 
-def test_partition_on_a_full_disk_exits_2_naming_the_file(sample_inputs, tmp_path):
-    """/dev/full answers every write with ENOSPC, as a full disk does."""
-    args = ["partition", str(sample_inputs["units"]), "--id", "unit_id", "--households", "households",
-            "--population", "population", "--out", str(tmp_path / "grids.gpkg"), "--report", "/dev/full"]  # fmt: skip
-    result = runner.invoke(app, args)
+def _file_size_limit() -> None:
+    # a disk that fills up at 20 kB: every write past it fails (EFBIG), as on a full disk (ENOSPC)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_partition_on_a_full_disk_exits_2_naming_the_file(tmp_path):
+    units = tmp_path / "units.gpkg"
+    squares().to_file(units)
+    out = tmp_path / "out"
+    args = [str(COMMGRID), "partition", str(units), "--id", "UID", "--households", "H", "--population", "P",
+            "--out", str(out / "grids.gpkg"), "--report", str(out / "report.json")]  # fmt: skip
+    done = subprocess.run(args, preexec_fn=_file_size_limit, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert f"error: cannot write {out / 'grids.gpkg'}" in done.stderr and "Traceback" not in done.stderr
+    assert not (out / "grids.gpkg").exists() and not (out / "report.json").exists()
+
+
+def test_partition_never_writes_over_what_is_not_a_file(tmp_path):
+    units = tmp_path / "units.gpkg"
+    squares().to_file(units)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    result = runner.invoke(
+        app, ["partition", str(units), "--id", "UID", "--households", "H", "--population", "P",
+              "--out", str(tmp_path / "grids.gpkg"), "--report", str(folder)]
+    )  # fmt: skip
     assert result.exit_code == 2, result.output
-    assert "/dev/full" in result.output and "No space left on device" in result.output
-    assert "Traceback" not in result.output
+    assert f"cannot write {folder}: it exists and is not a regular file" in result.output
+    assert folder.is_dir()
