@@ -352,7 +352,8 @@ def check_archive_schema(path: Path, revision: str) -> None:
         f"{table}.{column}" for table in set(expected) & set(found) for column in expected[table] - found[table]
     )
     if missing_tables or missing_columns:
-        shown = ", ".join((missing_tables + missing_columns)[:12])
+        # columns first: of the tables it has, what they lack says most about whose archive it is
+        shown = ", ".join((missing_columns + missing_tables)[:12])
         more = len(missing_tables) + len(missing_columns) - 12
         raise InputError(
             f"the archive is not a commgrid store at schema revision {revision}: it lacks {shown}"
