@@ -15,6 +15,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api.access import TokenCache, authorize, check_routes
 from api.audit import AuditReads
+from api.bodies import BodyGuard, Options
+from api.database import connect_args
 from api.errors import register_error_handlers
 from api.limits import BodyLimit, RateLimit
 from api.routes import (
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             min_size=1,
             max_size=settings.pool_size,
             open=False,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **connect_args(settings)},
             timeout=settings.pool_timeout,
         )
         await pool.open(wait=False)
@@ -171,6 +173,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(AuditReads)
     # tile requests skip FastAPI's per-request machinery (api/routes/tiles.py says how and why)
     app.add_middleware(tiles.TileShortcut)
+    # inside the body limit, so it never buffers more than the limit lets through
+    app.add_middleware(BodyGuard)
+    app.add_middleware(Options)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
     app.add_middleware(RateLimit, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     if settings.cors_origins:

@@ -8,13 +8,14 @@ from http import HTTPStatus
 import psycopg
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
-from gis.errors import AmbiguousError, CommgridError, DatabaseUnavailableError, InputError
+from gis.errors import AmbiguousError, BusyError, CommgridError, DatabaseUnavailableError, InputError
 
-__all__ = ["RETRY_AFTER_S", "register_error_handlers"]
+__all__ = ["RETRY_AFTER_S", "allowed_methods", "register_error_handlers"]
 
 log = logging.getLogger("commgrid.api")
 
@@ -22,12 +23,22 @@ log = logging.getLogger("commgrid.api")
 RETRY_AFTER_S = 5
 
 # Errors of a database that went away or gave up mid-request (connection ended by a
-# restart, server shutting down, statement cancelled): the request may well succeed later.
-_DATABASE_FAILURES = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError, PoolTimeout)
+# restart, server shutting down, statement cancelled), or no connection free in time (both
+# pools exhausted: sa.exc.TimeoutError is SQLAlchemy's QueuePool timeout): the request may
+# well succeed later.
+_DATABASE_FAILURES = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+    psycopg.OperationalError,
+    PoolTimeout,
+)
+# How much of a rejected value a 422 repeats: enough to recognise it, never the whole input.
+_ECHO_CHARS = 40
 
 
-def _unavailable() -> JSONResponse:
-    body = {"code": DatabaseUnavailableError.__name__, "description": "The service cannot answer right now."}
+def _unavailable(code: str = DatabaseUnavailableError.__name__) -> JSONResponse:
+    body = {"code": code, "description": "The service cannot answer right now."}
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
@@ -36,6 +47,48 @@ def _worded(exc: CommgridError) -> str:
     if isinstance(exc, AmbiguousError) and exc.field:
         return f"{exc.message} with the {exc.field!r} parameter"
     return exc.message
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers on ``path`` (for ``Allow``), OPTIONS included."""
+    from starlette.routing import Match
+
+    from api.access import api_routes
+
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    methods: set[str] = set()
+    # FastAPI nests included routers; the app's own routes (docs, OpenAPI) sit at the top
+    for route in [*api_routes(app.routes), *(r for r in app.routes if getattr(r, "methods", None))]:
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if methods:
+        methods.add("OPTIONS")
+    return sorted(methods)
+
+
+def _field(loc: tuple | list) -> str:
+    # ("body", "lon") → "lon"; ("query", "date") → "date"; a JSON body that does not parse → "body"
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
+    return ".".join(parts) or (str(loc[0]) if loc else "request")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "…"
+
+
+def validation_body(exc: RequestValidationError) -> dict:
+    """A 422 in the documented shape: ``code``, ``description`` naming each field, ``detail``; no whole input."""
+    problems = []
+    for error in exc.errors():
+        field = _field(error.get("loc", ()))
+        shown = "" if error.get("type") == "missing" else f" (got {_shown(error.get('input'))})"
+        problems.append({"field": field, "message": str(error.get("msg", "")), "type": str(error.get("type", ""))})
+        problems[-1]["description"] = f"{field}: {problems[-1]['message']}{shown}"
+    description = "; ".join(p.pop("description") for p in problems) or "the request does not fit the API"
+    first = problems[0]["field"] if problems else None
+    detail = {"type": "RequestValidationError", "message": description, "file": None, "index": None,
+              "feature_id": None, "field": first, "errors": problems}  # fmt: skip
+    return {"code": "RequestValidationError", "description": description, "detail": detail}
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -51,8 +104,8 @@ def register_error_handlers(app: FastAPI) -> None:
         status = exc.http_status
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-            if isinstance(exc, DatabaseUnavailableError):
-                return _unavailable()
+            if isinstance(exc, DatabaseUnavailableError | BusyError):
+                return _unavailable(type(exc).__name__)
             body = {"code": type(exc).__name__, "description": "The service cannot answer right now."}
             return JSONResponse(body, status_code=status)
         body = {"code": type(exc).__name__, "description": _worded(exc)}
@@ -69,6 +122,10 @@ def register_error_handlers(app: FastAPI) -> None:
     for cls in _DATABASE_FAILURES:
         app.add_exception_handler(cls, _database_failure)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(exc), status_code=422)
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # What Starlette and FastAPI raise themselves (unknown path, wrong method, a body
@@ -81,6 +138,8 @@ def register_error_handlers(app: FastAPI) -> None:
         elif status == 404 and exc.detail == HTTPStatus.NOT_FOUND.phrase:  # no route has this path
             description = f"nothing at {request.url.path}; /openapi.json lists the paths of this API"
         elif status == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            # Starlette names the methods of the first route on the path; there may be several
+            allowed = ", ".join(allowed_methods(request.app, request.url.path)) or (exc.headers or {}).get("Allow", "")
+            exc.headers = {**(exc.headers or {}), "Allow": allowed}
             description = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed or 'none'}"
         return JSONResponse({"code": code, "description": description}, status_code=status, headers=exc.headers)

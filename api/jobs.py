@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Executor
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy.engine import Engine
 
 from gis.errors import CommgridError, ConflictError
@@ -36,6 +36,16 @@ class PartitionRequest(BaseModel):
     households: tuple[int, int] = Field(default=(300, 500), description="household range of a grid")
     population: tuple[int, int] = Field(default=(1000, 1500), description="resident range of a grid")
     seed: int = Field(default=0, description="the same inputs and seed give the same plan")
+
+    @field_validator("households", "population")
+    @classmethod
+    def _range(cls, value: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
+        # refused here, not as a failed job after the 202
+        low, high = value
+        if low <= 0 or low > high:
+            raise ValueError(f"{info.field_name} range {[low, high]}: expected [min, max] with 0 < min <= max")
+        return value
+
     time_budget: float | None = Field(default=None, gt=0, description="seconds; none for a reproducible plan")
     previous: str | None = Field(
         default=None, description="re-divide this stored plan: grids in range and away from trouble are kept"

@@ -31,16 +31,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.access import api_routes, caller
 from gis.errors import CommgridError
 
-__all__ = ["UPLOAD_OPERATIONS", "BodyLimit", "RateLimit", "TokenBuckets", "client_key"]
+__all__ = ["UPLOAD_OPERATIONS", "BodyLimit", "RateLimit", "TokenBuckets", "client_key", "replay", "send_error"]
 
 # Routes that take files: patrol tracks (GPX, CSV), worker photos (base64 in JSON).
 UPLOAD_OPERATIONS = frozenset({"patrols_import", "worker_assign", "worker_change"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def _send_error(send: Send, status: int, code: str, description: str, headers: dict[str, str]) -> None:
-    """An error answer in the shape of :mod:`api.errors` (``code``, ``description``)."""
-    body = json.dumps({"code": code, "description": description}, ensure_ascii=False).encode()
+async def send_error(
+    send: Send, status: int, code: str, description: str, headers: dict[str, str], *, detail: dict | None = None
+) -> None:
+    """An error answer in the shape of :mod:`api.errors` (``code``, ``description``, ``detail`` for bad input)."""
+    shaped: dict = {"code": code, "description": description}
+    if detail is not None:
+        shaped["detail"] = detail
+    body = json.dumps(shaped, ensure_ascii=False).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -113,7 +118,7 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(messages, receive), send)
+        await self.app(scope, replay(messages, receive), send)
 
     def _is_upload(self, scope: Scope) -> bool:
         if not self._uploads:
@@ -124,7 +129,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Send, limit: int, size: str) -> None:
         what = f"{scope['method']} {scope['path']}"
-        await _send_error(
+        await send_error(
             send,
             413,
             "RequestTooLargeError",
@@ -134,15 +139,15 @@ class BodyLimit:
         )
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
     pending = list(messages)
 
-    async def replay() -> Message:
+    async def next_message() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()  # e.g. http.disconnect, once the body is used up
 
-    return replay
+    return next_message
 
 
 # -- request rates --------------------------------------------------------------------------------
@@ -264,7 +269,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         retry = max(1, math.ceil(wait))
-        await _send_error(
+        await send_error(
             send,
             429,
             "TooManyRequestsError",

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a request waits for an async connection before it is answered 503 (database down).",
     )
+    max_renders: int = Field(
+        default=4,
+        ge=1,
+        description="Most different posters and cards drawn at once per worker process (503 with Retry-After beyond).",
+    )
+    render_cache_mb: int = Field(default=128, ge=1, description="Memory for drawn posters and cards per worker, MiB.")
     tile_cache_mb: int = Field(default=256, ge=0, description="Memory for cached tiles per worker process, in MiB.")
     tile_max_features: int = Field(
         default=10000, ge=1, description="Most features of a point layer (incidents) in one tile."

@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["free_port", "machine"]
+__all__ = ["free_port", "machine", "stop"]
 
 
 def _version(name: str) -> str | None:
@@ -45,3 +45,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End a server the benchmark started: SIGTERM, then SIGKILL after 15 s."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -270,12 +270,7 @@ def server(url: str, work: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        benchkit.stop(process)
 
 
 def get(url: str, headers: dict[str, str]) -> tuple[int, float, int]:

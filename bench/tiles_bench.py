@@ -349,12 +349,7 @@ def running(name: str, argv: list[str], env: dict[str, str], port: int, log: Pat
         wait_until_up(server, ready)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        benchkit.stop(process)
 
 
 def ours(setup: Setup, work: Path, *, pool_size: int, cache_mb: int | None) -> contextlib.AbstractContextManager:

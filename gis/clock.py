@@ -18,7 +18,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-__all__ = ["now", "set_clock", "today"]
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "now", "set_clock", "today"]
+
+# Years commgrid takes in dates it is sent: deadlines, delays and calendars add days and hours
+# to them, and year 9999 overflows every one of those sums.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 _start: datetime | None = None
 _since: float | None = None

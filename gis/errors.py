@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AmbiguousError",
+    "BusyError",
     "CommgridError",
     "ConflictError",
     "CountError",
@@ -22,6 +23,7 @@ __all__ = [
     "InputError",
     "MissingCRSError",
     "NotFoundError",
+    "OutputError",
     "OutsideBoundaryError",
 ]
 
@@ -168,3 +170,16 @@ class DatabaseUnavailableError(CommgridError):
 
     http_status = 503
     exit_code = 1
+
+
+class BusyError(CommgridError):
+    """The service is doing as much of this work as it takes at once; callers may retry shortly."""
+
+    http_status = 503
+    exit_code = 1
+
+
+class OutputError(CommgridError):
+    """A file commgrid was asked to write cannot be written: a full disk, no permission, not a file."""
+
+    exit_code = 2

@@ -27,6 +27,7 @@ __all__ = [
     "POINT_TYPES",
     "POLYGON_TYPES",
     "drop_z",
+    "refuse_invalid_geometries",
     "validate_admin_codes",
     "validate_counts",
     "validate_geometries",
@@ -324,6 +325,33 @@ def validate_geometries(
         )
     frame[frame.geometry.name] = gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs)
     return frame, int(invalid.sum())
+
+
+def refuse_invalid_geometries(
+    frame: gpd.GeoDataFrame, *, file: str | Path = "<frame>", id_field: str | None = None
+) -> None:
+    """Refuse invalid geometries (self-intersections, rings that cross) instead of repairing them.
+
+    For layers commgrid wrote itself (a plan's grids): an invalid shape there was edited by
+    hand, and repairing it would store a grid other than the one drawn.
+
+    Raises
+    ------
+    GeometryError
+        Naming the features and why the first is invalid.
+    """
+    geoms = frame.geometry.values
+    invalid = ~shapely.is_valid(geoms) & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if invalid.any():
+        positions, ids = _where(frame, invalid, id_field)
+        reason = shapely.is_valid_reason(geoms[invalid][0])
+        raise GeometryError(
+            f"{_features(len(positions))} an invalid geometry ({reason}); redraw it, or partition again",
+            file=file,
+            index=positions,
+            feature_id=ids,
+            field="geometry",
+        )
 
 
 def validate_geometry_types(

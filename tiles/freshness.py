@@ -11,6 +11,7 @@ so the round trips stay at one per probe however many requests arrive.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import psycopg
@@ -32,13 +33,26 @@ class VersionProbe:
         Reads the versions from the database (``{layer: version}``).
     """
 
-    def __init__(self, fetch: Callable[[], Awaitable[Versions]]) -> None:
+    def __init__(self, fetch: Callable[[], Awaitable[Versions]], *, quiet_s: float = 1.0) -> None:
         self._fetch = fetch
+        # after a failed probe, requests in the next quiet_s seconds get its failure at once instead
+        # of each waiting out the pool timeout again while the database is down
+        self.quiet_s = quiet_s
+        self._failure: tuple[float, Exception] | None = None
         self._running: asyncio.Task | None = None
         self._next: asyncio.Future | None = None
         self._started = 0  # probes started so far; the n-th probe carries number n
         self._latest: tuple[int, Versions] | None = None  # the last successful probe: number, versions
         self.probes = 0
+
+    @property
+    def last_known(self) -> Versions | None:
+        """The versions of the last probe that succeeded (None before the first).
+
+        While the database is down nothing can change in it, so what was cut from these
+        versions may still be served (:meth:`tiles.service.TileService.tile` does).
+        """
+        return None if self._latest is None else self._latest[1]
 
     def ticket(self) -> int:
         """A mark of this moment for :meth:`current`'s ``since``."""
@@ -53,6 +67,8 @@ class VersionProbe:
         """
         if since is not None and self._latest is not None and self._latest[0] > since:
             return self._latest[1]
+        if self._failure is not None and time.monotonic() - self._failure[0] < self.quiet_s:
+            raise self._failure[1]
         if self._running is None:
             future = asyncio.get_running_loop().create_future()
             self._start(future)
@@ -71,11 +87,13 @@ class VersionProbe:
         try:
             versions = await self._fetch()
         except Exception as exc:  # every waiter gets the failure (e.g. the database is down)
+            self._failure = (time.monotonic(), exc)
             if not future.done():
                 future.set_exception(exc)
                 future.exception()  # retrieved here so an unawaited failure logs nothing
         else:
             self._latest = (number, versions)
+            self._failure = None
             if not future.done():
                 future.set_result(versions)
         finally:

@@ -144,7 +144,14 @@ class TileService:
         DatabaseUnavailableError
             When the database cannot be reached.
         """
-        current = await self.probe.current(since=since)
+        try:
+            current = await self.probe.current(since=since)
+            stale = None
+        except DatabaseUnavailableError as exc:
+            # a cached tile needs no database: cut from the last versions read, nothing has changed since
+            current, stale = self.probe.last_known, exc
+            if current is None:
+                raise
         versions = tuple(current.get(dep, 0) for dep in depends_on)
         hit = self.cache.get(key, versions)
         etag = _etag(key, versions) if hit is None else hit.etag  # the same string: no need to hash again
@@ -152,6 +159,8 @@ class TileService:
             return Tile(etag, None)
         if hit is not None:
             return Tile(etag, hit.body, cached=True)
+        if stale is not None:
+            raise stale
         try:
             async with self.pool.connection() as conn:
                 body = await render(conn)

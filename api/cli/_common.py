@@ -41,6 +41,12 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             message = database_failure(exc, kwargs.get("db"))
+            if message is None and isinstance(exc, OSError) and exc.strerror:
+                # a file that cannot be written or read: a full disk, a missing folder, no permission
+                where = f" {exc.filename}" if exc.filename else ""
+                err_console.print(f"[bold red]error:[/] cannot use{escape(where)}: {escape(exc.strerror)}",
+                                  highlight=False, soft_wrap=True, markup=True)  # fmt: skip
+                raise typer.Exit(2) from None
             if message is None:
                 raise
             err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, markup=True)

@@ -14,6 +14,7 @@ import typer
 from rich.table import Column, Table
 
 from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
+from gis.csv_safety import frame_to_csv
 
 app = typer.Typer(
     help="Patrol GPS tracks (巡查轨迹): import, the twice-a-day rule, compliance, retention.", no_args_is_help=True
@@ -167,7 +168,7 @@ def compliance(
             analyse_days(conn, district_id=found.id, days=[when])
         frame = read_compliance(conn, district_id=found.id, day=when, community=community)
     if csv is not None:
-        frame.to_csv(csv, index=False, float_format="%.3f")
+        Path(csv).write_text(frame_to_csv(frame, index=False, float_format="%.3f"), encoding="utf-8")
     table = Table(
         Column("grid", no_wrap=True),
         Column("worker"),
@@ -225,10 +226,11 @@ def purge(
 ) -> None:
     """Delete GPS fixes and track lines past the retention period; compliance results and visits stay."""
     from gis.patrols.store import purge as purge_tracks
+    from gis.store.audit import cli_actor
 
     days = older_than or float(settings_from(db).patrol_retention_days)
     with store_connection(db) as conn:
-        done = purge_tracks(conn, older_than_days=days)
+        done = purge_tracks(conn, older_than_days=days, actor=cli_actor())
     console.print(
         f"deleted {done.points} fixes and {done.tracks} track lines recorded before {done.cutoff:%Y-%m-%d %H:%M %Z}",
         highlight=False,

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator
 
 from api.access import Caller, Role, caller
-from api.dependencies import Conn
+from api.dependencies import Conn, Instant
 from api.routes.incidents import Tax
 from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
 from gis import clock
@@ -39,8 +39,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["analytics"])
 
 Category = Annotated[str | None, Query(description="a taxonomy code; its sub-categories count too")]
-Start = Annotated[datetime | None, Query(alias="from", description="reported at or after (ISO 8601)")]
-End = Annotated[datetime | None, Query(alias="to", description="reported before (ISO 8601)")]
+Start = Annotated[Instant | None, Query(alias="from", description="reported at or after (ISO 8601)")]
+End = Annotated[Instant | None, Query(alias="to", description="reported before (ISO 8601)")]
 District = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 Who = Annotated[Caller, Depends(caller)]
 

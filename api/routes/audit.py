@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.dependencies import Conn
+from api.dependencies import Conn, Instant
 from gis.store.audit import list_entries
 
 __all__ = ["OPERATION", "AuditEntryOut", "router"]
@@ -41,7 +41,7 @@ def audit_list(
     conn: Conn,
     action: Annotated[str | None, Query(description="only this action, e.g. plan.publish or personal.read")] = None,
     actor: Annotated[str | None, Query(description="only this user (cli:<os user> for commands)")] = None,
-    since: Annotated[datetime | None, Query(description="only entries at or after this time (ISO 8601)")] = None,
+    since: Annotated[Instant | None, Query(description="only entries at or after this time (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="most entries returned")] = 1000,
 ) -> list[AuditEntryOut]:
     entries = list_entries(conn, action=action, actor=actor, since=since, limit=limit)

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.dependencies import Conn
-from gis.errors import InputError
+from gis.errors import CommgridError, InputError
+from gis.store.backup import schema_problems
 
 __all__ = [
     "CONFLICT",
@@ -25,13 +26,10 @@ __all__ = [
 # Stored ids are PostgreSQL integers; a larger one names nothing, and asking would be an error.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-# Bodies of these types are text that ends up in the store (JSON fields, form fields, CSV, GPX).
-_TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/geo+json",
-                "application/gpx+xml", "application/xml")  # fmt: skip
 
 
 async def reject_nul(request: Request) -> None:
-    """400 for a NUL character (``\\x00``) in the path, the query or a text body.
+    """400 for a NUL character (``\\x00``) in the path or the query (bodies: :class:`api.bodies.BodyGuard`).
 
     PostgreSQL text cannot hold one, so such a value could only end as a server error deep
     in a query; it is refused here, naming where it was. The app declares it for every route
@@ -47,15 +45,7 @@ async def reject_nul(request: Request) -> None:
             raise InputError(
                 f"{name!r} holds a NUL character (\\x00), which no stored text can hold; remove it", field=name
             )
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method in ("POST", "PUT", "PATCH") and kind.startswith(_TEXT_BODIES):
-        body = await request.body()  # cached: the route reads the same bytes
-        escaped = {"json": b"\\u0000", "x-www-form-urlencoded": b"%00"}.get(kind.rpartition("/")[2].rpartition("+")[2])
-        if b"\x00" in body or (escaped is not None and escaped in body):
-            raise InputError(
-                "the body holds a NUL character (\\x00, \\u0000 or %00), which no stored text can hold; remove it",
-                field="body",
-            )
+    # bodies: api.bodies.BodyGuard, before any route parses them
 
 
 class ErrorBody(BaseModel):
@@ -85,13 +75,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     403: _error("the token's role is below the one the route needs"),
     404: _error("no such plan, grid, feature, worker, job or collection"),
+    422: _error("a parameter or body field does not fit the API: the description names each field and the fix"),
     413: _error("the request body is larger than the service takes (settings max_body_bytes, max_upload_bytes)"),
     429: _error(
         "too many requests without a token from this address; retry after the given seconds",
         headers={"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
     ),
     503: _error(
-        "the store cannot be reached; retry after the given seconds",
+        "the store cannot be reached, or every connection or renderer is busy; retry after the given seconds",
         headers={"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
     ),
 }
@@ -126,4 +117,15 @@ def landing(request: Request) -> dict:
 @router.get("/healthz", operation_id="health", summary="Service and database health")
 def health(conn: Conn) -> dict:
     version = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+    problems = schema_problems(conn)
+    if problems:
+        # e.g. another tool's archive restored over the store: every data route would fail
+        shown = "; ".join(problems[:5])
+        raise StoreDamagedError(f"the store is not commgrid's schema: {shown}; run `commgrid db check`")
     return {"status": "ok", "postgis": version}
+
+
+class StoreDamagedError(CommgridError):
+    """The database answers but does not hold commgrid's schema (tables or columns missing)."""
+
+    http_status = 503

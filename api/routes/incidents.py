@@ -19,14 +19,17 @@ present) names a JSON file (:func:`gis.incidents.read_taxonomy`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from api.access import Caller, PermissionDeniedError, Role, caller
-from api.dependencies import Conn
+from api.dependencies import Conn, Instant
+from api.text import Code, Description, Name, Note, Phone
+from gis import clock
+from gis.errors import InputError
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
 from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
@@ -37,6 +40,7 @@ __all__ = ["duplicate_window", "router", "taxonomy"]
 router = APIRouter(tags=["incidents"])
 
 _PRIVATE = {"Cache-Control": "private, no-store"}
+_CLOCK_SKEW = timedelta(minutes=5)  # a reporting device's clock a little ahead is no lie
 HandlingClass = Literal["on_site", "coordinated", "emergency", "approval"]
 
 
@@ -76,26 +80,45 @@ Who = Annotated[Caller, Depends(caller)]
 class IncidentIn(BaseModel):
     """A reported incident; its district and grid come from the point."""
 
-    category: str = Field(description="a taxonomy code, e.g. sanitation.garbage", examples=["sanitation.garbage"])
+    category: Code = Field(description="a taxonomy code, e.g. sanitation.garbage", examples=["sanitation.garbage"])
     lon: float = Field(ge=-180, le=180, description="longitude, EPSG:4326")
     lat: float = Field(ge=-90, le=90, description="latitude, EPSG:4326")
-    description: str | None = None
-    reporter_name: str | None = Field(default=None, description="personal data")
-    reporter_phone: str | None = Field(default=None, description="personal data")
+    description: Description | None = None
+    reporter_name: Name | None = Field(default=None, description="personal data")
+    reporter_phone: Phone | None = Field(default=None, description="personal data")
     public: bool | None = Field(default=None, description="default: the category's public flag")
     handling_class: HandlingClass | None = Field(default=None, description="default: the category's class")
-    reported_at: datetime | None = Field(default=None, description="default: now")
+    reported_at: Instant | None = Field(
+        default=None, description="default: now; not in the future, and only analysts and up may set it"
+    )
 
 
 class TransitionIn(BaseModel):
     """A move to another state, with an optional note."""
 
-    to: str = Field(description="the target state, e.g. accepted", examples=["accepted"])
-    note: str | None = None
+    to: Code = Field(description="the target state, e.g. accepted", examples=["accepted"])
+    note: Note | None = None
 
 
 def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar) -> dict[str, Any]:
     return read_incident(conn, incident_id, taxonomy=tax, calendar=cal)
+
+
+def _check_reported_at(reported_at: datetime, who: Caller) -> None:
+    """Only analysts and up back-date a report (the public delay counts from it); nobody dates one ahead."""
+    if who.role < Role.ANALYST:
+        raise PermissionDeniedError(
+            f"reported_at is set by the service for {who.role.label}s (the public delay counts from it); "
+            "leave it out, or ask an analyst to record a report of an earlier time"
+        )
+    if reported_at.tzinfo is None:
+        raise InputError(f"reported_at {reported_at.isoformat()} has no time zone; add one, e.g. +08:00",
+                         field="reported_at")  # fmt: skip
+    if reported_at > clock.now() + _CLOCK_SKEW:
+        raise InputError(
+            f"reported_at {reported_at.isoformat()} is in the future; a report cannot come before its incident",
+            field="reported_at",
+        )
 
 
 def _own(conn: Any, incident_id: int, who: Caller) -> None:
@@ -142,13 +165,16 @@ def incident_taxonomy(tax: Tax) -> list[dict[str, Any]]:
 def incident_create(
     request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response
 ) -> dict[str, Any]:
+    if body.reported_at is not None:
+        _check_reported_at(body.reported_at, who)
     new = create_incident(
         conn, actor=who.name or "public", taxonomy=tax, source="api", **duplicate_window(request), **body.model_dump()
     )
+    detail = _detail(conn, new, tax, cal)  # its deadline is computed before anything is kept
     conn.commit()
     response.headers.update(_PRIVATE)
     response.headers["Location"] = f"/incidents/{new}"
-    return _detail(conn, new, tax, cal)
+    return detail
 
 
 @router.get(
@@ -206,6 +232,7 @@ def incident_transition(
 ) -> dict[str, Any]:
     steps = _on_site(conn, incident_id, body.to, who)
     transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
+    detail = _detail(conn, incident_id, tax, cal)
     conn.commit()
     response.headers.update(_PRIVATE)
-    return _detail(conn, incident_id, tax, cal)
+    return detail

@@ -29,9 +29,10 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
-from api.dependencies import Conn
+from api.dependencies import Conn, Day
 from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
 from api.routes.tiles import tile_response
+from gis.csv_safety import frame_to_csv
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
 from gis.patrols.reports import (
@@ -67,7 +68,7 @@ _FORMATS = {
 }
 
 Who = Annotated[Caller, Depends(caller)]
-DayParam = Annotated[date, Query(alias="date", description="local date in the district's patrol time zone")]
+DayParam = Annotated[Day, Query(alias="date", description="local date in the district's patrol time zone")]
 DistrictParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 CommunityParam = Annotated[str | None, Query(description="only grids of this community (its id, e.g. SQ01)")]
 
@@ -101,7 +102,7 @@ async def _purge_loop(app: FastAPI, hours: float, days: float) -> None:
 
 def _purge_once(engine: Any, days: float):
     with begin(engine) as conn:
-        return purge(conn, older_than_days=days)
+        return purge(conn, older_than_days=days, actor="service:purge")
 
 
 router = APIRouter(tags=["patrols"], lifespan=_purge_schedule)
@@ -217,7 +218,7 @@ def patrols_compliance(
     frame = read_compliance(conn, district_id=found.id, day=day, community=community, scope=scope)
     if f == "csv":
         return Response(
-            frame.to_csv(index=False, float_format="%.3f"),
+            frame_to_csv(frame, index=False, float_format="%.3f"),
             media_type="text/csv; charset=utf-8",
             headers={**_PRIVATE, "Content-Disposition": f'attachment; filename="compliance-{day}.csv"'},
         )

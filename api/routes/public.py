@@ -5,11 +5,13 @@ these routes only through their *posted* fields (name, work phone, photo, duties
 only while they are the grid's active worker; a grid without one names whom to call
 instead. Rendering a poster costs about a second of CPU, so rendered sheets are kept
 (a few dozen, in memory) under the data versions they were drawn from: a change to
-plans, communities, units or workers draws them anew.
+plans, communities, units or workers draws them anew. At most ``max_renders`` sheets are
+drawn at once (503 with Retry-After beyond), and PNGs are cut from the kept PDF.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,13 +27,13 @@ from api.dependencies import Conn
 from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import map_page
 from gis import clock
-from gis.errors import NotFoundError
+from gis.errors import BusyError, NotFoundError
 from gis.store import connect, lookup
 from tiles.paper.cards import render_cards
 from tiles.paper.poster import NO_WORKER, Poster, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
-__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache"]
+__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders"]
 
 router = APIRouter(tags=["public"])
 
@@ -56,11 +58,13 @@ Dpi = Annotated[int, Query(ge=36, le=300, description="dots per inch of the imag
 
 
 class RenderCache:
-    """The last few rendered sheets, by what they were drawn from."""
+    """The last few rendered sheets, by what they were drawn from, bounded in count and bytes."""
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 32, max_bytes: int = 128 << 20) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: tuple) -> bytes | None:
         body = self._items.get(key)
@@ -69,10 +73,58 @@ class RenderCache:
         return body
 
     def put(self, key: tuple, body: bytes) -> None:
+        old = self._items.pop(key, None)
+        self._bytes -= len(old) if old is not None else 0
         self._items[key] = body
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._bytes += len(body)
+        while len(self._items) > self.size or (self._bytes > self.max_bytes and len(self._items) > 1):
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+class Renders:
+    """Rendered sheets: kept (:class:`RenderCache`), drawn once for all who ask at the same time,
+    and at most ``limit`` different ones drawn at once; beyond that a request gets 503 with
+    ``Retry-After`` (:class:`~gis.errors.BusyError`) instead of a thread and a few hundred MB.
+    """
+
+    def __init__(self, limit: int, cache: RenderCache | None = None) -> None:
+        self.limit = limit
+        self.cache = cache or RenderCache()
+        self._drawing: dict[tuple, asyncio.Future[bytes]] = {}
+
+    async def get(self, key: tuple, work: Callable[[], bytes]) -> bytes:
+        body = self.cache.get(key)
+        if body is not None:
+            return body
+        drawing = self._drawing.get(key)
+        if drawing is not None:
+            return await asyncio.shield(drawing)
+        if len(self._drawing) >= self.limit:
+            raise BusyError(f"{len(self._drawing)} sheets are being drawn, the most this service draws at once")
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._drawing[key] = future
+        try:
+            body = await run_in_threadpool(work)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # read: those waiting get it, and nobody waiting is no warning
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._drawing[key]
+        self.cache.put(key, body)
+        future.set_result(body)
+        return body
+
+
+def _renders(request: Request) -> Renders:
+    state = request.app.state
+    if getattr(state, "renders", None) is None:
+        state.renders = Renders(state.settings.max_renders, RenderCache(max_bytes=state.settings.render_cache_mb << 20))
+    return state.renders
 
 
 def _base(request: Request) -> str:
@@ -84,14 +136,25 @@ def _page_url(request: Request, code: str) -> str:
 
 
 async def _sheet(
-    request: Request, key: tuple, media_type: str, filename: str, draw: Callable[[Connection], bytes]
+    request: Request,
+    key: tuple,
+    media_type: str,
+    filename: str,
+    draw: Callable[[Connection], bytes],
+    *,
+    convert: tuple[tuple, Callable[[bytes], bytes]] | None = None,
 ) -> Response:
-    """A rendered sheet: from the cache when the data it shows has not changed, else drawn in a thread."""
+    """A rendered sheet: from the cache when the data it shows has not changed, else drawn in a thread.
+
+    ``convert`` (its key, a function) turns the drawn sheet into another form (a PNG of
+    the PDF); the sheet is kept too, so other forms of it are drawn from the kept one.
+    """
     app = request.app
     versions = await app.state.probe.current()
     # the printed date is on the sheet, and the public URL in its QR code
     full_key = (*key, _base(request), clock.today(), *(versions.get(layer, 0) for layer in _VERSIONED))
-    etag = '"' + hashlib.sha256(repr(full_key).encode()).hexdigest()[:32] + '"'
+    shown_key = full_key if convert is None else (*full_key, *convert[0])
+    etag = '"' + hashlib.sha256(repr(shown_key).encode()).hexdigest()[:32] + '"'
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",
@@ -99,17 +162,18 @@ async def _sheet(
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    cache: RenderCache = getattr(app.state, "print_cache", None) or RenderCache()
-    app.state.print_cache = cache
-    body = cache.get(full_key)
+    renders = _renders(request)
+    body = renders.cache.get(shown_key)
     if body is None:
 
         def work() -> bytes:
             with connect(app.state.engine) as conn:
                 return draw(conn)
 
-        body = await run_in_threadpool(work)
-        cache.put(full_key, body)
+        body = await renders.get(full_key, work)
+        if convert is not None:
+            sheet = body
+            body = await renders.get(shown_key, lambda: convert[1](sheet))
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -144,10 +208,11 @@ async def grid_poster_pdf(request: Request, code: str, paper: Paper = "A3") -> R
 async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi: Dpi = 100) -> Response:
     return await _sheet(
         request,
-        ("poster.png", code, paper, dpi),
+        ("poster.pdf", code, paper),
         "image/png",
         f"poster-{code}-{paper}.png",
-        lambda conn: pdf_to_png(render_poster(_poster(conn, request, code), paper=paper), dpi=dpi),
+        lambda conn: render_poster(_poster(conn, request, code), paper=paper),
+        convert=(("png", dpi), lambda pdf: pdf_to_png(pdf, dpi=dpi)),
     )
 
 

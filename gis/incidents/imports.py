@@ -7,6 +7,8 @@ Rows without coordinates are left out and counted (:class:`MappedIncidents`).
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ import pandas as pd
 import pyproj
 from pyogrio.errors import DataSourceError
 
+from gis.clock import FIRST_YEAR, LAST_YEAR
 from gis.errors import FormatError, InputError, MissingCRSError
 from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Taxonomy
 from gis.incidents.workflow import STATES
@@ -69,6 +72,7 @@ def read_incident_table(path: str | Path, *, fmt: str | None = None) -> tuple[pd
     kind = (fmt or path.suffix.lstrip(".")).lower()
     try:
         if kind == "csv":
+            _check_csv_rows(path)
             return pd.read_csv(path, low_memory=False), None
         if kind in ("geojson", "json"):
             import pyogrio
@@ -83,6 +87,35 @@ def read_incident_table(path: str | Path, *, fmt: str | None = None) -> tuple[pd
     except (OSError, ValueError, DataSourceError) as exc:
         raise FormatError(f"cannot read {path}: {exc}", file=str(path)) from None
     raise FormatError(f"{path}: unknown format {kind!r}; expected csv or geojson (use --format)", file=str(path))
+
+
+def _check_csv_rows(path: Path) -> None:
+    """Every record of a CSV has the header's number of fields, and no NUL character.
+
+    pandas pads a short record (a truncated file's last line, a row with a field
+    missing) with blanks without a word; a half-imported file would go unnoticed.
+    """
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InputError(f"line {line} holds a NUL character (\\x00), which no stored text can hold; remove it",
+                         file=str(path), index=line - 2)  # fmt: skip
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path} is not UTF-8 (byte {exc.start}); save it as UTF-8", file=str(path)) from None
+    records = csv.reader(io.StringIO(text, newline=""))
+    header = next(records, None)
+    if not header:
+        raise FormatError(f"{path} is empty; expected a header line and rows", file=str(path))
+    for row, fields in enumerate(records):
+        if fields and len(fields) != len(header):
+            raise InputError(
+                f"row {row} (line {records.line_num}) has {len(fields)} fields, the header {len(header)}; "
+                "the file may be cut short or a field may be missing. Nothing was imported",
+                file=str(path),
+                index=row,
+            )
 
 
 def map_incidents(
@@ -193,6 +226,27 @@ def _categories(raw: pd.Series, values: Mapping[str, str], taxonomy: Taxonomy, f
     return codes
 
 
+# each part of a time given in columns, and the values it may take
+_PART_RANGES = {"year": (FIRST_YEAR, LAST_YEAR), "month": (1, 12), "day": (1, 31), "hour": (0, 23), "minute": (0, 59)}
+
+
+def _check_parts(parts: dict[str, pd.Series], rows: pd.DataFrame, columns: Mapping[str, str], file: str) -> None:
+    """Name the row, the part and its value for a year, month, day, hour or minute out of its range."""
+    for part, values in parts.items():
+        low, high = _PART_RANGES[part]
+        bad = (values.isna() | (values < low) | (values > high) | (values % 1 != 0)).to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            value = rows[columns[part]].iloc[first]
+            raise InputError(
+                f"row {rows.index[first]} has {part} {str(value)[:20]!r} (column {columns[part]!r}); expected a "
+                f"whole number from {low} to {high}",
+                file=file,
+                index=int(rows.index[first]),
+                field=part,
+            )
+
+
 def _iso_times(raw: pd.Series) -> pd.Series:
     """Times as ISO 8601 strings parse column-wise (fast); anything else element by element (``mixed``)."""
     with warnings.catch_warnings():
@@ -212,7 +266,10 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
         parsed = _iso_times(raw)
     elif all(p in columns for p in _PARTS[:3]):
         parts = {p: pd.to_numeric(rows[columns[p]], errors="coerce") for p in _PARTS if p in columns}
-        raw = rows[columns["year"]]
+        _check_parts(parts, rows, columns, file)
+        raw = pd.Series(
+            [", ".join(f"{p}={parts[p].iloc[i]:g}" for p in parts) for i in range(len(rows))], index=rows.index
+        )
         parsed = pd.to_datetime(pd.DataFrame(parts), errors="coerce")
     else:
         raise InputError(
@@ -220,12 +277,15 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
             file=file,
             field="reported_at",
         )
-    bad = parsed.isna().to_numpy()
+    years = parsed.dt.year.to_numpy()  # NaN where the time did not parse
+    bad = parsed.isna().to_numpy() | (years < FIRST_YEAR) | (years > LAST_YEAR)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
+        shown = raw.iloc[first]
+        shown = shown if isinstance(shown, str) else str(shown)
         raise InputError(
-            f"row {rows.index[first]} has the time {raw.iloc[first]!r}, which does not parse; "
-            "expected ISO 8601 such as 2020-05-01T13:45",
+            f"row {rows.index[first]} has the time {shown[:60]!r}, which is no date and time between the years "
+            f"{FIRST_YEAR} and {LAST_YEAR}; expected ISO 8601 such as 2020-05-01T13:45",
             file=file,
             index=int(rows.index[first]),
             field="reported_at",

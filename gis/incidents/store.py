@@ -222,14 +222,17 @@ def read_incident(
     calendar = calendar or WorkingCalendar()
     limit = None if kind is None or kind.limit is None else dict([kind.limit])
     out["limit"] = limit
-    out["due_at"] = None if limit is None else due_at(row["reported_at"], limit, calendar)
-    out["flag"] = flag(
-        row["reported_at"],
-        limit,
-        now=now or clock.now(),
-        calendar=calendar,
-        finished=row["status"] in FINAL,
-    )
+    try:
+        out["due_at"] = None if limit is None else due_at(row["reported_at"], limit, calendar)
+        out["flag"] = flag(
+            row["reported_at"],
+            limit,
+            now=now or clock.now(),
+            calendar=calendar,
+            finished=row["status"] in FINAL,
+        )
+    except OverflowError:  # a row stored before reports were checked (year 9999): no deadline, still readable
+        out["due_at"], out["flag"] = None, "none"
     return out
 
 
@@ -644,7 +647,7 @@ def public_requests(
     categories: list[str],
     cutoff: datetime,
     min_count: int = 3,
-    request_id: int | None = None,
+    request_ids: list[int] | None = None,
     category: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -652,6 +655,8 @@ def public_requests(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Incidents the public may see, newest first, placed at their grid instead of their point.
+
+    ``request_ids`` keeps only those ids, in one query however many there are.
 
     Only incidents flagged public, of one of ``categories``, reported before ``cutoff``
     (the publication delay), in a grid, and in grids holding at least ``min_count`` of
@@ -680,11 +685,11 @@ def public_requests(
             SELECT s.id, s.category, s.status, s.reported_at, s.status_at, s.grid_code,
                    ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
             FROM seen AS s JOIN shown USING (grid_id) JOIN grid AS g ON g.id = s.grid_id
-            WHERE CAST(:rid AS integer) IS NULL OR s.id = CAST(:rid AS integer)
+            WHERE CAST(:rids AS integer[]) IS NULL OR s.id = ANY(CAST(:rids AS integer[]))
             ORDER BY s.reported_at DESC, s.id DESC LIMIT :limit
             """
         ),
-        {"codes": categories, "cutoff": cutoff, "k": min_count, "rid": request_id, "limit": limit, **params},
+        {"codes": categories, "cutoff": cutoff, "k": min_count, "rids": request_ids, "limit": limit, **params},
     ).mappings()
     return [dict(r) for r in rows]
 

@@ -439,23 +439,31 @@ def read_geojson(source: str | Path, *, data: bytes | None = None, timezone: str
     name = str(source)
     raw = _bytes(name, data)
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"cannot be read as GeoJSON: {exc}", file=name) from None
+    except RecursionError:
+        raise FormatError("cannot be read as GeoJSON: it nests too deep to be tracks", file=name) from None
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not doc.get("features"):
         raise FormatError("is not a GeoJSON FeatureCollection with features", file=name)
+    if not isinstance(doc["features"], list):
+        raise FormatError(f"has features {_shown(doc['features'])}; expected a list of Feature objects", file=name)
     _check_crs(doc, name)
     workers: list[Any] = []
     devices: list[Any] = []
     times: list[Any] = []
     coords: list[Any] = []
     for i, feature in enumerate(doc["features"]):
-        props = feature.get("properties") or {}
-        geometry = feature.get("geometry") or {}
-        kind = geometry.get("type")
+        if not isinstance(feature, dict):
+            raise InputError(f"feature {i} is {_shown(feature)}; expected a Feature object", file=name, index=i,
+                             field="features")  # fmt: skip
         fid = feature.get("id")
+        fid = fid if isinstance(fid, str | int) else None
+        props = _member(feature, "properties", i, fid, name)
+        geometry = _member(feature, "geometry", i, fid, name)
+        kind = geometry.get("type")
         if kind == "Point":
             key = next((k for k in _GEOJSON_TIMES if props.get(k) is not None), None)
             if key is None:
@@ -469,23 +477,26 @@ def read_geojson(source: str | Path, *, data: bytes | None = None, timezone: str
             vertex_times, vertices = [props[key]], [geometry.get("coordinates")]
         elif kind == "LineString":
             vertices = geometry.get("coordinates") or []
+            if not isinstance(vertices, list):
+                raise InputError(f"feature {i} has coordinates {_shown(vertices)}; expected a list of [lon, lat]",
+                                 file=name, index=i, feature_id=fid, field="coordinates")  # fmt: skip
             vertex_times = _vertex_times(props, i, fid, name, len(vertices))
         else:
             raise InputError(
-                f"feature {i} is a {kind}; expected Point fixes or LineString tracks with per-vertex times",
+                f"feature {i} is a {_shown(kind)}; expected Point fixes or LineString tracks with per-vertex times",
                 file=name,
                 index=i,
                 feature_id=fid,
                 field="geometry",
             )
         for when, xy in zip(vertex_times, vertices, strict=True):
-            if not isinstance(xy, (list, tuple)) or len(xy) < 2:
+            if not isinstance(xy, (list, tuple)) or len(xy) < 2 or not all(_is_number(v) for v in xy[:2]):
                 raise InputError(
-                    f"feature {i} has coordinates {xy!r}; expected [lon, lat]",
+                    f"feature {i} has coordinates {_shown(xy)}; expected [lon, lat] as two numbers",
                     file=name,
                     index=i,
                     feature_id=fid,
-                    field="geometry",
+                    field="coordinates",
                 )
             times.append(when)
             coords.append(xy[:2])
@@ -494,6 +505,27 @@ def read_geojson(source: str | Path, *, data: bytes | None = None, timezone: str
     xy = np.asarray(coords, dtype=float)
     stamps = _times(pd.Series(times, dtype=object), name, "time", timezone)
     return _frame(name, workers, devices, stamps, xy[:, 0], xy[:, 1])
+
+
+def _no_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not JSON; coordinates and times must be numbers and text")
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _member(feature: dict, key: str, i: int, fid: Any, name: str) -> dict:
+    value = feature.get(key) or {}
+    if not isinstance(value, dict):
+        raise InputError(f"feature {i} has {key} {_shown(value)}; expected an object", file=name, index=i,
+                         feature_id=fid, field=key)  # fmt: skip
+    return value
 
 
 def _vertex_times(props: dict, i: int, fid: Any, name: str, n: int) -> list[Any]:
@@ -509,6 +541,9 @@ def _vertex_times(props: dict, i: int, fid: Any, name: str, n: int) -> list[Any]
             feature_id=fid,
             field="coordTimes",
         )
+    if not isinstance(found, list):
+        raise InputError(f"feature {i} has coordTimes {_shown(found)}; expected a list of times", file=name,
+                         index=i, feature_id=fid, field="coordTimes")  # fmt: skip
     if len(found) != n:
         raise InputError(
             f"feature {i} has {len(found)} times for {n} vertices; expected one time per vertex",
@@ -521,7 +556,11 @@ def _vertex_times(props: dict, i: int, fid: Any, name: str, n: int) -> list[Any]
 
 
 def _check_crs(doc: dict, name: str) -> None:
-    crs = ((doc.get("crs") or {}).get("properties") or {}).get("name")
+    crs = doc.get("crs") if isinstance(doc.get("crs"), dict) else {}
+    crs = crs.get("properties") if isinstance(crs.get("properties"), dict) else {}
+    crs = crs.get("name")
+    if crs is not None and not isinstance(crs, str):
+        raise InputError(f"declares CRS {_shown(crs)}; expected a name such as EPSG:4326", file=name, field="crs")
     if crs and not any(tag in crs.upper() for tag in ("4326", "CRS84")):
         raise InputError(
             f"declares CRS {crs!r}; GPS tracks must be in EPSG:4326 (longitude, latitude). Reproject the file",

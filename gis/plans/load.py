@@ -18,7 +18,7 @@ from gis.errors import InputError, MissingCRSError
 from gis.plans.files import PlanFiles
 from gis.plans.store import write_barriers, write_communities, write_district, write_plan, write_units
 from gis.store.models import Community, District, Unit
-from gis.validate import validate_counts, validate_vertex_counts
+from gis.validate import refuse_invalid_geometries, validate_counts, validate_vertex_counts
 
 __all__ = ["StoredPlan", "check_plan_files", "store_plan"]
 
@@ -83,7 +83,7 @@ def check_plan_files(files: PlanFiles) -> None:
     MissingCRSError
         For a spatial layer without a CRS.
     GeometryError
-        For features over :data:`gis.validate.MAX_VERTICES` vertices.
+        For features over :data:`gis.validate.MAX_VERTICES` vertices, and invalid grids.
     CountError
         For counts that are blank, not whole numbers, negative or beyond 32-bit integers.
     """
@@ -97,6 +97,8 @@ def check_plan_files(files: PlanFiles) -> None:
                 "the layer has no CRS; write the plan again with `commgrid partition`", file=layer, field="geometry"
             )
         validate_vertex_counts(frame, file=layer, id_field=id_field)
+        if layer == "grids":  # the engine's own output: an invalid grid was edited by hand
+            refuse_invalid_geometries(frame, file=layer, id_field=id_field)
         counts = [c for c in (C.HOUSEHOLDS, C.POPULATION) if c in frame.columns and layer != "communities"]
         validate_counts(frame, fields=counts, file=layer, id_field=id_field)
 

@@ -26,6 +26,7 @@ ACTIONS = (
     "personal.read",
     "backup.dump",
     "backup.restore",
+    "patrol.purge",
 )
 
 _audit = AuditEntry.__table__

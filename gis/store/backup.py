@@ -21,6 +21,8 @@ Examples
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import re
 import subprocess
@@ -40,7 +42,18 @@ from gis.errors import CommgridError, ConflictError, InputError
 from gis.store.audit import cli_actor, record
 from gis.store.engine import begin, connect, create_engine
 
-__all__ = ["BackupSummary", "archive_revision", "dump_store", "restore_store", "table_checksums", "table_rows"]
+__all__ = [
+    "BackupSummary",
+    "archive_revision",
+    "archive_schema",
+    "check_archive_schema",
+    "dump_store",
+    "expected_schema",
+    "restore_store",
+    "schema_problems",
+    "table_checksums",
+    "table_rows",
+]
 
 _TIMEOUT_S = 6 * 3600  # a very large store still dumps; a hung tool does not hang forever
 # Tables that are always there and say nothing about whether a store holds data.
@@ -259,6 +272,92 @@ def archive_revision(path: Path) -> str:
     return versions[0]
 
 
+def expected_schema(revision: str) -> dict[str, set[str]]:
+    """The tables, and their columns, that commgrid's migrations create up to ``revision``.
+
+    Read from the migration scripts themselves (each ``op.create_table`` /
+    ``op.create_geospatial_table`` with a literal name, its literal ``sa.Column`` names,
+    and literal ``op.add_column``), so it follows the schema as migrations change it.
+    """
+    return {table: set(columns) for table, columns in _expected_schema(revision).items()}
+
+
+@functools.cache
+def _expected_schema(revision: str) -> dict[str, frozenset[str]]:
+    scripts = ScriptDirectory(str(migrations.MIGRATIONS_DIR))
+    chain = list(scripts.iterate_revisions(revision, "base"))[::-1]
+    tables: dict[str, set[str]] = {}
+    for script in chain:
+        tree = ast.parse(Path(script.path).read_text(encoding="utf-8"))
+        upgrade = next((f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "upgrade"), None)
+        for call in ast.walk(upgrade) if upgrade is not None else ():
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.args):
+                continue
+            name = _literal(call.args[0])
+            if name is None:
+                continue
+            if call.func.attr in ("create_table", "create_geospatial_table"):
+                tables[name] = {c for c in map(_column_name, call.args[1:]) if c is not None}
+            elif call.func.attr == "add_column" and len(call.args) > 1 and name in tables:
+                column = _column_name(call.args[1])
+                if column is not None:
+                    tables[name].add(column)
+    return {table: frozenset(columns) for table, columns in tables.items()}
+
+
+def _literal(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _column_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Column" and node.args:
+        return _literal(node.args[0])
+    return None
+
+
+def archive_schema(path: Path) -> dict[str, set[str]]:
+    """The tables of the ``public`` schema in an archive (its table of contents, ``pg_restore -l``),
+    with their columns (the archive's ``CREATE TABLE`` statements)."""
+    tables = {m.group(1): set() for line in _archive_list(path) if (m := re.search(r"\d+ TABLE public (\S+) ", line))}
+    result = _tool([str(postgres_program("pg_restore")), "--schema-only", "--schema=public", "--file=-", str(path)])
+    for m in re.finditer(r"^CREATE TABLE public\.(\S+) \((.*?)^\);", result.stdout, re.S | re.M):
+        columns = tables.setdefault(m.group(1).strip('"'), set())
+        for line in m.group(2).splitlines():
+            word = line.strip().split(" ", 1)[0].strip('"')
+            if word and word.upper() not in ("CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE", "FOREIGN", "EXCLUDE"):
+                columns.add(word)
+    return tables
+
+
+def check_archive_schema(path: Path, revision: str) -> None:
+    """Refuse an archive whose tables and columns are not commgrid's at ``revision``.
+
+    A version row alone proves nothing: another tool's database may hold an
+    ``alembic_version`` table and even a ``grid_plan``; restoring it with ``--force``
+    would drop the store for something no route can read.
+
+    Raises
+    ------
+    InputError
+        Naming the missing tables and columns.
+    """
+    expected = expected_schema(revision)
+    found = archive_schema(path)
+    missing_tables = sorted(set(expected) - set(found))
+    missing_columns = sorted(
+        f"{table}.{column}" for table in set(expected) & set(found) for column in expected[table] - found[table]
+    )
+    if missing_tables or missing_columns:
+        # columns first: of the tables it has, what they lack says most about whose archive it is
+        shown = ", ".join((missing_columns + missing_tables)[:12])
+        more = len(missing_tables) + len(missing_columns) - 12
+        raise InputError(
+            f"the archive is not a commgrid store at schema revision {revision}: it lacks {shown}"
+            f"{f' and {more} more' if more > 0 else ''}. Nothing was changed; give a file written by `commgrid dump`",
+            file=str(path),
+        )
+
+
 def restore_store(url: str | URL, path: Path, *, force: bool = False, actor: str | None = None) -> BackupSummary:
     """Replace the store at ``url`` with the one in ``path``, all or nothing.
 
@@ -306,6 +405,7 @@ def restore_store(url: str | URL, path: Path, *, force: bool = False, actor: str
             f"{path} holds a store at schema revision {revision}, which this commgrid does not know (its newest is "
             f"{head}); it was written by a newer commgrid. Restore it with that version."
         )
+    check_archive_schema(path, revision)  # before anything is dropped
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with begin(engine) as conn:
@@ -448,3 +548,29 @@ def _shown(url: URL) -> str:
 def _tail(text_: str, lines: int = 12) -> str:
     tail = text_.strip().splitlines()[-lines:]
     return "\n".join("    " + line for line in tail) if tail else "    (nothing)"
+
+
+def schema_problems(conn: Connection) -> list[str]:
+    """What the store at ``conn`` lacks of commgrid's schema at its recorded revision (empty when whole).
+
+    Cheap enough for a health check: one look at ``alembic_version`` and one at the catalogue.
+    """
+    present = conn.execute(text("SELECT to_regclass('public.alembic_version') IS NOT NULL")).scalar_one()
+    revisions = conn.execute(text("SELECT version_num FROM public.alembic_version")).scalars().all() if present else []
+    if len(revisions) != 1:
+        return [f"alembic_version holds {len(revisions)} revisions, expected 1"]
+    try:
+        expected = expected_schema(revisions[0])
+    except Exception:  # alembic raises several kinds for a revision it does not know
+        return [f"schema revision {revisions[0]!r} is not one of this commgrid's migrations"]
+    rows = conn.execute(
+        text("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'")
+    ).all()
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    problems = [f"table {t} is missing" for t in sorted(set(expected) - set(found))]
+    problems += [
+        f"column {t}.{c} is missing" for t in sorted(set(expected) & set(found)) for c in sorted(expected[t] - found[t])
+    ]
+    return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
@@ -13,6 +14,7 @@ from api.cli import app as cli
 from api.settings import Settings
 from gis import migrations
 from gis.cluster import DATABASE
+from gis.store import begin, create_engine
 from tests.api.conftest import database_with_plans
 
 runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
@@ -52,3 +54,30 @@ def test_dump_then_restore_under_a_running_service_serves_the_restored_plan_fres
     junk.write_text("hello")
     bad = runner.invoke(cli, ["restore", str(junk), "--db", dst])
     assert bad.exit_code == 2 and "not an archive of pg_dump's custom format" in bad.output
+
+
+def test_restore_force_refuses_another_tools_archive_before_dropping_anything(
+    create_database: Callable[..., URL], sample_plan, tmp_path
+):
+    """An archive with a grid_plan table and an alembic_version row at our head is still not commgrid's."""
+    impostor = create_database("impostor", template=DATABASE)
+    engine = create_engine(impostor)
+    with begin(engine) as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": migrations.head()})
+        conn.execute(text("CREATE TABLE grid_plan (id serial PRIMARY KEY, name text, status text)"))
+        conn.execute(text("INSERT INTO grid_plan (name, status) VALUES ('other', 'published')"))
+    engine.dispose()
+    archive = tmp_path / "other.dump"
+    imp = impostor.render_as_string(hide_password=False)
+    assert runner.invoke(cli, ["dump", str(archive), "--db", imp]).exit_code == 0
+    target = database_with_plans(create_database, "restore_target", sample_plan.gpkg, {"t1": True})
+    dst = target.render_as_string(hide_password=False)
+    with TestClient(create_app(Settings(database_url=dst, rate_limit_per_second=0))) as client:
+        before = client.get("/collections/grids/items?limit=3").json()["features"]
+        refused = runner.invoke(cli, ["restore", str(archive), "--force", "--db", dst])
+        assert refused.exit_code == 2, refused.output
+        assert "is not a commgrid store at schema revision" in refused.output
+        assert "it lacks grid_plan.created_at, grid_plan.district_id" in refused.output
+        assert client.get("/collections/grids/items?limit=3").json()["features"] == before  # nothing was dropped
+        assert client.get("/healthz").status_code == 200

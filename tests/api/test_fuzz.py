@@ -173,3 +173,52 @@ def test_fuzz_every_operation(fuzz_app, schema, caller):
             failures.append(f"--- {operation.label} as {caller}:\n{exc}")
     assert not failures, "\n\n".join(failures)
     assert counter[0] >= MIN_CASES_PER_CALLER, f"only {counter[0]} cases generated as {caller}"
+
+
+# Bodies that once reached a parser and became a 500 (issue 22), sent to every operation that
+# takes a body, as every caller, under the content types that slipped past the first guards.
+HOSTILE_BODIES = [
+    ("application/octet-stream", b"a\x00b"),
+    (None, b'{"a": "b\x00"}'),
+    ("multipart/mixed; boundary=x", b"--x\r\n\r\na\x00\r\n--x--"),
+    ("application/vnd.x+json", b'{"a": "\\u0000"}'),
+    ("application/x-www-form-urlencoded", b"a=\xff\xfe&b=%ff"),
+    ("application/json", b'{"a": "\\ud800"}'),
+    ("application/json", b'{"a": NaN, "b": Infinity}'),
+    ("application/json", b"[" * 1200 + b"]" * 1200),
+    ("application/json", b'{"reported_at": "9999-12-31T00:00:00Z", "date": 0}'),
+]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_hostile_bodies_on_every_operation(fuzz_app, schema, caller):
+    client, headers, known = fuzz_app
+    failures = []
+    sent = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() not in ("POST", "PUT", "PATCH"):
+            continue
+        path = operation.path
+        for name, value in _stored_values(path, known).items():
+            path = path.replace("{" + name + "}", str(value))
+        for kind, body in HOSTILE_BODIES:
+            sent += 1
+            extra = {"content-type": kind} if kind else {}
+            answer = client.request(operation.method.upper(), path, content=body, headers={**headers[caller], **extra})
+            if answer.status_code >= 500 or not {"code", "description"} <= answer.json().keys():
+                failures.append(f"{operation.method.upper()} {path} {kind} {body[:30]!r}: {answer.status_code}")
+    assert sent >= 8 * len(HOSTILE_BODIES)  # every POST, PUT and PATCH operation (9 today)
+    assert not failures, "\n".join(failures)
+
+
+def test_options_on_every_path(fuzz_app, schema):
+    client, _, known = fuzz_app
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        path = operation.path
+        for name, value in _stored_values(path, known).items():
+            path = path.replace("{" + name + "}", str(value))
+        answer = client.options(path)
+        assert answer.status_code == 204, (path, answer.text)
+        assert operation.method.upper() in answer.headers["allow"].split(", "), (path, answer.headers["allow"])

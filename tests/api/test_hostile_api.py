@@ -167,7 +167,8 @@ def _gpx() -> bytes:
         (b"device,time,lat,lon\nx\x00,2026-11-02T09:00:00+08:00,22.5,114\n", "text/csv", "NUL character"),
         (b'{"points": "none"}', "application/json", "field 'points'"),
         (b'{"device": "a\\u0000", "points": []}', "application/json", "NUL character"),
-        (b"\xff\xfe\x00garbage", "application/octet-stream", "Content-Type"),
+        (b"\xff\xfe\x00garbage", "application/octet-stream", "NUL character"),
+        (b"\xff\xfegarbage", "application/octet-stream", "Content-Type"),
     ],
 )
 def test_damaged_patrol_uploads_are_refused_and_store_nothing(hostile, unchanged, body, kind, message):
@@ -247,3 +248,170 @@ def test_nul_characters_in_open311_requests_are_refused(hostile, unchanged):
     response = client.post("/open311/v2/requests.json", data=form)
     assert response.status_code == 400, response.text
     assert "NUL character" in response.json()["description"]
+
+
+# -- the second hardening round (issue 22): bodies that reached a parser, and then a 500 --------------------
+
+_REPORT = '{{"category": "sanitation.garbage", "lon": {lon}, "lat": {lat}, "description": {description}}}'
+
+
+def _report(stored: dict, description: str) -> bytes:
+    lon, lat = stored["point"]
+    return _REPORT.format(lon=lon, lat=lat, description=description).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kind", "body", "field", "says"),
+    [
+        # NUL bytes under the content types the first NUL guard skipped
+        ("POST", "/open311/v2/requests.json", "application/octet-stream", b"service_code=a\x00", "body", "NUL"),
+        ("POST", "/open311/v2/requests.json", None, b'{"service_code": "a\x00"}', "body", "NUL"),
+        ("POST", "/incidents", "multipart/mixed; boundary=x", b"--x\r\n\r\na\x00b\r\n--x--", "body", "NUL"),
+        ("POST", "/incidents", "application/vnd.x+json", b'{"category": "a\\u0000"}', "body.category", "NUL"),
+        ("POST", "/workers", "application/vnd.x+json", b'{"name": "a\x00"}', "body", "NUL"),
+        # invalid UTF-8 in an Open311 form, raw and percent-encoded
+        ("POST", "/open311/v2/requests.json", "application/x-www-form-urlencoded", b"service_code=\xff\xfe", "body",
+         "not UTF-8"),
+        ("POST", "/open311/v2/requests.json", "application/x-www-form-urlencoded",
+         b"service_code=sanitation.garbage&lat=1&long=2&description=%ff%fe", "description", "not UTF-8"),
+        # a lone surrogate, NaN and Infinity in JSON
+        ("POST", "/incidents", "application/json", "report:\"\\ud800\"", "body.description", "lone surrogate"),
+        ("POST", "/open311/v2/requests.json", "application/json",
+         b'{"service_code": "sanitation.garbage", "first_name": "\\udfff"}', "body.first_name", "lone surrogate"),
+        ("POST", "/incidents", "application/json", b'{"category": "x", "lon": NaN, "lat": 22.5}', "body", "NaN"),
+        ("POST", "/workers", "application/json", b'{"grid_code": "x", "name": Infinity}', "body", "Infinity"),
+        ("POST", "/incidents/1/transitions", "application/json", b'{"to": -Infinity}', "body", "Infinity"),
+        # JSON nested 1,000+ deep (the parser's RecursionError), and deeper than anything takes
+        ("POST", "/open311/v2/requests.json", "application/json", b"[" * 1500 + b"]" * 1500, "body", "deeper"),
+        ("POST", "/patrols", "application/json", b'{"points": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body",
+         "deeper"),
+        ("POST", "/patrols", "application/json", b'{"points": ' + b"[" * 40 + b"]" * 40 + b"}", "body.points",
+         "deeper"),
+        ("PATCH", "/plans/x0/assignment", None, b"[" * 3000 + b"]" * 3000, "body", "deeper"),
+    ],
+)  # fmt: skip
+def test_hostile_bodies_get_a_4xx_naming_the_field(hostile, unchanged, method, url, kind, body, field, says):
+    client, _, headers, stored = hostile
+    if isinstance(body, str):  # a report around the given description
+        body = _report(stored, body.removeprefix("report:"))
+    sent = {**headers["planner"], **({"content-type": kind} if kind else {})}
+    for caller in (sent, {k: v for k, v in sent.items() if k != "Authorization"}):  # planner, anonymous
+        response = client.request(method, url, content=body, headers=caller)
+        if response.status_code == 401:  # the route needs a role: the planner's answer is the one that counts
+            continue
+        assert response.status_code in (400, 422), response.text
+        assert response.json()["detail"]["field"] == field, response.text
+        assert says in response.json()["description"], response.text
+
+
+@pytest.mark.parametrize(
+    ("collection", "field"),
+    [
+        ({"type": "FeatureCollection", "features": [1]}, "features"),
+        ({"type": "FeatureCollection", "features": "x"}, None),
+        ({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": "x"}]}, "geometry"),
+        ({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": 5}]}, "properties"),
+        (
+            {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"time": "2026-11-02T09:00:00+08:00"},
+                 "geometry": {"type": "Point", "coordinates": ["114.06", "22.55"]}}]},
+            "coordinates",
+        ),
+        (
+            {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"coordTimes": 7},
+                 "geometry": {"type": "LineString", "coordinates": [[114.0, 22.5], [114.1, 22.6]]}}]},
+            "coordTimes",
+        ),
+        (
+            {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"coordTimes": ["a"]},
+                 "geometry": {"type": "LineString", "coordinates": "x"}}]},
+            "coordinates",
+        ),
+        ({"type": "FeatureCollection", "crs": {"properties": {"name": 5}}, "features": [{}]}, "crs"),
+        ({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": ["x"]}}]}, "geometry"),
+    ],
+)  # fmt: skip
+def test_malformed_geojson_tracks_are_refused_naming_the_field(hostile, unchanged, collection, field):
+    import json
+
+    client, _, headers, _ = hostile
+    for kind in ("application/geo+json", "application/json"):
+        response = client.post(
+            "/patrols",
+            params={"name": "walk.geojson"},
+            content=json.dumps(collection).encode(),
+            headers={**headers["planner"], "content-type": kind},
+        )
+        assert response.status_code == 400, response.text
+        assert "walk.geojson" in response.json()["description"] or kind == "application/json", response.text
+        if field is not None:
+            assert response.json()["detail"]["field"] == field, response.text
+
+
+def test_the_year_9999_is_refused_before_anything_is_stored(hostile, unchanged):
+    client, _, headers, stored = hostile
+    lon, lat = stored["point"]
+    body = {"category": "sanitation.garbage", "lon": lon, "lat": lat, "reported_at": "9999-12-31T00:00:00Z"}
+    response = client.post("/incidents", json=body, headers=headers["planner"])
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["field"] == "reported_at"
+    assert "9999" in response.json()["description"]
+    for params in ({"date": "9999-12-31"}, {"date": "0"}, {"date": "20261102"}):
+        response = client.get("/patrols/compliance", params=params, headers=headers["planner"])
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"]["field"] == "date", response.text
+    response = client.get("/open311/v2/requests.json", params={"start_date": "0"})
+    assert response.status_code == 422 and "not the number" in response.json()["description"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/incidents", "description"),
+        ("/incidents", "reporter_name"),
+        ("/incidents", "reporter_phone"),
+        ("/incidents/{incident}/transitions", "note"),
+        ("/open311/v2/requests.json", "description"),
+        ("/open311/v2/requests.json", "first_name"),
+        ("/workers", "name"),
+        ("/workers", "duties"),
+    ],
+)
+def test_text_fields_have_length_limits_that_the_schema_documents(hostile, unchanged, url, field):
+    client, _, headers, stored = hostile
+    lon, lat = stored["point"]
+    base = {
+        "/incidents": {"category": "sanitation.garbage", "lon": lon, "lat": lat},
+        "/incidents/{incident}/transitions": {"to": "accepted"},
+        "/open311/v2/requests.json": {"service_code": "sanitation.garbage", "lat": str(lat), "long": str(lon)},
+        "/workers": {"grid_code": stored["codes"][0], "work_phone": "0755-8888 1234", "name": "x"},
+    }[url]
+    huge = "x" * 490_000 if url == "/open311/v2/requests.json" else "长" * 50_000  # the attack's 490 KB
+    sent = {**base, field: huge}
+    path = url.format(incident=stored["incidents"][0])
+    if url.startswith("/open311"):
+        response = client.post(path, data=sent)
+    else:
+        response = client.post(path, json=sent, headers=headers["planner"])
+    assert response.status_code in (413, 422, 400), response.text[:500]
+    if response.status_code != 413:
+        assert response.json()["detail"]["field"] == field, response.text[:500]
+        assert huge not in response.text  # the 422 names the field, not the whole input
+    # the limit is in the OpenAPI document
+    schema = client.get("/openapi.json").json()
+    text_ = str(schema)
+    assert "'maxLength'" in text_
+
+
+def test_open311_fields_over_their_length_are_refused(hostile, unchanged):
+    client, _, _, stored = hostile
+    lon, lat = stored["point"]
+    form = {"service_code": "sanitation.garbage", "lat": str(lat), "long": str(lon), "description": "x" * 4001}
+    response = client.post("/open311/v2/requests.json", data=form)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["detail"]["field"] == "description"
+    body = client.get("/openapi.json").json()["paths"]["/open311/v2/requests.json"]["post"]["requestBody"]
+    form_schema = body["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form_schema["properties"]["description"]["maxLength"] == 4000

@@ -8,6 +8,9 @@ the store as it was: every table's row count and every layer's data version.
 from __future__ import annotations
 
 import re
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from tests.api.conftest import database_with_plans
 from tests.gis.test_hostile_inputs import CORPUS, huge_polygon, squares
 
 runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1"})
+COMMGRID = Path(sys.executable).with_name("commgrid")
 
 
 def _files(folder: Path) -> set[Path]:
@@ -211,3 +215,124 @@ def test_load_refuses_a_truncated_barriers_file_and_stores_nothing(store, sample
     assert result.exit_code == 2, result.output
     assert f"error: file '{barriers}': could not be read as GeoJSON" in result.output
     assert snapshot(store) == before
+
+
+# -- the second hardening round (issue 22): commands that printed a traceback --------------------------------------
+
+_HEADER = "category,x,y,reported_at,description\n"
+_ROW = "sanitation.garbage,121.5,25.03,2026-11-02T10:00:00+08:00,bin overflowing\n"
+INCIDENT_CSVS: dict[str, tuple[str, str]] = {
+    "year_99999": (
+        _HEADER + _ROW + _ROW.replace("2026-11-02", "99999-01-01"),
+        r"row 1 has the time '99999-01-01T10:00:00\+08:00', which is no date and time between the years 1900 and 2200",
+    ),
+    "year_9999": (_HEADER + _ROW.replace("2026-11-02", "9999-12-31"), r"row 0 has the time '9999-12-31"),
+    "nul": (_HEADER + _ROW + _ROW.replace("bin", "b\x00in"), r"line 3 holds a NUL character"),
+    "truncated": ((_HEADER + _ROW * 3)[:-40], r"row 2 \(line 4\) has \d fields, the header 5; the file may be cut"),
+    "short_row": (_HEADER + _ROW + "sanitation.garbage,121.5,25.03,2026-11-02T10:00:00+08:00\n" + _ROW,
+                  r"row 1 \(line 3\) has 4 fields, the header 5"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", INCIDENT_CSVS)
+def test_incident_imports_refuse_hostile_files_and_store_nothing(name, store, tmp_path):
+    content, message = INCIDENT_CSVS[name]
+    path = tmp_path / "incidents.csv"
+    path.write_bytes(content.encode())
+    before = snapshot(store)
+    maps = ["--map", "category=category", "--map", "x=x", "--map", "y=y", "--map", "reported_at=reported_at"]
+    db = ["--db", store.render_as_string(hide_password=False)]
+    result = runner.invoke(app, ["incidents", "import", str(path), *maps, "--crs", "EPSG:4326", *db])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and f"error: file '{path}'" in result.output, result.output
+    assert re.search(message, result.output), result.output
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    ("month", "message"),
+    [("13", r"row 0 has month '13' \(column 'MONTH'\); expected a whole number from 1 to 12"),
+     ("x", r"row 0 has month 'x' \(column 'MONTH'\)")],
+)  # fmt: skip
+def test_a_month_13_is_named_as_the_month(store, tmp_path, month, message):
+    path = tmp_path / "parts.csv"
+    path.write_text(f"TYPE,X,Y,YEAR,MONTH,DAY\nsanitation.garbage,121.5,25.03,2020,{month},1\n")
+    maps = [f"--map={f}={c}" for f, c in (("category", "TYPE"), ("x", "X"), ("y", "Y"), ("year", "YEAR"),
+                                          ("month", "MONTH"), ("day", "DAY"))]  # fmt: skip
+    db = ["--db", store.render_as_string(hide_password=False)]
+    args = ["incidents", "import", str(path), *maps, "--crs", "EPSG:4326", "--timezone", "UTC", *db]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert re.search(message, result.output), result.output
+    assert "np.int64" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("collection", "message"),
+    [
+        ('{"type": "FeatureCollection", "features": [1]}', r"feature 0, field 'features'"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": "x"}]}', r"field 'geometry'"),
+        ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"time": "2026-11-02T09:00Z"},'
+         ' "geometry": {"type": "Point", "coordinates": ["114", "22"]}}]}', r"field 'coordinates'"),
+        ('{"type": "FeatureCollection", "features": [{"geometry": {"type": "Point", "coordinates": [NaN, 1]}}]}',
+         r"cannot be read as GeoJSON"),
+        ('{"type": "FeatureCollection", "features": ' + "[" * 3000 + "]" * 3000 + "}", r"nests too deep"),
+    ],
+)  # fmt: skip
+def test_patrol_imports_refuse_malformed_geojson(store, tmp_path, collection, message):
+    path = tmp_path / "walk.geojson"
+    path.write_text(collection)
+    before = snapshot(store)
+    db = ["--db", store.render_as_string(hide_password=False)]
+    result = runner.invoke(app, ["patrols", "import", str(path), "--worker", "1", *db])
+    assert result.exit_code == 2, result.output
+    assert f"error: file '{path}'" in result.output and re.search(message, result.output), result.output
+    assert snapshot(store) == before
+
+
+def _bow_tie(grids, assignment, units):
+    first = grids.geometry.iloc[0]
+    minx, miny, maxx, maxy = first.bounds
+    grids.loc[0, "geometry"] = shapely.Polygon([(minx, miny), (maxx, maxy), (maxx, miny), (minx, maxy)])
+    return grids, assignment, units
+
+
+def test_load_refuses_a_self_intersecting_grid_and_stores_nothing(store, sample_plan, tmp_path):
+    path = _plan_variant(sample_plan.gpkg, tmp_path, _bow_tie)
+    before = snapshot(store)
+    db = store.render_as_string(hide_password=False)
+    result = runner.invoke(app, ["load", str(path), "--plan", "bad-bow-tie", "--district", "sample", "--db", db])
+    assert result.exit_code == 2, result.output
+    assert f"error: file '{path}'" in result.output and "feature [0]" in result.output, result.output
+    assert snapshot(store) == before
+
+
+def _file_size_limit() -> None:
+    # a disk that fills up at 20 kB: every write past it fails (EFBIG), as on a full disk (ENOSPC)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_partition_on_a_full_disk_exits_2_naming_the_file(tmp_path):
+    units = tmp_path / "units.gpkg"
+    squares().to_file(units)
+    out = tmp_path / "out"
+    args = [str(COMMGRID), "partition", str(units), "--id", "UID", "--households", "H", "--population", "P",
+            "--out", str(out / "grids.gpkg"), "--report", str(out / "report.json")]  # fmt: skip
+    done = subprocess.run(args, preexec_fn=_file_size_limit, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert f"error: cannot write {out / 'grids.gpkg'}" in done.stderr and "Traceback" not in done.stderr
+    assert not (out / "grids.gpkg").exists() and not (out / "report.json").exists()
+
+
+def test_partition_never_writes_over_what_is_not_a_file(tmp_path):
+    units = tmp_path / "units.gpkg"
+    squares().to_file(units)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    result = runner.invoke(
+        app, ["partition", str(units), "--id", "UID", "--households", "H", "--population", "P",
+              "--out", str(tmp_path / "grids.gpkg"), "--report", str(folder)]
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {folder}: it exists and is not a regular file" in result.output
+    assert folder.is_dir()

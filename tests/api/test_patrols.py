@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 
 import mapbox_vector_tile
@@ -101,6 +103,31 @@ def test_compliance_as_json_and_csv(patrols):
     assert csv.text.splitlines()[0].startswith("day,worker_id,worker,grid_code,community,analysed,compliant")
     bad = client.get("/patrols/compliance", params={"date": "2026-13-01"}, headers=headers["planner"])
     assert bad.status_code == 422
+
+
+FORMULAS = ("=cmd|' /C calc'!A0", "@SUM(1+1)*cmd", "+1+1", "-2+3")
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_csv_exports_neutralise_formulas_in_names(patrols, name):
+    """A worker's name that a spreadsheet would run as a formula comes out as text, in every CSV."""
+    client, url, headers, ids = patrols
+    engine = create_engine(url)
+    with begin(engine) as conn:
+        was = conn.execute(text("SELECT name FROM grid_worker WHERE id = :i"), {"i": ids["worker_a"]}).scalar_one()
+        conn.execute(text("UPDATE grid_worker SET name = :n WHERE id = :i"), {"n": name, "i": ids["worker_a"]})
+    try:
+        compliance = client.get("/patrols/compliance", params={"date": DAY, "f": "csv"}, headers=headers["planner"])
+        weekly = client.get("/patrols/weekly", params={"week": "2026-W45", "f": "csv"}, headers=headers["planner"])
+        for answer in (compliance, weekly):
+            assert answer.status_code == 200, answer.text
+            cells = [cell for row in csv.reader(io.StringIO(answer.text)) for cell in row]
+            assert "'" + name in cells, answer.text
+            assert name not in cells
+    finally:
+        with begin(engine) as conn:
+            conn.execute(text("UPDATE grid_worker SET name = :n WHERE id = :i"), {"n": was, "i": ids["worker_a"]})
+        engine.dispose()
 
 
 def test_tracks_as_geojson_and_tiles(patrols):

@@ -16,6 +16,7 @@ import subprocess
 import pandas as pd
 
 from gis import clock
+from gis.csv_safety import frame_to_csv
 from gis.patrols.reports import WEEKLY_FIELDS, WeeklyReport
 from tiles.paper.printing import FONT_FAMILY, escape, html_to_pdf
 
@@ -133,7 +134,7 @@ def weekly_csv(report: WeeklyReport) -> str:
     """The weekly report's rows as CSV (UTF-8 text with a header line)."""
     frame = report.rows[WEEKLY_FIELDS].copy()
     frame.insert(0, "week", report.week)
-    return frame.to_csv(index=False, float_format="%.2f")
+    return frame_to_csv(frame, index=False, float_format="%.2f")
 
 
 def weekly_pdf(report: WeeklyReport) -> bytes:

@@ -16,6 +16,7 @@ import io
 import logging
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from gis.errors import CommgridError
@@ -37,6 +38,11 @@ FONT_FAMILY = "Noto Sans CJK SC"
 PAPERS = {"A3": (297.0, 420.0), "A4": (210.0, 297.0)}  # portrait width, height in mm
 
 escape = html.escape
+
+# PDFium is not thread-safe: two threads inside it at once can crash the process (a general
+# protection fault in libpdfium). Every call into it, closing documents, pages and bitmaps
+# included, happens under this one lock.
+_PDFIUM = threading.Lock()
 
 
 class FontMissingError(CommgridError):
@@ -83,23 +89,34 @@ def pdf_pages(pdf: bytes) -> int:
     """The number of pages of a PDF."""
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        return len(document)
-    finally:
-        document.close()
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(pdf)
+        try:
+            return len(document)
+        finally:
+            document.close()
 
 
 def pdf_to_png(pdf: bytes, *, dpi: float = 100, page: int = 0) -> bytes:
-    """Render one page of a PDF as PNG at ``dpi`` dots per inch."""
+    """Render one page of a PDF as PNG at ``dpi`` dots per inch.
+
+    One render at a time per process (PDFium is not thread-safe); the image is copied out
+    of PDFium's bitmap before the lock is let go, so no PDFium object outlives it.
+    """
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        bitmap = document[page].render(scale=dpi / 72)
-        image = bitmap.to_pil()
-    finally:
-        document.close()
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(pdf)
+        try:
+            sheet = document[page]
+            bitmap = sheet.render(scale=dpi / 72)
+            try:
+                image = bitmap.to_pil().copy()
+            finally:
+                bitmap.close()
+                sheet.close()
+        finally:
+            document.close()
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()
