@@ -11,6 +11,8 @@ browser's own fonts, so the map needs nothing from the internet.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gis import columns as C
 
 __all__ = ["DENSITY_COLOURS", "STATUS_COLOURS", "map_style"]
@@ -35,27 +37,26 @@ def _density_colour() -> list:
     return expr
 
 
+def _layer(layer_id: str, kind: str, source_layer: str, group: str, *, source: str = "commgrid", **rest: Any) -> dict:
+    """One layer drawn from a vector source; ``metadata`` names the legend group it is toggled with."""
+    layer = {"id": layer_id, "type": kind, "source": source, "source-layer": source_layer, **rest}
+    return {**layer, "metadata": {"commgrid:group": group}}
+
+
 def _density_layers() -> list[dict]:
-    group = {"commgrid:group": "density"}
+    hidden = {"visibility": "none"}
+    fill = {"fill-color": _density_colour(), "fill-opacity": 0.6}
     return [
-        {
-            "id": "density-fill",
-            "type": "fill",
-            "source": "density",
-            "source-layer": "incident_density",
-            "layout": {"visibility": "none"},
-            "paint": {"fill-color": _density_colour(), "fill-opacity": 0.6},
-            "metadata": group,
-        },
-        {
-            "id": "density-line",
-            "type": "line",
-            "source": "density",
-            "source-layer": "incident_density",
-            "layout": {"visibility": "none"},
-            "paint": {"line-color": "#ffffff", "line-width": 0.3},
-            "metadata": group,
-        },
+        _layer("density-fill", "fill", "incident_density", "density", source="density", layout=hidden, paint=fill),
+        _layer(
+            "density-line",
+            "line",
+            "incident_density",
+            "density",
+            source="density",
+            layout=hidden,
+            paint={"line-color": "#ffffff", "line-width": 0.3},
+        ),
     ]
 
 
@@ -111,108 +112,94 @@ def map_style(
         layers.append({"id": "basemap", "type": "raster", "source": "basemap"})
     if "communities" in collections:
         layers.append(
-            {
-                "id": "communities-fill",
-                "type": "fill",
-                "source": "commgrid",
-                "source-layer": "communities",
-                "paint": {"fill-color": "#ffffff", "fill-opacity": 0.4},
-                "metadata": {"commgrid:group": "communities"},
-            }
+            _layer(
+                "communities-fill",
+                "fill",
+                "communities",
+                "communities",
+                paint={"fill-color": "#ffffff", "fill-opacity": 0.4},
+            )
         )
     if "grids" in collections:
         layers += [
-            {
-                "id": "grids-fill",
-                "type": "fill",
-                "source": "commgrid",
-                "source-layer": "grids",
-                "paint": {"fill-color": _status_colour(), "fill-opacity": 0.7},
-                "metadata": {"commgrid:group": "grids"},
-            },
-            {
-                "id": "grids-line",
-                "type": "line",
-                "source": "commgrid",
-                "source-layer": "grids",
-                "paint": {
+            _layer("grids-fill", "fill", "grids", "grids", paint={"fill-color": _status_colour(), "fill-opacity": 0.7}),
+            _layer(
+                "grids-line",
+                "line",
+                "grids",
+                "grids",
+                paint={
                     "line-color": "#444444",
                     "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.3, 16, 1.5],
                 },
-                "metadata": {"commgrid:group": "grids"},
-            },
+            ),
         ]
     if "units" in collections:
         layers.append(
-            {
-                "id": "units-line",
-                "type": "line",
-                "source": "commgrid",
-                "source-layer": "units",
-                "minzoom": 14,
-                "paint": {"line-color": "#6a51a3", "line-width": 0.5, "line-dasharray": [2, 2]},
-                "metadata": {"commgrid:group": "units"},
-            }
+            _layer(
+                "units-line",
+                "line",
+                "units",
+                "units",
+                minzoom=14,
+                paint={"line-color": "#6a51a3", "line-width": 0.5, "line-dasharray": [2, 2]},
+            )
         )
     if "communities" in collections:
         layers.append(
-            {
-                "id": "communities-line",
-                "type": "line",
-                "source": "commgrid",
-                "source-layer": "communities",
-                "paint": {"line-color": "#222222", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 1, 16, 3]},
-                "metadata": {"commgrid:group": "communities"},
-            }
+            _layer(
+                "communities-line",
+                "line",
+                "communities",
+                "communities",
+                paint={"line-color": "#222222", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 1, 16, 3]},
+            )
         )
     layers += _density_layers()  # over the areas, under the points and labels
     if "incidents" in collections:
         layers.append(
-            {
-                "id": "incidents-circle",
-                "type": "circle",
-                "source": "commgrid",
-                "source-layer": "incidents",
-                "minzoom": 12,
-                "paint": {
+            _layer(
+                "incidents-circle",
+                "circle",
+                "incidents",
+                "incidents",
+                minzoom=12,
+                paint={
                     "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 1.5, 16, 4],
                     "circle-color": "#d7301f",
                     "circle-stroke-color": "#ffffff",
                     "circle-stroke-width": 0.5,
                 },
-                "metadata": {"commgrid:group": "incidents"},
-            }
+            )
         )
     if "grids" in collections:
         layers.append(
-            {
-                "id": "grids-label",
-                "type": "symbol",
-                "source": "commgrid",
-                "source-layer": "grid_labels",
-                "minzoom": 13,
-                "layout": {
+            _layer(
+                "grids-label",
+                "symbol",
+                "grid_labels",
+                "grids",
+                minzoom=13,
+                layout={
                     # the grid's number within its community; the whole code once there is room
                     "text-field": ["step", ["zoom"], ["slice", ["get", "code"], -3], 16, ["get", "code"]],
                     "text-size": ["interpolate", ["linear"], ["zoom"], 13, 10, 17, 16],
                     "text-font": ["sans-serif"],
                 },
-                "paint": {"text-color": "#1a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
-                "metadata": {"commgrid:group": "grids"},
-            }
+                paint={"text-color": "#1a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
+            )
         )
     if "communities" in collections:
         layers.append(
-            {
-                "id": "communities-label",
-                "type": "symbol",
-                "source": "commgrid",
-                "source-layer": "community_labels",
-                "maxzoom": 14,
-                "layout": {"text-field": ["get", "name"], "text-size": 13, "text-font": ["sans-serif"]},
-                "paint": {"text-color": "#000000", "text-halo-color": "#ffffff", "text-halo-width": 1.5},
-                "metadata": {"commgrid:group": "communities"},
-            }
+            _layer(
+                "communities-label",
+                "symbol",
+                "community_labels",
+                "communities",
+                maxzoom=14,
+                layout={"text-field": ["get", "name"], "text-size": 13, "text-font": ["sans-serif"]},
+                paint={"text-color": "#000000", "text-halo-color": "#ffffff", "text-halo-width": 1.5},
+            )
         )
     style: dict = {"version": 8, "name": "commgrid", "sources": sources, "layers": layers}
     if center is not None:
