@@ -53,6 +53,9 @@ def _register() -> None:
     app.add_typer(audit.app, name="audit")
     app.command(name="dump")(backup.dump)
     app.command(name="restore")(backup.restore)
+    from api.cli import communities
+
+    app.add_typer(communities.app, name="communities")
 
 
 _register()
