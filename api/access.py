@@ -69,6 +69,7 @@ class PermissionDeniedError(CommgridError):
 COLLECTION_ROLES: dict[str, Role] = {
     "grids": Role.PUBLIC,
     "communities": Role.PUBLIC,
+    "streets": Role.PUBLIC,
     "incidents": Role.ANALYST,
     "units": Role.PLANNER,
 }
@@ -115,6 +116,7 @@ _OTHER_ROUTES: dict[str, Role] = {
     "grid_worker_photo": Role.PUBLIC,
     "public_contact": Role.PUBLIC,
     "public_locate": Role.PUBLIC,
+    "public_search": Role.PUBLIC,
     "public_page": Role.PUBLIC,
     "public_grid_page": Role.PUBLIC,
     # community settings: printed on every poster, so reading is public; planners change them

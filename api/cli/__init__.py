@@ -53,9 +53,10 @@ def _register() -> None:
     app.add_typer(audit.app, name="audit")
     app.command(name="dump")(backup.dump)
     app.command(name="restore")(backup.restore)
-    from api.cli import communities
+    from api.cli import communities, export_public
 
     app.add_typer(communities.app, name="communities")
+    app.command(name="export-public")(export_public.export_public)
 
 
 _register()

@@ -73,6 +73,14 @@ COLLECTIONS: dict[str, Collection] = {
             LAYERS["incidents"],
         ),
         Collection(
+            "streets",
+            "Streets",
+            "Streets, rivers and railways of the published plans' districts: name and class (major, minor, "
+            "river, railway).",
+            SOURCES["streets"],
+            LAYERS["streets"],
+        ),
+        Collection(
             "units",
             "Units",
             "Small areas or address cells with households, residents, compound and grid (planner role).",

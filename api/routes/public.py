@@ -27,6 +27,7 @@ from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import VENDOR, WebMapMissingError
 from gis import clock
 from gis.errors import NotFoundError
+from gis.search import MAX_QUERY_CHARS, search_public
 from gis.store import connect
 from tiles.paper.cards import render_cards
 from tiles.paper.community_sheet import read_community_sheet, render_community_sheet
@@ -298,6 +299,21 @@ def public_locate(
 ) -> dict:
     code = grid_code_at(conn, lon, lat)
     return _contact(request, _poster(conn, request, code, with_map=False))
+
+
+@router.get(
+    "/public/search",
+    operation_id="public_search",
+    summary="Grids (by part of their code), communities and streets (by name) of the published plans",
+)
+def public_search(
+    conn: Conn,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="what the resident typed")],
+    limit: Annotated[int, Query(ge=1, le=50, description="most results of each kind")] = 10,
+    district: Annotated[str | None, Query(max_length=200, description="only this district")] = None,
+) -> dict:
+    hits = search_public(conn, q, limit=limit, district=district)
+    return {"results": [h.as_dict() for h in hits]}  # the query is not echoed: it may name a person
 
 
 def _page() -> HTMLResponse:

@@ -21,7 +21,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from gis import columns as C
 from gis.errors import InputError, NotFoundError
 from gis.plans.store import _resolve_plan
-from gis.store.models import SRID, Community, Grid, GridAssignment, GridPlan, GridWorker, Incident, PlanStatus, Unit
+from gis.store.models import (
+    SRID,
+    Barrier,
+    Community,
+    Grid,
+    GridAssignment,
+    GridPlan,
+    GridWorker,
+    Incident,
+    PlanStatus,
+    Unit,
+)
 
 __all__ = [
     "PUBLIC_COMMUNITY_FIELDS",
@@ -132,6 +143,15 @@ def _communities(plan: Any) -> Select:
     ).where(Community.district_id == plan.district_id)
 
 
+def _streets(plan: Any) -> Select:
+    return select(
+        Barrier.id,
+        Barrier.name,
+        Barrier.barrier_class.label("class"),
+        func.ST_AsGeoJSON(Barrier.geom, 7).label("geometry"),
+    ).where(Barrier.district_id == plan.district_id)
+
+
 def _units(plan: Any) -> Select:
     return (
         select(
@@ -191,6 +211,15 @@ SOURCES: dict[str, FeatureSource] = {
         geom=Community.geom,
         order=Community.community_id,
         filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
+    ),
+    # streets, rivers and railways the store keeps for maps and posters (public: they are on every map)
+    "streets": FeatureSource(
+        id_field="id",
+        fields=("id", "name", "class"),
+        query=_streets,
+        geom=Barrier.geom,
+        order=Barrier.id,
+        filters={"id": Barrier.id, "name": Barrier.name, "class": Barrier.barrier_class},
     ),
     "units": FeatureSource(
         id_field="unit_id",
