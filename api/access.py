@@ -113,8 +113,14 @@ _OTHER_ROUTES: dict[str, Role] = {
     "grid_worker_photo": Role.PUBLIC,
     "public_contact": Role.PUBLIC,
     "public_locate": Role.PUBLIC,
+    "public_search": Role.PUBLIC,
     "public_page": Role.PUBLIC,
     "public_grid_page": Role.PUBLIC,
+    # community settings: printed on every poster, so reading is public; planners change them
+    "community_settings": Role.PUBLIC,
+    "community_settings_change": Role.PLANNER,
+    "community_poster_pdf": Role.PUBLIC,
+    "community_poster_png": Role.PUBLIC,
     # patrol tracks (personal data): supervisors only, never the public (api/routes/patrols.py)
     "patrols_import": Role.PLANNER,
     "patrols_compliance": Role.PLANNER,

@@ -24,6 +24,7 @@ from api.routes import (
     audit,
     collections,
     common,
+    communities,
     features,
     incidents,
     jobs,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         analytics,
         open311,
         audit,
+        communities,
     ):
         app.include_router(module.router)
     if VENDOR.is_dir():

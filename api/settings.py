@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     tile_cache_mb: int = Field(default=256, ge=0, description="Memory for cached tiles per worker process, in MiB.")
     tile_max_features: int = Field(
         default=10000, ge=1, description="Most features of a point layer (incidents) in one tile."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Address residents reach the service at, e.g. https://grid.example.org: the base of every "
+        "printed link and QR code (posters, cards, the public export); unset: the address of the request "
+        "(or, for commands, the local service, which phones cannot reach).",
     )
     basemap_url: str | None = Field(
         default=None,
@@ -118,6 +125,16 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-05-20T20:30:00+00:00")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) address without query or fragment, e.g. https://grid.example.org")
+        return value.strip().rstrip("/")
 
     @field_validator("cors_origins", "cors_methods", mode="before")
     @classmethod

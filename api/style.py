@@ -60,6 +60,60 @@ def _density_layers() -> list[dict]:
     ]
 
 
+def _street_layers() -> list[dict]:
+    """Rivers as blue bands, railways dashed, streets white over a grey casing (major ones wider)."""
+    group = {"commgrid:group": "streets"}
+
+    def width(low: float, high: float, extra: float = 0.0) -> list:
+        # zoom may only drive a top-level interpolate; the class scales each stop (minor streets 60 %)
+        def stop(w: float) -> list:
+            return ["+", extra, ["*", w, ["match", ["get", "class"], "major", 1.0, 0.6]]]
+
+        return ["interpolate", ["exponential", 1.6], ["zoom"], 12, stop(low), 17, stop(high)]
+
+    roads = ["!", ["in", ["get", "class"], ["literal", ["river", "railway", "rail"]]]]
+    return [
+        {
+            "id": "streets-river",
+            "type": "line",
+            "source": "commgrid",
+            "source-layer": "streets",
+            "filter": ["==", ["get", "class"], "river"],
+            "paint": {"line-color": "#9cc3e6", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 2.5, 17, 14]},
+            "metadata": group,
+        },
+        {
+            "id": "streets-rail",
+            "type": "line",
+            "source": "commgrid",
+            "source-layer": "streets",
+            "filter": ["in", ["get", "class"], ["literal", ["railway", "rail"]]],
+            "paint": {"line-color": "#6b6b6b", "line-width": 1.5, "line-dasharray": [3, 2]},
+            "metadata": group,
+        },
+        {
+            "id": "streets-casing",
+            "type": "line",
+            "source": "commgrid",
+            "source-layer": "streets",
+            "filter": roads,
+            "layout": {"line-cap": "round", "line-join": "round"},
+            "paint": {"line-color": "#b9b3a6", "line-width": width(2.0, 12.0, extra=1.5)},
+            "metadata": group,
+        },
+        {
+            "id": "streets-line",
+            "type": "line",
+            "source": "commgrid",
+            "source-layer": "streets",
+            "filter": roads,
+            "layout": {"line-cap": "round", "line-join": "round"},
+            "paint": {"line-color": "#ffffff", "line-width": width(2.0, 12.0)},
+            "metadata": group,
+        },
+    ]
+
+
 def map_style(
     base_url: str,
     collections: list[str],
@@ -134,6 +188,8 @@ def map_style(
                 },
             ),
         ]
+    if "streets" in collections:
+        layers += _street_layers()
     if "units" in collections:
         layers.append(
             _layer(
@@ -188,6 +244,25 @@ def map_style(
                 },
                 paint={"text-color": "#1a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
             )
+        )
+    if "streets" in collections:
+        layers.append(
+            {
+                "id": "streets-label",
+                "type": "symbol",
+                "source": "commgrid",
+                "source-layer": "streets",
+                "minzoom": 14,
+                "filter": ["has", "name"],
+                "layout": {
+                    "symbol-placement": "line",
+                    "text-field": ["get", "name"],
+                    "text-size": ["interpolate", ["linear"], ["zoom"], 14, 11, 17, 14],
+                    "text-font": ["sans-serif"],
+                },
+                "paint": {"text-color": "#3d3d3d", "text-halo-color": "#ffffff", "text-halo-width": 1.5},
+                "metadata": {"commgrid:group": "streets"},
+            }
         )
     if "communities" in collections:
         layers.append(

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gis.store.features import COMMUNITY_SOURCE, GRID_SOURCE, INCIDENT_SOURCE, UNIT_SOURCE, FeatureSource
+from gis.store.features import (
+    COMMUNITY_SOURCE,
+    GRID_SOURCE,
+    INCIDENT_SOURCE,
+    STREET_SOURCE,
+    UNIT_SOURCE,
+    FeatureSource,
+)
 from gis.store.users import ROLES
-from tiles.layers import COMMUNITIES, GRIDS, INCIDENTS, UNITS, Layer
+from tiles.layers import COMMUNITIES, GRIDS, INCIDENTS, STREETS, UNITS, Layer
 
 __all__ = ["CATALOGUE", "Collection"]
 
@@ -62,6 +69,15 @@ CATALOGUE: dict[str, Collection] = {
             INCIDENT_SOURCE,
             INCIDENTS,
             "analyst",
+        ),
+        Collection(
+            "streets",
+            "Streets",
+            "Streets, rivers and railways of the published plans' districts: name and class (major, minor, "
+            "river, railway).",
+            STREET_SOURCE,
+            STREETS,
+            "public",
         ),
         Collection(
             "units",

@@ -134,6 +134,22 @@ INCIDENTS = Layer(
     minzoom=12,
 )
 
+# Streets, rivers and railways as stored (EPSG:4326 only: they are few, and drawn from z12)
+STREETS = Layer(
+    id="streets",
+    title="Streets",
+    geometry="line",
+    depends_on=("plans",),  # stored with a plan, in its transaction
+    fields={"name": "String", "class": "String"},
+    rows=f"""
+        SELECT b.name, b.barrier_class AS class, {_mvt_geom("ST_Transform(b.geom, 3857)")}
+        FROM env
+        JOIN barrier AS b ON b.geom && ST_Transform(env.wide, 4326)
+        WHERE b.district_id IN (SELECT district_id FROM plans)
+    """,
+    minzoom=12,
+)
+
 # One label point per feature: a polygon cut by tile edges would otherwise get a label in
 # every tile it touches. The point is drawn only by the tile that holds it.
 GRID_LABELS = Layer(

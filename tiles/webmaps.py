@@ -1,19 +1,118 @@
 """folium maps: plans, plan differences and incident heat maps, for notebooks and e-mail.
 
-These HTML files load Leaflet from a CDN when opened, as folium does; the served web
-map at ``/map`` needs no internet.
+Every map here works without internet: :func:`offline` puts Leaflet (from the npm
+vendor folder, ``api/static/vendor``) and folium's own heat-map plugin into the HTML as
+``data:`` addresses instead of CDN links, and leaves out the libraries these maps do not
+use (jQuery, Bootstrap, Font Awesome, awesome-markers). Only the basemap's tiles need a
+network; without one the grids still draw on a blank background.
 """
 
 from __future__ import annotations
 
+import base64
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
 import folium
 import geopandas as gpd
 import numpy as np
+from branca.element import Element
 
 from gis.columns import GRID_CODE, HOUSEHOLDS, POLSBY_POPPER, POPULATION, REASON, STATUS
 from gis.errors import InputError
 
-__all__ = ["CHANGE_COLORS", "STATUS_COLORS", "diff_map", "heat_map", "plan_map"]
+__all__ = ["CHANGE_COLORS", "STATUS_COLORS", "WebAssetsMissingError", "diff_map", "heat_map", "offline", "plan_map"]
+
+# the npm packages `bash scripts/setup.sh` installs for the web maps
+NODE_MODULES = Path(__file__).resolve().parents[1] / "api" / "static" / "vendor" / "node_modules"
+# folium's resource names, and the installed file each is read from
+_SCRIPTS = {
+    "leaflet": ("leaflet", "dist/leaflet.js"),
+    "leaflet-heat.js": ("folium", "templates/leaflet_heat.min.js"),
+}
+_STYLES = {"leaflet_css": ("leaflet", "dist/leaflet.css")}
+# folium's defaults for features these maps do not use (markers with icons, popovers)
+_UNUSED = {
+    "jquery",
+    "bootstrap",
+    "bootstrap_css",
+    "glyphicons_css",
+    "awesome_markers",
+    "awesome_markers_css",
+    "awesome_markers_font_css",
+    "awesome_rotate_css",
+}
+
+
+class WebAssetsMissingError(RuntimeError):
+    """Leaflet is not installed in the vendor folder (``bash scripts/setup.sh`` installs it)."""
+
+
+def _asset(package: str, path: str) -> bytes:
+    if package == "folium":
+        return resources.files("folium").joinpath(path).read_bytes()
+    file = NODE_MODULES / package / path
+    if not file.is_file():
+        raise WebAssetsMissingError(
+            f"{file} is missing; run `bash scripts/setup.sh` (it runs `npm ci` in api/static/vendor)"
+        )
+    return file.read_bytes()
+
+
+def _data_uri(body: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(body).decode()}"
+
+
+@cache
+def _script(name: str) -> str:
+    return _data_uri(_asset(*_SCRIPTS[name]), "text/javascript")
+
+
+@cache
+def _style(name: str) -> str:
+    package, path = _STYLES[name]
+    css = _asset(package, path).decode()
+    folder = path.rsplit("/", 1)[0]
+
+    # images the stylesheet names (Leaflet's layer and marker icons) go in with it
+    def inline(found: re.Match) -> str:
+        image = found.group(1)
+        mime = "image/svg+xml" if image.endswith(".svg") else "image/png"
+        return f"url({_data_uri(_asset(package, f'{folder}/{image}'), mime)})"
+
+    css = re.sub(r"url\((images/[\w.-]+)\)", inline, css)
+    return _data_uri(css.encode(), "text/css")
+
+
+def _elements(root: Element):
+    yield root
+    for child in root._children.values():
+        yield from _elements(child)
+
+
+def offline(m: folium.Map) -> folium.Map:
+    """``m`` with every script and stylesheet it links inlined from installed packages (changed in place).
+
+    Raises
+    ------
+    WebAssetsMissingError
+        When Leaflet is not installed in the vendor folder.
+    RuntimeError
+        When ``m`` uses a folium feature whose resources have no installed copy here.
+    """
+    for element in _elements(m.get_root()):
+        for attr, local, make in (("default_js", _SCRIPTS, _script), ("default_css", _STYLES, _style)):
+            links = getattr(element, attr, None)
+            if not links:
+                continue
+            unknown = [name for name, _ in links if name not in local and name not in _UNUSED]
+            if unknown:
+                raise RuntimeError(f"no installed copy of {', '.join(unknown)} for an offline folium map")
+            setattr(element, attr, [(name, make(name)) for name, _ in links if name in local])
+    return m
+
 
 _SWATCH = "display:inline-block;width:12px;height:12px;margin-right:4px;"
 STATUS_COLORS = {"ok": "#7fc97f", "out_of_range": "#fdc086", "oversized_unit": "#f0027f"}
@@ -64,7 +163,7 @@ def diff_map(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, changed: set[str],
     ).add_to(m)
     _legend(m, {**CHANGE_COLORS, "old outline": "#08519c"})
     folium.LayerControl().add_to(m)
-    return m
+    return offline(m)
 
 
 def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map:
@@ -96,7 +195,7 @@ def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map
     ).add_to(m)
     _legend(m, STATUS_COLORS)
     folium.LayerControl().add_to(m)
-    return m
+    return offline(m)
 
 
 def heat_map(lon: np.ndarray, lat: np.ndarray, *, radius: int = 12, cell_deg: float = 0.0005) -> folium.Map:
@@ -122,4 +221,4 @@ def heat_map(lon: np.ndarray, lat: np.ndarray, *, radius: int = 12, cell_deg: fl
     heat = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], zoom_start=12, tiles="OpenStreetMap")
     HeatMap(np.c_[centres, weights].tolist(), radius=radius, min_opacity=0.3).add_to(heat)
     heat.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]])
-    return heat
+    return offline(heat)

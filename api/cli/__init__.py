@@ -27,8 +27,10 @@ def _register() -> None:
     from api.cli import (
         audit,
         backup,
+        communities,
         db,
         demo,
+        export_public,
         incidents,
         load,
         partition_cmd,
@@ -63,6 +65,8 @@ def _register() -> None:
         ("audit", audit.app),
         ("dump", backup.dump),
         ("restore", backup.restore),
+        ("communities", communities.app),
+        ("export-public", export_public.export_public),
     ):
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=name)

@@ -20,16 +20,27 @@ PublicUrlOpt = Annotated[
     typer.Option(
         "--public-url",
         help="Address of the public service, e.g. https://grid.example.org; the QR codes open "
-        "<public-url>/public/grids/<code>. Default: the local service (phones cannot reach it).",
+        "<public-url>/public/grids/<code>. Default: COMMGRID_PUBLIC_URL, else the local service "
+        "(phones cannot reach it).",
     ),
 ]
-HoursOpt = Annotated[str | None, typer.Option("--service-hours", help="Service hours to print.")]
+HoursOpt = Annotated[
+    str | None,
+    typer.Option("--service-hours", help="Service hours to print; default the community's stored ones."),
+]
 OfficeOpt = Annotated[
-    str | None, typer.Option("--office-phone", help="Community office phone, printed where a grid has no worker.")
+    str | None,
+    typer.Option(
+        "--office-phone",
+        help="Community office phone, printed where a grid has no worker; default the community's stored one "
+        "(`commgrid communities set`).",
+    ),
 ]
 
 
 class Paper(StrEnum):
+    A1 = "A1"
+    A2 = "A2"
     A3 = "A3"
     A4 = "A4"
 
@@ -40,7 +51,14 @@ class Format(StrEnum):
     both = "both"
 
 
-PaperOpt = Annotated[Paper, typer.Option("--paper", help="Paper size, portrait.")]
+PaperOpt = Annotated[Paper, typer.Option("--paper", help="Paper size, portrait: A3 or A4 for a grid's poster.")]
+SheetPaperOpt = Annotated[
+    Paper | None,
+    typer.Option(
+        "--paper",
+        help="Paper size, portrait: A3 (default) or A4 for a grid, A1, A2 (default) or A3 for a community's grid map.",
+    ),
+]
 DpiOpt = Annotated[int, typer.Option("--dpi", min=36, max=600, help="Resolution of PNG output.")]
 
 
@@ -48,17 +66,19 @@ def _public_base(public_url: str | None, db: str | None) -> str:
     if public_url:
         return public_url.rstrip("/")
     settings = settings_from(db)
+    if settings.public_url:
+        return settings.public_url
     base = f"http://{settings.host}:{settings.port}"
     err_console.print(
         f"[yellow]note:[/] the QR codes point to {base}, which only this computer can open; "
-        "pass --public-url with the service's public address for sheets you will print.",
+        "set COMMGRID_PUBLIC_URL (or pass --public-url) to the service's public address for sheets you will print.",
         highlight=False,
     )
     return base
 
 
 def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: bool) -> list:
-    from tiles.paper.poster import DEFAULT_SERVICE_HOURS, read_poster
+    from tiles.paper.poster import read_poster
 
     return [
         read_poster(
@@ -66,7 +86,7 @@ def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: b
             code,
             public_url=f"{base}/public/grids/{quote(code, safe='')}",
             plan=plan,
-            service_hours=hours or DEFAULT_SERVICE_HOURS,
+            service_hours=hours,
             office_phone=office,
             with_map=with_map,
         )
@@ -85,9 +105,15 @@ def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
 
 @handle_errors
 def poster(
-    code: Annotated[str, typer.Argument(help="The grid's code.")],
+    code: Annotated[str | None, typer.Argument(help="The grid's code; or use --community.")] = None,
+    community: Annotated[
+        str | None,
+        typer.Option(
+            "--community", help="Community id (or admin code): one grid map of all its grids and their workers."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="File to write: .pdf or .png.")] = Path("poster.pdf"),
-    paper: PaperOpt = Paper.A3,
+    paper: SheetPaperOpt = None,
     dpi: DpiOpt = 150,
     public_url: PublicUrlOpt = None,
     service_hours: HoursOpt = None,
@@ -95,14 +121,48 @@ def poster(
     plan: PlanOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Write the poster of one grid (map, worker, duties, counts, QR code) as PDF or PNG."""
+    """Write the poster of one grid (map, worker, duties, counts, QR code), or a community's grid map, as PDF or PNG."""
     if out.suffix.lower() not in (".pdf", ".png"):
         raise InputError(f"--out must end in .pdf or .png, got {out.name!r}", field="out")
+    if (code is None) == (community is None):
+        raise InputError("name one grid code, or a --community", field="code")
     base = _public_base(public_url, db)
+    if community is not None:
+        _community_sheet(
+            community,
+            out,
+            paper=(paper or Paper.A2).value,
+            dpi=dpi,
+            base=base,
+            plan=plan,
+            hours=service_hours,
+            office=office_phone,
+            db=db,
+        )
+        return
+    size = (paper or Paper.A3).value
+    if size not in ("A3", "A4"):
+        raise InputError(f"a grid's poster is printed on A3 or A4, not {size}", field="paper")
     with store_connection(db, transaction=False) as conn:
         (sheet,) = _read(conn, [code], base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
-    _write_poster(sheet, out, paper=paper.value, dpi=dpi)
-    console.print(f"wrote {out} (grid {sheet.code}, {paper.value})")
+    _write_poster(sheet, out, paper=size, dpi=dpi)
+    console.print(f"wrote {out} (grid {sheet.code}, {size})")
+
+
+def _community_sheet(community: str, out: Path, *, paper: str, dpi: int, base: str, plan, hours, office, db) -> None:
+    from tiles.paper.community_sheet import read_community_sheet, render_community_sheet
+    from tiles.paper.printing import pdf_to_png
+
+    if paper == "A4":
+        raise InputError("a community's grid map is printed on A1, A2 or A3, not A4", field="paper")
+    with store_connection(db, transaction=False) as conn:
+        sheet = read_community_sheet(
+            conn, community, base_url=base, plan=plan, service_hours=hours, office_phone=office
+        )
+    pdf = render_community_sheet(sheet, paper=paper)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf_to_png(pdf, dpi=dpi) if out.suffix.lower() == ".png" else pdf)
+    console.print(f"wrote {out} (community {sheet.community_name}: {len(sheet.grids)} grids, {paper})")
 
 
 @handle_errors

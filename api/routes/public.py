@@ -28,8 +28,10 @@ from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
 from api.routes.map import map_page
 from gis import clock
 from gis.errors import BusyError, NotFoundError
+from gis.search import MAX_QUERY_CHARS, search_public
 from gis.store import connect, lookup
 from tiles.paper.cards import render_cards
+from tiles.paper.community_sheet import read_community_sheet, render_community_sheet
 from tiles.paper.poster import NO_WORKER, Poster, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
@@ -47,6 +49,7 @@ CONTACT_FIELDS = (
     "service_hours",
     "worker",
     "call_instead",
+    "office_phone",
     "bbox",
     "links",
 )
@@ -128,7 +131,9 @@ def _renders(request: Request) -> Renders:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    # printed and encoded links point at the site residents reach, not at whoever rendered them
+    public_url = request.app.state.settings.public_url
+    return public_url or str(request.base_url).rstrip("/")
 
 
 def _page_url(request: Request, code: str) -> str:
@@ -216,6 +221,50 @@ async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi:
     )
 
 
+SheetPaper = Annotated[Literal["A1", "A2", "A3"], Query(description="paper size, portrait")]
+
+
+def _community_sheet(conn: Connection, request: Request, community: str, paper: str) -> bytes:
+    sheet = read_community_sheet(conn, community, base_url=_base(request))
+    return render_community_sheet(sheet, paper=paper)
+
+
+@router.get(
+    "/communities/{community}/poster.pdf",
+    operation_id="community_poster_pdf",
+    summary="The community grid map: every grid of a community of the published plan and its worker (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
+)
+async def community_poster_pdf(request: Request, community: str, paper: SheetPaper = "A2") -> Response:
+    return await _sheet(
+        request,
+        ("community.pdf", community, paper),
+        "application/pdf",
+        f"community-{community}-{paper}.pdf",
+        lambda conn: _community_sheet(conn, request, community, paper),
+    )
+
+
+@router.get(
+    "/communities/{community}/poster.png",
+    operation_id="community_poster_png",
+    summary="The community grid map as an image (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **NOT_MODIFIED},
+)
+async def community_poster_png(
+    request: Request, community: str, paper: SheetPaper = "A2", dpi: Annotated[int, Query(ge=20, le=150)] = 50
+) -> Response:
+    return await _sheet(
+        request,
+        ("community.png", community, paper, dpi),
+        "image/png",
+        f"community-{community}-{paper}.png",
+        lambda conn: pdf_to_png(_community_sheet(conn, request, community, paper), dpi=dpi),
+    )
+
+
 @router.get(
     "/grids/{code}/cards.pdf",
     operation_id="grid_cards_pdf",
@@ -275,7 +324,8 @@ def _contact(request: Request, poster: Poster) -> dict:
         "population": poster.population,
         "service_hours": poster.service_hours,
         "worker": worker,
-        "call_instead": None if c is not None else f"{NO_WORKER}（{poster.community_name}）",
+        "call_instead": None if c is not None else _call_instead(poster),
+        "office_phone": poster.office_phone,
         "bbox": list(poster.bounds) if poster.bounds else None,
         "links": {
             "page": _page_url(request, poster.code),
@@ -284,6 +334,11 @@ def _contact(request: Request, poster: Poster) -> dict:
             "cards_pdf": f"{base}/grids/{code}/cards.pdf",
         },
     }
+
+
+def _call_instead(poster: Poster) -> str:
+    phone = f" {poster.office_phone}" if poster.office_phone else ""
+    return f"{NO_WORKER}（{poster.community_name}{phone}）"
 
 
 @router.get(
@@ -311,6 +366,21 @@ def public_locate(
     except NotFoundError as exc:
         raise NotFoundError(f"{exc.message}; the grids are on the map at /public") from None
     return _contact(request, _poster(conn, request, code, with_map=False))
+
+
+@router.get(
+    "/public/search",
+    operation_id="public_search",
+    summary="Grids (by part of their code), communities and streets (by name) of the published plans",
+)
+def public_search(
+    conn: Conn,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="what the resident typed")],
+    limit: Annotated[int, Query(ge=1, le=50, description="most results of each kind")] = 10,
+    district: Annotated[str | None, Query(max_length=200, description="only this district")] = None,
+) -> dict:
+    hits = search_public(conn, q, limit=limit, district=district)
+    return {"results": [h.as_dict() for h in hits]}  # the query is not echoed: it may name a person
 
 
 def _page() -> HTMLResponse:

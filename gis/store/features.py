@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gis import columns as C
 from gis.errors import InputError, NotFoundError
 from gis.store import lookup
-from gis.store.models import SRID, Community, Grid, GridAssignment, GridWorker, Incident, Unit
+from gis.store.models import SRID, Barrier, Community, Grid, GridAssignment, GridWorker, Incident, Unit
 
 __all__ = [
     "COMMUNITY_SOURCE",
@@ -29,6 +29,7 @@ __all__ = [
     "INCIDENT_SOURCE",
     "PUBLIC_COMMUNITY_FIELDS",
     "PUBLIC_GRID_FIELDS",
+    "STREET_SOURCE",
     "UNIT_SOURCE",
     "FeaturePage",
     "FeatureSource",
@@ -135,6 +136,15 @@ def _communities(plan: Any) -> Select:
     ).where(Community.district_id == plan.district_id)
 
 
+def _streets(plan: Any) -> Select:
+    return select(
+        Barrier.id,
+        Barrier.name,
+        Barrier.barrier_class.label("class"),
+        func.ST_AsGeoJSON(Barrier.geom, 7).label("geometry"),
+    ).where(Barrier.district_id == plan.district_id)
+
+
 def _units(plan: Any) -> Select:
     return (
         select(
@@ -193,6 +203,15 @@ COMMUNITY_SOURCE = FeatureSource(
     geom=Community.geom,
     order=Community.community_id,
     filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
+)
+# streets, rivers and railways the store keeps for maps and posters (public: they are on every map)
+STREET_SOURCE = FeatureSource(
+    id_field="id",
+    fields=("id", "name", "class"),
+    query=_streets,
+    geom=Barrier.geom,
+    order=Barrier.id,
+    filters={"id": Barrier.id, "name": Barrier.name, "class": Barrier.barrier_class},
 )
 UNIT_SOURCE = FeatureSource(
     id_field="unit_id",

@@ -169,6 +169,8 @@ class Community(Base):
     name: Mapped[str]
     geom: Mapped[WKBElement] = _geometry("MULTIPOLYGON")
     geom_3857: Mapped[WKBElement] = _tile_geometry("MULTIPOLYGON")
+    office_phone: Mapped[str | None] = mapped_column(comment="community office phone, printed for residents")
+    service_hours: Mapped[str | None] = mapped_column(comment="office service hours, printed for residents")
 
 
 class Unit(Base):

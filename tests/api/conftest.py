@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -70,6 +71,16 @@ def database_with_plans(create: Callable[..., URL], name: str, plan_file: Path, 
 def api_db(create_database: Callable[..., URL], sample_plan: PartitionFiles) -> URL:
     """A database holding the sample plan, published as 'v1', plus a draft 'v0'."""
     return database_with_plans(create_database, "api", sample_plan.gpkg, {"v0": False, "v1": True})
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests keep screenshots and sheets for people to look at: $COMMGRID_TEST_ARTIFACTS or out/test-artifacts."""
+    folder = Path(
+        os.environ.get("COMMGRID_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

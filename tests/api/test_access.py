@@ -42,6 +42,7 @@ def fill(path: str, code: str) -> str:
         "worker_id": "1",
         "job_id": "0",
         "incident_id": "1",
+        "community": "SQ01",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -103,10 +104,10 @@ def test_collections_list_what_the_role_may_read(client, tokens, worker_token):
     def ids(headers):
         return [c["id"] for c in client.get("/collections", headers=headers).json()["collections"]]
 
-    assert ids({}) == ["grids", "communities"]
-    assert ids(bearer(worker_token)) == ["grids", "communities"]  # no raw incident points
-    assert ids(bearer(tokens["analyst"])) == ["grids", "communities", "incidents"]
-    assert ids(bearer(tokens["planner"])) == ["grids", "communities", "incidents", "units"]
+    assert ids({}) == ["grids", "communities", "streets"]
+    assert ids(bearer(worker_token)) == ["grids", "communities", "streets"]  # no raw incident points
+    assert ids(bearer(tokens["analyst"])) == ["grids", "communities", "incidents", "streets"]
+    assert ids(bearer(tokens["planner"])) == ["grids", "communities", "incidents", "streets", "units"]
     assert client.get("/collections/units").status_code == 401
 
 
@@ -135,7 +136,7 @@ def test_users_cli_add_renew_remove(api_db, client):
     assert client.get("/whoami", headers=bearer(token)).json() == {
         "user": "carol",
         "role": "planner",
-        "collections": ["grids", "communities", "incidents", "units"],
+        "collections": ["grids", "communities", "incidents", "streets", "units"],
     }
     listed = runner.invoke(cli, ["users", "list", "--db", db])
     assert "carol" in listed.output and token not in listed.output
@@ -166,7 +167,7 @@ def test_users_cli_adds_a_grid_worker(api_db, client):
     assert client.get("/whoami", headers=bearer(token)).json() == {
         "user": "wang",
         "role": "grid_worker",
-        "collections": ["grids", "communities"],
+        "collections": ["grids", "communities", "streets"],
     }
     bad = CliRunner().invoke(cli, ["users", "add", "li", "--role", "worker", "--db", db])
     assert bad.exit_code == 2 and "roles are grid_worker, analyst, planner, admin" in bad.output

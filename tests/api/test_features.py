@@ -88,7 +88,7 @@ def test_conformance_declares_core_geojson_and_openapi(client):
 def test_collections_describe_grids_and_communities_with_extent(client):
     body = client.get("/collections").json()
     ids = [c["id"] for c in body["collections"]]
-    assert ids == ["grids", "communities"]
+    assert ids == ["grids", "communities", "streets"]
     minx, miny, maxx, maxy = body["collections"][0]["extent"]["spatial"]["bbox"][0]
     assert -180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90
     assert client.get("/collections/grids").json()["id"] == "grids"

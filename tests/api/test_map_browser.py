@@ -58,7 +58,7 @@ def test_public_map_paints_the_grids_without_errors(browser, live_url, tmp_path,
     assert in_range_share(shot) > 0.05, "the grid layer did not paint"
     # the public sees grids, communities and the public incident density, nothing else
     toggles = page.eval_on_selector_all("#layers input", "els => els.map(e => e.dataset.group)")
-    assert set(toggles) == {"grids", "communities", "density"}
+    assert set(toggles) == {"grids", "communities", "streets", "density"}
     page.close()
 
 

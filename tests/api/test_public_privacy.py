@@ -45,8 +45,10 @@ from api.settings import Settings
 from gis import clock
 from gis.incidents import DEFAULT
 from gis.incidents.store import create_incident, transition
+from gis.io import read_barriers
 from gis.patrols.readers import read_json
 from gis.patrols.store import add_device, import_fixes, set_rule
+from gis.plans.store import write_barriers
 from gis.store import begin, create_engine
 from gis.store.users import add_user
 from gis.workers.store import assign_worker
@@ -175,11 +177,17 @@ def populate(conn: Connection, *, plan: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def crawl(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+def crawl(
+    create_database: Callable[..., URL], sample_plan, sample_inputs
+) -> Iterator[tuple[TestClient, dict[str, Any]]]:
     url = database_with_plans(create_database, "privacy", sample_plan.gpkg, {"p1": True})
     engine = create_engine(url)
     with begin(engine) as conn:
         stored = populate(conn, plan="p1")
+        district_id = conn.execute(text("SELECT district_id FROM grid_plan WHERE name = 'p1'")).scalar_one()
+        streets = read_barriers(sample_inputs["barriers"], class_field="barrier_class", name_field="name")
+        write_barriers(conn, district_id, streets, name_field="name")
+        stored["street"] = str(conn.execute(text("SELECT min(id) FROM barrier")).scalar_one())
         stored["community"] = conn.execute(text("SELECT community_id FROM community ORDER BY 1 LIMIT 1")).scalar_one()
         stored["tokens"] = {role: add_user(conn, f"privacy-{role}", role=role) for role in ("analyst", "planner")}
     engine.dispose()
@@ -204,8 +212,9 @@ def _fill(path: str, stored: dict[str, Any]) -> list[str]:
         "code": [a, b, c],
         "collection_id": [*CATALOGUE],
         "tms_id": ["WebMercatorQuad"],
+        "community": [stored["community"]],
     }
-    feature_ids = {"grids": [a, b, c], "communities": [stored["community"]]}
+    feature_ids = {"grids": [a, b, c], "communities": [stored["community"]], "streets": [stored["street"]]}
     names = re.findall(r"{(\w+)}", path)
     if {"z", "y", "x"} <= set(names):
         tiles = _tiles(stored)
@@ -233,7 +242,7 @@ def _fill(path: str, stored: dict[str, Any]) -> list[str]:
 def _queries(doc: dict, route, stored: dict[str, Any]) -> list[dict[str, Any]]:
     """The query of each call: required parameters filled, and variants of those that widen what is read."""
     lon, lat = stored["point"]
-    known = {"lon": lon, "lat": lat}
+    known = {"lon": lon, "lat": lat, "q": stored["codes"][0][-5:]}
     parameters = doc["paths"].get(route.path, {}).get("get", {}).get("parameters", [])
     required = [p["name"] for p in parameters if p["in"] == "query" and p.get("required")]
     missing = [n for n in required if n not in known]
@@ -245,6 +254,8 @@ def _queries(doc: dict, route, stored: dict[str, Any]) -> list[dict[str, Any]]:
     optional = {p["name"] for p in parameters if p["in"] == "query"}
     if "collections" in optional:  # asking for every layer by name must not open the planner's ones
         variants += [{**query, "collections": name} for name in CATALOGUE]
+    if route.path == "/public/search":  # a search for people must find nobody
+        variants += [{**query, "q": q} for q in (POSTED["name"], RETIRED_NAME, UNASSIGNED_NAME, REPORTER_NAME)]
     if "service_request_id" in optional:
         variants += [{**query, "service_request_id": i} for i in stored["incidents"]]
     return variants

@@ -2,8 +2,8 @@
 
 Each A4 page holds :data:`CARDS_PER_PAGE` copies of one grid's card (90 × 54 mm, the
 Chinese business-card size) in two columns with dashed cutting lines; several grids give
-one page each. A card shows the community, the grid, the worker's posted name and work
-phone (or whom to call instead), the service hours and a QR code to the grid's page.
+one page each. A card shows the community, the grid, the worker's posted name, work
+phone and duties (or whom to call instead), the service hours and a QR code to the grid's page.
 It reads the same :class:`~tiles.paper.poster.Poster` data as the poster, without the map.
 """
 
@@ -28,15 +28,22 @@ def _card(poster: Poster, qr: str) -> str:
     title = f"{poster.grid_name} · {poster.code}"
     title_pt = fit_text(title, width_mm=width, height_mm=9, max_pt=10, min_pt=6.5, line=1.2)
     if contact is not None:
-        name_pt = fit_text(contact.name, width_mm=width, height_mm=9, max_pt=17, min_pt=8, line=1.15)
+        name_pt = fit_text(contact.name, width_mm=width, height_mm=7.5, max_pt=15, min_pt=8, line=1.15)
         phone = contact.work_phone or ""
-        phone_pt = fit_text(phone, width_mm=width, height_mm=9, max_pt=16, min_pt=8, line=1.1)
+        phone_pt = fit_text(phone, width_mm=width, height_mm=7.5, max_pt=14, min_pt=8, line=1.1)
         who = (
             f'<div class="k">网格员 grid worker</div><div class="name" style="font-size:{name_pt:.1f}pt">'
             f"{escape(contact.name)}</div>"
             f'<div class="k">工作电话 work phone</div><div class="phone" style="font-size:{phone_pt:.1f}pt">'
             f"{escape(phone)}</div>"
         )
+        if contact.duties:
+            # what the worker does for residents, as on the poster, in the space left above the hours
+            duties_pt = fit_text(contact.duties, width_mm=width, height_mm=5.8, max_pt=6.5, min_pt=4.5, line=1.2)
+            who += (
+                f'<div class="duties" style="font-size:{duties_pt:.1f}pt"><b>职责 duties</b> '
+                f"{escape(contact.duties)}</div>"
+            )
     else:
         office = (
             f'<div class="k">社区电话 office phone</div><div class="phone">{escape(poster.office_phone)}</div>'
@@ -89,6 +96,7 @@ body {{ margin: 0; font-family: "{FONT_FAMILY}", sans-serif; color: #222; }}
 .k {{ font-size: 6pt; color: #6b6b6b; line-height: 1.2; }}
 .name {{ font-weight: bold; line-height: 1.15; margin-bottom: 0.6mm; }}
 .phone {{ font-weight: bold; color: {ACCENT}; line-height: 1.1; font-size: 14pt; }}
+.duties {{ line-height: 1.2; max-height: 6mm; overflow: hidden; color: #333; margin-top: 0.6mm; }}
 .hours {{ position: absolute; bottom: 0; left: 0; right: 0; font-size: 6pt; color: #555; line-height: 1.25; }}
 .qr {{ position: absolute; right: 4mm; top: 15mm; width: 21mm; height: 21mm; }}
 .scan {{ position: absolute; right: 4mm; top: 37mm; width: 21mm; text-align: center; font-size: 5.5pt; color: #666;

@@ -45,6 +45,7 @@ __all__ = [
     "grid_title",
     "poster_html",
     "poster_layout",
+    "read_area_map",
     "read_poster",
     "render_poster",
     "render_poster_png",
@@ -188,6 +189,8 @@ def _grid_row(conn: Connection, code: str, plan: str | None):
             District.working_crs,
             Community.name.label("community_name"),
             Community.community_id,
+            Community.office_phone,
+            Community.service_hours,
         )
         .join(GridPlan, GridPlan.id == Grid.plan_id)
         .join(District, District.id == GridPlan.district_id)
@@ -214,7 +217,7 @@ def read_poster(
     *,
     public_url: str,
     plan: str | None = None,
-    service_hours: str = DEFAULT_SERVICE_HOURS,
+    service_hours: str | None = None,
     office_phone: str | None = None,
     with_map: bool = True,
 ) -> Poster:
@@ -229,7 +232,8 @@ def read_poster(
     plan
         A plan's name; ``None`` for the published plan.
     service_hours, office_phone
-        Printed as given.
+        Printed instead of the community's stored settings (see :mod:`gis.communities`);
+        ``None``: the stored ones, else :data:`DEFAULT_SERVICE_HOURS` and no office phone.
     with_map
         Also read the map's geometries (contact cards need none).
 
@@ -251,8 +255,8 @@ def read_poster(
         population=int(row.population),
         contact=contact,
         public_url=public_url,
-        service_hours=service_hours,
-        office_phone=office_phone,
+        service_hours=service_hours or row.service_hours or DEFAULT_SERVICE_HOURS,
+        office_phone=office_phone or row.office_phone,
         plan=row.plan,
         bounds=bounds,  # type: ignore[arg-type]
         map=grid_map,
@@ -302,29 +306,62 @@ def _wkb(values) -> np.ndarray:
 
 
 def _read_map(conn: Connection, row) -> GridMap:
-    to_metric = Transformer.from_crs(SRID, row.working_crs, always_xy=True)
-    to_lonlat = Transformer.from_crs(row.working_crs, SRID, always_xy=True)
-    grid = shapely.transform(_wkb([row.geom])[0], to_metric.transform, interleaved=False)
     layout = poster_layout("A3")
-    view = view_box(grid, aspect=layout.map.w / layout.map.h)
+    return read_area_map(
+        conn,
+        plan_id=row.plan_id,
+        district_id=row.district_id,
+        working_crs=row.working_crs,
+        area=_wkb([row.geom])[0],
+        label=row.code,
+        grid_ids=[row.id],
+        aspect=layout.map.w / layout.map.h,
+    )
+
+
+def read_area_map(
+    conn: Connection,
+    *,
+    plan_id: int,
+    district_id: int,
+    working_crs: str,
+    area: shapely.Geometry,
+    label: str,
+    grid_ids: list[int],
+    aspect: float,
+    outline_own: bool = False,
+) -> GridMap:
+    """The map of ``area`` (lon/lat): one grid, or a community's grids (``outline_own``: outlined and labelled).
+
+    Units of the grids ``grid_ids`` are drawn as inside; the plan's other grids in view
+    are outlined with their codes, as are the grids of ``grid_ids`` when ``outline_own``.
+    """
+    to_metric = Transformer.from_crs(SRID, working_crs, always_xy=True)
+    to_lonlat = Transformer.from_crs(working_crs, SRID, always_xy=True)
+    grid = shapely.transform(area, to_metric.transform, interleaved=False)
+    view = view_box(grid, aspect=aspect)
     # the view back in lon/lat, densified so its curved edges are covered
     window = shapely.transform(
         shapely.segmentize(shapely.box(*view), (view[2] - view[0]) / 20), to_lonlat.transform, interleaved=False
     )
     envelope = func.ST_GeomFromText(window.wkt, SRID)
     neighbours = conn.execute(
-        select(Grid.code, Grid.geom).where(
-            Grid.plan_id == row.plan_id, Grid.id != row.id, func.ST_Intersects(Grid.geom, envelope)
+        select(Grid.code, Grid.geom)
+        .where(
+            Grid.plan_id == plan_id,
+            Grid.id.not_in([] if outline_own else grid_ids),
+            func.ST_Intersects(Grid.geom, envelope),
         )
+        .order_by(Grid.code)
     ).all()
     units = conn.execute(
-        select(Unit.geom, (GridAssignment.grid_id == row.id).label("inside"))
-        .outerjoin(GridAssignment, (GridAssignment.unit_id == Unit.id) & (GridAssignment.plan_id == row.plan_id))
-        .where(Unit.district_id == row.district_id, func.ST_Intersects(Unit.geom, envelope))
+        select(Unit.geom, GridAssignment.grid_id.in_(grid_ids).label("inside"))
+        .outerjoin(GridAssignment, (GridAssignment.unit_id == Unit.id) & (GridAssignment.plan_id == plan_id))
+        .where(Unit.district_id == district_id, func.ST_Intersects(Unit.geom, envelope))
     ).all()
     streets = conn.execute(
         select(Barrier.barrier_class, Barrier.name, Barrier.geom).where(
-            Barrier.district_id == row.district_id, func.ST_Intersects(Barrier.geom, envelope)
+            Barrier.district_id == district_id, func.ST_Intersects(Barrier.geom, envelope)
         )
     ).all()
 
@@ -339,7 +376,7 @@ def _read_map(conn: Connection, row) -> GridMap:
     neighbour_geoms = metric([n.geom for n in neighbours])
     street_geoms = metric([s.geom for s in streets])
     return GridMap(
-        code=row.code,
+        code=label,
         grid=grid,
         view=view,
         neighbours=[(n.code, g) for n, g in zip(neighbours, neighbour_geoms, strict=True)],

@@ -1,0 +1,78 @@
+"""folium maps (``partition --map``, ``plans diff --map``, ``/analytics/heatmap.html``) work without internet.
+
+Each map's HTML must name no http(s) script or stylesheet, and must draw its grids (or
+heat) in a browser that can reach nothing but the file itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from tiles.webmaps import diff_map, heat_map, plan_map
+
+REMOTE = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+def grids() -> gpd.GeoDataFrame:
+    boxes = [shapely.box(114.05 + 0.01 * i, 22.53, 114.06 + 0.01 * i, 22.54) for i in range(3)]
+    return gpd.GeoDataFrame(
+        {
+            "code": ["G001", "G002", "G003"],
+            "households": [350, 420, 510],
+            "population": [1100, 1300, 1600],
+            "status": ["ok", "ok", "out_of_range"],
+        },
+        geometry=boxes,
+        crs=4326,
+    )
+
+
+def maps() -> dict[str, str]:
+    g = grids()
+    rng = np.random.default_rng(7)
+    lon, lat = 114.05 + rng.random(500) * 0.03, 22.53 + rng.random(500) * 0.01
+    return {
+        "plan": plan_map(g, title="v1").get_root().render(),
+        "diff": diff_map(g, g, changed={"G002"}, added={"G003"}).get_root().render(),
+        "heat": heat_map(lon, lat).get_root().render(),
+    }
+
+
+def test_no_folium_map_refers_to_a_remote_script_or_stylesheet():
+    for name, html in maps().items():
+        assert REMOTE.search(html) is None, f"{name}: {REMOTE.search(html).group(0)}"
+        assert "cdn.jsdelivr" not in html and "code.jquery" not in html, name
+        assert "data:text/javascript;base64," in html, name  # Leaflet came along
+
+
+def test_the_map_commands_write_offline_html(tmp_path):
+    """What ``plans diff --map`` and ``partition --map`` write is the same offline HTML."""
+    out = tmp_path / "plan.html"
+    plan_map(grids()).save(str(out))
+    html = out.read_text(encoding="utf-8")
+    assert REMOTE.search(html) is None and "L.geoJson" in html
+
+
+@pytest.mark.parametrize("name", ["plan", "diff", "heat"])
+def test_folium_maps_draw_with_the_network_cut_off(browser, tmp_path, artifacts, name):
+    path = tmp_path / f"{name}.html"
+    path.write_text(maps()[name], encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(re.compile(r"^https?://"), lambda route: route.abort())  # no internet, basemap tiles included
+    page.goto(path.as_uri())
+    if name == "heat":
+        page.wait_for_selector("canvas.leaflet-heatmap-layer", timeout=20_000)
+    else:
+        page.wait_for_selector("path.leaflet-interactive", timeout=20_000)
+        assert page.locator("path.leaflet-interactive").count() >= 3
+    assert page.evaluate("typeof L") == "object"
+    assert errors == []
+    page.screenshot(path=str(artifacts / f"folium-{name}-offline.png"))
+    page.close()
