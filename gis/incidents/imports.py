@@ -284,8 +284,8 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
         shown = raw.iloc[first]
         shown = shown if isinstance(shown, str) else str(shown)
         raise InputError(
-            f"row {rows.index[first]} has the time {shown[:60]!r}, which is no date and time between the years "
-            f"{FIRST_YEAR} and {LAST_YEAR}; expected ISO 8601 such as 2020-05-01T13:45",
+            f"row {rows.index[first]} has the time {shown[:60]!r}, which does not parse as a date and time "
+            f"between the years {FIRST_YEAR} and {LAST_YEAR}; expected ISO 8601 such as 2020-05-01T13:45",
             file=file,
             index=int(rows.index[first]),
             field="reported_at",

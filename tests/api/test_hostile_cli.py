@@ -224,7 +224,8 @@ _ROW = "sanitation.garbage,121.5,25.03,2026-11-02T10:00:00+08:00,bin overflowing
 INCIDENT_CSVS: dict[str, tuple[str, str]] = {
     "year_99999": (
         _HEADER + _ROW + _ROW.replace("2026-11-02", "99999-01-01"),
-        r"row 1 has the time '99999-01-01T10:00:00\+08:00', which is no date and time between the years 1900 and 2200",
+        r"row 1 has the time '99999-01-01T10:00:00\+08:00', which does not parse as a date and time between the "
+        r"years 1900 and 2200",
     ),
     "year_9999": (_HEADER + _ROW.replace("2026-11-02", "9999-12-31"), r"row 0 has the time '9999-12-31"),
     "nul": (_HEADER + _ROW + _ROW.replace("bin", "b\x00in"), r"line 3 holds a NUL character"),
