@@ -100,6 +100,7 @@ _OTHER_ROUTES: dict[str, Role] = {
     "plan_edit": Role.PLANNER,
     "plan_publish": Role.PLANNER,
     "plan_create": Role.PLANNER,
+    **dict.fromkeys(("editor_layers", "plan_redivide", "plan_copy"), Role.PLANNER), "editor_page": Role.PUBLIC,
     "job_status": Role.PLANNER,
     # grid workers (personal data): planners keep them; the public sees only posted fields
     "workers_list": Role.PLANNER,
