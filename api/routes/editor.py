@@ -17,9 +17,8 @@ from pydantic import BaseModel, Field
 
 from api.access import Caller, caller
 from api.dependencies import Conn
-from api.routes.common import CONFLICT
+from api.routes.common import CONFLICT, plan_version
 from api.routes.map import VENDOR, WebMapMissingError
-from gis.errors import InputError
 from gis.plans.redivide import redivide_community
 from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
 
@@ -46,20 +45,6 @@ def editor_layers(
 ) -> dict:
     wanted = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else LAYERS
     return workbench_layers(conn, plan, wanted)
-
-
-def plan_version(version: int | None, if_match: str | None) -> int:
-    """The plan version a request was made against: from the body, else from an If-Match ETag."""
-    if version is None and if_match is not None:
-        try:
-            version = int(if_match.strip().removeprefix("W/").strip('"'))
-        except ValueError:
-            raise InputError(
-                f"If-Match must be a plan ETag such as '\"3\"', got {if_match!r}", field="If-Match"
-            ) from None
-    if version is None:
-        raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
-    return version
 
 
 class RedivideRequest(BaseModel):

@@ -271,3 +271,67 @@ def test_editor_shows_a_stale_version_as_someone_elses_change(browser, workbench
     assert page.evaluate("window.__commgrid.conflict") is True
     page.screenshot(path=str(shots / "7-conflict.png"))
     page.close()
+
+
+def a_compound(engine, plan: str) -> tuple[list[str], str]:
+    """The units of a compound of several units, and a grid of the same community that does not hold it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                """
+                SELECT array_agg(u.unit_id ORDER BY u.unit_id) AS units, min(g.code) AS grid,
+                       min(g.community_id) AS community
+                FROM grid_plan p JOIN grid_assignment x ON x.plan_id = p.id JOIN grid g ON g.id = x.grid_id
+                JOIN unit u ON u.id = x.unit_id
+                WHERE p.name = :plan AND u.compound IS NOT NULL
+                GROUP BY u.compound HAVING count(*) > 1 ORDER BY u.compound LIMIT 1
+                """
+            ),
+            {"plan": plan},
+        ).one()
+        other = conn.execute(
+            text(
+                "SELECT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "WHERE p.name = :plan AND g.community_id = :c AND g.code <> :g ORDER BY g.code LIMIT 1"
+            ),
+            {"plan": plan, "c": row.community, "g": row.grid},
+        ).scalar_one()
+    return list(row.units), other
+
+
+def test_editor_starts_a_draft_from_the_published_plan_and_brushes_whole_compounds(browser, workbench, shots):
+    engine = workbench["engine"]
+    page, errors = open_editor(browser, workbench["url"], "pub", workbench["tokens"]["planner"])
+    assert "read-only" in page.evaluate("window.__commgrid.message")
+    page.fill("#draft-name", "brushed")
+    page.click("#copy")
+    page.wait_for_url("**/editor?plan=brushed")
+    page.wait_for_function("window.__commgrid && window.__commgrid.ready", timeout=60_000)
+    assert page.evaluate("window.__commgrid.plan.status") == "draft"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM grid_plan WHERE name = 'brushed'")).scalar_one() == "draft"
+
+    # brush across one unit of a compound: the stroke carries the whole compound
+    members, target = a_compound(engine, "brushed")
+    page.click(f"#grids tr[data-code='{target}'] td:first-child")
+    page.check("#brush")
+    page.evaluate("u => window.__commgrid.api.focus([u])", members[0])
+    page.wait_for_function("window.__commgrid.map.loaded()")
+    x, y = page.evaluate(
+        """u => { const s = window.__commgrid; const f = s.layers.units.features.find(x => x.properties.unit_id === u);
+                  const p = s.map.project(f.properties.anchor); const r = s.map.getCanvas().getBoundingClientRect();
+                  return [r.left + p.x, r.top + p.y]; }""",
+        members[0],
+    )
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 2, y + 2, steps=3)
+    page.mouse.up()
+    message(page, "^(moved|refused)")
+    carried = page.evaluate(
+        "window.__commgrid.refused ? window.__commgrid.refused.units.length : window.__commgrid.preview.moved_units"
+    )
+    assert carried == len(members)
+    page.screenshot(path=str(shots / "8-brushed.png"))
+    assert errors == []
+    page.close()
