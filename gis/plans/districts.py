@@ -40,10 +40,12 @@ def _frame(conn: Connection, query) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=f"EPSG:{SRID}")
 
 
-def read_district_units(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
-    """The district's units with ``unit_id``, counts, ``compound`` and ``community`` (its id), in EPSG:4326."""
-    return _frame(
-        conn,
+def read_district_units(conn: Connection, district_id: int, community: str | None = None) -> gpd.GeoDataFrame:
+    """The district's units with ``unit_id``, counts, ``compound`` and ``community`` (its id), in EPSG:4326.
+
+    With ``community`` (a community id), only that community's units.
+    """
+    query = (
         select(
             Unit.unit_id.label(C.UNIT_ID),
             Unit.households.label(C.HOUSEHOLDS),
@@ -54,8 +56,11 @@ def read_district_units(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
         )
         .outerjoin(Community, Community.id == Unit.community_id)
         .where(Unit.district_id == district_id)
-        .order_by(Unit.unit_id),
+        .order_by(Unit.unit_id)
     )
+    if community is not None:
+        query = query.where(Community.community_id == community)
+    return _frame(conn, query)
 
 
 def read_district_communities(conn: Connection, district_id: int) -> gpd.GeoDataFrame:

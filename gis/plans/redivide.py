@@ -130,8 +130,7 @@ def redivide_community(
         ).scalar()
         if community_pk is None:
             raise NotFoundError(f"the district of plan {plan!r} has no community {community!r}")
-        units = read_district_units(conn, row.district_id)
-        units = units[units[C.COMMUNITY] == community].reset_index(drop=True)
+        units = read_district_units(conn, row.district_id, community).reset_index(drop=True)
         if units.empty:
             raise NotFoundError(f"community {community!r} holds no units in the district of plan {plan!r}")
         communities = read_district_communities(conn, row.district_id)
