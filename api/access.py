@@ -98,6 +98,8 @@ _OTHER_ROUTES: dict[str, Role] = {
     "plan_edit": Role.PLANNER,
     "plan_publish": Role.PLANNER,
     "plan_create": Role.PLANNER,
+    **dict.fromkeys(("editor_layers", "plan_redivide", "plan_copy"), Role.PLANNER),  # the workbench
+    "editor_page": Role.PUBLIC,  # the page holds no data, like /map; what it calls is for planners
     "job_status": Role.PLANNER,
     # grid workers (personal data): planners keep them; the public sees only posted fields
     "workers_list": Role.PLANNER,

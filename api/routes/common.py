@@ -19,6 +19,7 @@ __all__ = [
     "NOT_MODIFIED",
     "ErrorBody",
     "IdPath",
+    "plan_version",
     "reject_nul",
     "router",
 ]
@@ -129,3 +130,15 @@ class StoreDamagedError(CommgridError):
     """The database answers but does not hold commgrid's schema (tables or columns missing)."""
 
     http_status = 503
+def plan_version(version: int | None, if_match: str | None) -> int:
+    """The plan version a request was made against: from the body, else from an If-Match ETag."""
+    if version is None and if_match is not None:
+        try:
+            version = int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise InputError(
+                f"If-Match must be a plan ETag such as '\"3\"', got {if_match!r}", field="If-Match"
+            ) from None
+    if version is None:
+        raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
+    return version

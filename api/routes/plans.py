@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
-from api.routes.common import CONFLICT
-from gis.errors import InputError
+from api.routes.common import CONFLICT, plan_version
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
 from gis.store import lookup
@@ -80,16 +79,7 @@ def edit(
     body: AssignmentEdit,
     if_match: Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")] = None,
 ) -> dict:
-    version = body.version
-    if version is None and if_match is not None:
-        try:
-            version = int(if_match.strip().removeprefix("W/").strip('"'))
-        except ValueError:
-            raise InputError(
-                f"If-Match must be a plan ETag such as '\"3\"', got {if_match!r}", field="If-Match"
-            ) from None
-    if version is None:
-        raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
+    version = plan_version(body.version, if_match)
     result = move_units(conn, name, body.units, body.grid, version=version, dry_run=body.dry_run)
     conn.commit()
     response.headers["ETag"] = f'"{result.version}"'

@@ -3,8 +3,10 @@
 Modules: plan files written by ``commgrid partition`` (:mod:`~gis.plans.files`), loading
 them into the store (:mod:`~gis.plans.load`), the store's writers and readers of
 districts, communities, units and plans (:mod:`~gis.plans.store`), a district's stored
-inputs for a partition job (:mod:`~gis.plans.districts`), and edits and diffs of stored
-plans (:mod:`~gis.plans.edits`). Which district or plan a request means is
+inputs for a partition job (:mod:`~gis.plans.districts`), edits and diffs of stored
+plans (:mod:`~gis.plans.edits`), re-division of one community of a draft
+(:mod:`~gis.plans.redivide`) and what the planner's workbench reads and copies
+(:mod:`~gis.plans.workbench`). Which district or plan a request means is
 :mod:`gis.store.lookup`'s.
 """
 

@@ -24,8 +24,11 @@ def _frame(conn: Connection, query) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=f"EPSG:{SRID}")
 
 
-def read_district_units(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
-    """The district's units with ``unit_id``, counts, ``compound`` and ``community`` (its id), in EPSG:4326."""
+def read_district_units(conn: Connection, district_id: int, community: str | None = None) -> gpd.GeoDataFrame:
+    """The district's units with ``unit_id``, counts, ``compound`` and ``community`` (its id), in EPSG:4326.
+
+    With ``community`` (a community id), only that community's units.
+    """
     columns = {
         C.UNIT_ID: Unit.unit_id,
         C.HOUSEHOLDS: Unit.households,
@@ -34,7 +37,10 @@ def read_district_units(conn: Connection, district_id: int) -> gpd.GeoDataFrame:
         C.COMMUNITY: Community.community_id,
     }
     query = _select(columns, Unit.geom).outerjoin(Community, Community.id == Unit.community_id)
-    return _frame(conn, query.where(Unit.district_id == district_id).order_by(Unit.unit_id))
+    query = query.where(Unit.district_id == district_id).order_by(Unit.unit_id)
+    if community is not None:
+        query = query.where(Community.community_id == community)
+    return _frame(conn, query)
 
 
 def read_district_communities(conn: Connection, district_id: int) -> gpd.GeoDataFrame:

@@ -1,0 +1,96 @@
+"""The planner's workbench: its page, the layers it paints, re-division of one community, draft copies.
+
+The page itself holds no data, like ``/map``: a browser cannot send a bearer token when
+it navigates, so the page asks for one and every request it then makes carries it. The
+routes it calls are for planners and admins only; the public and lower roles are refused
+(401/403), and the page says so.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from api.access import Caller, caller
+from api.dependencies import Conn
+from api.routes.common import CONFLICT, plan_version
+from api.routes.map import VENDOR, WebMapMissingError
+from gis.plans.redivide import redivide_community
+from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
+
+router = APIRouter(tags=["editor"])
+Who = Annotated[Caller, Depends(caller)]
+
+
+@router.get("/editor", response_class=HTMLResponse, operation_id="editor_page", summary="The planner's workbench")
+def editor_page() -> HTMLResponse:
+    if not (VENDOR / "maplibre-gl.mjs").is_file():
+        raise WebMapMissingError(f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh`")
+    return HTMLResponse(resources.files("api").joinpath("static/editor.html").read_text(encoding="utf-8"))
+
+
+@router.get(
+    "/editor/layers",
+    operation_id="editor_layers",
+    summary="A plan's units (with their grid), grids, communities and streets as GeoJSON, for the workbench",
+)
+def editor_layers(
+    conn: Conn,
+    plan: Annotated[str, Query(min_length=1, description="plan name")],
+    layers: Annotated[str | None, Query(description=f"comma-separated, of {', '.join(LAYERS)}; all by default")] = None,
+) -> dict:
+    wanted = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else LAYERS
+    return workbench_layers(conn, plan, wanted)
+
+
+class RedivideRequest(BaseModel):
+    """Re-divide one community of a draft."""
+
+    version: int | None = Field(default=None, description="plan version edited (or send If-Match)")
+    lock: list[str] = Field(default_factory=list, description="codes of this community's grids that never change")
+    dry_run: bool = Field(default=False, description="run the engine and report; keep nothing")
+
+
+@router.post(
+    "/plans/{name}/communities/{community}/redivide",
+    operation_id="plan_redivide",
+    summary="Re-divide one community of a draft with the engine: locked grids kept, fewest households moved",
+    responses={409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}},
+)
+def redivide(
+    response: Response,
+    conn: Conn,
+    who: Who,
+    name: str,
+    community: str,
+    body: RedivideRequest,
+    if_match: Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")] = None,
+) -> dict:
+    version = plan_version(body.version, if_match)
+    result = redivide_community(
+        conn, name, community, version=version, locked=body.lock, dry_run=body.dry_run, actor=who.name
+    )
+    conn.commit()
+    response.headers["ETag"] = f'"{result.version}"'
+    return result.to_dict()
+
+
+class CopyRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="name of the new draft (unique)")
+
+
+@router.post(
+    "/plans/{name}/copy",
+    status_code=201,
+    operation_id="plan_copy",
+    summary="Start a draft as a copy of a plan (usually the published one), to edit",
+    responses={409: {**CONFLICT[409], "description": "a plan of that name exists"}},
+)
+def copy(conn: Conn, who: Who, name: str, body: CopyRequest) -> dict:
+    copy_plan(conn, name, body.name, actor=who.name)
+    conn.commit()
+    return {"plan": body.name, "copied_from": name, "status": "draft", "version": 1}
