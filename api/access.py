@@ -99,6 +99,11 @@ _OTHER_ROUTES: dict[str, Role] = {
     "plan_diff": Role.PLANNER,
     "plan_edit": Role.PLANNER,
     "plan_publish": Role.PLANNER,
+    "plan_archive": Role.PLANNER,
+    "plan_delete": Role.PLANNER,
+    "districts_list": Role.PLANNER,
+    "district_add": Role.ADMIN,
+    "district_remove": Role.ADMIN,
     "plan_create": Role.PLANNER,
     "job_status": Role.PLANNER,
     # grid workers (personal data): planners keep them; the public sees only posted fields

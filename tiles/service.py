@@ -16,6 +16,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gis.errors import DatabaseUnavailableError, NotFoundError
+from gis.plans.store import VISIBLE_PLANS_SQL
 from tiles.cache import CachedTile, TileCache
 from tiles.freshness import VersionProbe
 from tiles.layers import Layer, statement
@@ -77,6 +78,8 @@ class TileService:
         plan: str | None = None,
         if_none_match: str | None = None,
         since: int | None = None,
+        district: str | None = None,
+        private: bool = False,
     ) -> Tile:
         """The tile of ``layers`` at ``tile``, or just its ETag when it matches ``if_none_match``.
 
@@ -85,7 +88,8 @@ class TileService:
         Raises
         ------
         NotFoundError
-            When ``plan`` names no stored plan.
+            When ``plan`` names no plan the caller may see (``private``: drafts and archived
+            plans too), or ``district`` no district.
         DatabaseUnavailableError
             When the database cannot be reached.
         """
@@ -93,33 +97,38 @@ class TileService:
         current = await self.probe.current(since=since)
         names = tuple(layer.id for layer in layers)
         versions = tuple(current.get(dep, 0) for layer in layers for dep in layer.depends_on)
-        key = (names, tile.z, tile.x, tile.y, plan, self.max_features)
+        scope = (plan, district, private and plan is not None)
+        key = (names, tile.z, tile.x, tile.y, scope, self.max_features)
         hit = self.cache.get(key, versions)
         etag = _etag(key, versions) if hit is None else hit.etag  # the same string: no need to hash again
         if if_none_match is not None and not _etags(if_none_match).isdisjoint({etag, "*"}):
             return Tile(etag, None)
         if hit is not None:
             return Tile(etag, hit.body, cached=True)
-        body = await self._render(names, layers, tile, plan)
+        body = await self._render(names, layers, tile, scope)
         self.cache.put(key, CachedTile(versions, etag, body))
         return Tile(etag, body)
 
-    async def _render(
-        self, names: tuple[str, ...], layers: list[Layer], tile: morecantile.Tile, plan: str | None
-    ) -> bytes:
+    async def _render(self, names: tuple[str, ...], layers: list[Layer], tile: morecantile.Tile, scope: tuple) -> bytes:
+        plan, district, private = scope
         sql = self._statements.get(names)
         if sql is None:
             sql = self._statements[names] = statement(layers)
-        params = {"z": tile.z, "x": tile.x, "y": tile.y, "plan": plan, "limit": self.max_features}
+        wanted = {"plan": plan, "district": district, "private": private}
+        params = {"z": tile.z, "x": tile.x, "y": tile.y, **wanted, "limit": self.max_features}
         try:
             async with self.pool.connection() as conn:
                 # binary: a text result would carry the tile hex-encoded, twice its size
                 cur = await conn.execute(sql, params, binary=True)
                 body = bytes((await cur.fetchone())[0])
-                if plan is not None and not body:
-                    cur = await conn.execute("SELECT count(*) FROM grid_plan WHERE name = %s", (plan,))
+                if (plan is not None or district is not None) and not body:
+                    cur = await conn.execute(f"SELECT count(*) FROM ({VISIBLE_PLANS_SQL}) AS p", wanted)
                     if (await cur.fetchone())[0] == 0:
-                        raise NotFoundError(f"no plan named {plan!r}")
+                        raise NotFoundError(
+                            f"no plan named {plan!r}"
+                            if plan is not None
+                            else f"no published plan in district {district!r}"
+                        )
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailableError(f"the tile database cannot be reached: {exc}") from exc
         return body

@@ -35,6 +35,9 @@ def _register() -> None:
     app.command(name="demo")(demo.demo)
     app.add_typer(users.app, name="users")
     app.add_typer(plans.app, name="plans")
+    from api.cli import districts
+
+    app.add_typer(districts.app, name="districts")
     from api.cli import poster, workers
 
     app.add_typer(workers.app, name="workers")

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.access import Caller, Role, caller
 from api.dependencies import BBox, Conn
 from api.routes.common import MAX_ID
 from gis import clock
@@ -22,7 +23,15 @@ from gis.errors import InputError
 from gis.store.features import SOURCES, FeaturePage, FeatureSource, TimeFilter, feature, features
 from tiles.layers import LAYERS, Layer
 
-__all__ = ["COLLECTIONS", "Collection", "GeoJSONResponse", "PlanParam", "parse_datetime"]
+__all__ = [
+    "COLLECTIONS",
+    "Collection",
+    "DistrictParam",
+    "GeoJSONResponse",
+    "PlanParam",
+    "parse_datetime",
+    "sees_drafts",
+]
 
 router = APIRouter(tags=["features"])
 
@@ -52,16 +61,17 @@ COLLECTIONS: dict[str, Collection] = {
         Collection(
             "grids",
             "Grids",
-            "Grid polygons of the published plan (?plan=NAME for another, ?datetime= for the plan published "
-            "then): code, community, households, residents, status and the grid worker's posted name and "
-            "work phone.",
+            "Grid polygons of every district's published plan (?district= to narrow, ?plan=NAME for another, "
+            "?datetime= for the plans published then): code, community, households, residents, status and the "
+            "grid worker's posted name and work phone.",
             SOURCES["grids"],
             LAYERS["grids"],
         ),
         Collection(
             "communities",
             "Communities",
-            "Communities (社区) of the published plan's district: id, name and admin code.",
+            "Communities (社区) of the districts with a published plan (?district= to narrow): id, name and "
+            "admin code.",
             SOURCES["communities"],
             LAYERS["communities"],
         ),
@@ -82,7 +92,13 @@ COLLECTIONS: dict[str, Collection] = {
     )
 }
 
-RESERVED = {"bbox", "limit", "offset", "plan", "datetime", "f"}
+RESERVED = {"bbox", "limit", "offset", "plan", "district", "datetime", "f"}
+Who = Annotated[Caller, Depends(caller)]
+
+
+def sees_drafts(who: Caller) -> bool:
+    """Whether the caller may name drafts and archived plans: planners (and admins) only."""
+    return who.role >= Role.PLANNER
 
 
 def parse_datetime(value: str | None) -> TimeFilter | None:
@@ -131,6 +147,7 @@ def _body(request: Request, page: FeaturePage, limit: int, offset: int) -> dict:
     return {
         "type": "FeatureCollection",
         "plan": page.plan,
+        "plans": page.plans,
         "numberMatched": page.number_matched,
         "numberReturned": len(feats),
         "timeStamp": clock.now().isoformat(timespec="seconds"),
@@ -147,7 +164,11 @@ def _page_size(request: Request, limit: int | None) -> int:
     return limit
 
 
-PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
+PlanParam = Annotated[
+    str | None,
+    Query(description="plan name (drafts and archived plans: planners only); every published plan when absent"),
+]
+DistrictParam = Annotated[str | None, Query(description="only this district: its name or id")]
 LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_ID, description="features to skip")]
 DatetimeParam = Annotated[
@@ -164,8 +185,10 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
     def items(
         request: Request,
         conn: Conn,
+        who: Who,
         bbox: BBox,
         plan: PlanParam = None,
+        district: DistrictParam = None,
         datetime: DatetimeParam = None,
         limit: LimitParam = None,
         offset: OffsetParam = 0,
@@ -176,6 +199,8 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
             conn,
             c.source,
             plan=plan,
+            district=district,
+            private=sees_drafts(who),
             bbox=bbox,
             filters=filters,
             time=parse_datetime(datetime),
@@ -188,8 +213,10 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
 
 
 def _feature_route(c: Collection) -> Callable[..., GeoJSONResponse]:
-    def one(request: Request, conn: Conn, feature_id: str, plan: PlanParam = None) -> GeoJSONResponse:
-        f = feature(conn, c.source, feature_id, plan=plan)
+    def one(
+        request: Request, conn: Conn, who: Who, feature_id: str, plan: PlanParam = None, district: DistrictParam = None
+    ) -> GeoJSONResponse:
+        f = feature(conn, c.source, feature_id, plan=plan, district=district, private=sees_drafts(who))
         base = str(request.base_url).rstrip("/")
         f = {**f, "geometry": json.loads(f["geometry"])}
         f["links"] = [
