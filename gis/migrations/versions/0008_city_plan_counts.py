@@ -38,5 +38,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for column in ("households", "population"):
-        op.drop_constraint(f"ck_grid_assignment_{column}_not_negative", "grid_assignment", type_="check")
-        op.drop_column("grid_assignment", column)
+        op.drop_column("grid_assignment", column)  # its check constraint goes with it
