@@ -362,3 +362,23 @@ def test_districts_on_their_own(city, shared_data):
     assert client.post("/districts", headers=city["headers"]["planner"], json={}).status_code == 403
     assert client.delete("/districts/empty", headers=admin).status_code == 204
     assert _commgrid(city["url"], "districts", "list").exit_code == 0
+
+
+def test_the_map_shows_the_city_and_one_district(city, browser):
+    from tests.api.conftest import serving
+    from tests.api.test_map_browser import open_map
+
+    with serving(city["url"]) as base:
+        page, console_errors = open_map(browser, f"{base}/map")
+        assert page.evaluate("window.__commgrid.errors") == [] and console_errors == []
+        label = page.inner_text("#plan")
+        assert label.startswith("plans ") and "zz-" in label and "daan" in label
+        page.close()
+        page, console_errors = open_map(browser, f"{base}/map?district=zz")
+        assert page.evaluate("window.__commgrid.errors") == [] and console_errors == []
+        assert page.inner_text("#plan").startswith("plan zz-")
+        page.close()
+        public = browser.new_page()
+        public.goto(f"{base}/public")
+        assert public.title()
+        public.close()
