@@ -182,7 +182,7 @@ def add_district(conn: Conn, body: DistrictIn) -> dict:
 
     try:
         boundary = shapely.geometry.shape(body.boundary)
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
         raise InputError(f"boundary is not a GeoJSON geometry: {exc}", field="boundary") from None
     district_id = write_district(conn, name=body.name, working_crs=body.working_crs, boundary_geom=boundary)
     conn.commit()
