@@ -97,6 +97,11 @@ _OTHER_ROUTES: dict[str, Role] = {
     "plan_diff": Role.PLANNER,
     "plan_edit": Role.PLANNER,
     "plan_publish": Role.PLANNER,
+    "plan_archive": Role.PLANNER,
+    "plan_delete": Role.PLANNER,
+    "districts_list": Role.PLANNER,
+    "district_add": Role.ADMIN,
+    "district_remove": Role.ADMIN,
     "plan_create": Role.PLANNER,
     **dict.fromkeys(("editor_layers", "plan_redivide", "plan_copy"), Role.PLANNER),  # the workbench
     "editor_page": Role.PUBLIC,  # the page holds no data, like /map; what it calls is for planners

@@ -12,6 +12,7 @@ browser's own fonts, so the map needs nothing from the internet.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from gis import columns as C
 
@@ -119,6 +120,7 @@ def map_style(
     collections: list[str],
     *,
     plan: str | None = None,
+    district: str | None = None,
     basemap_url: str | None = None,
     basemap_attribution: str = "",
     center: tuple[float, float] | None = None,
@@ -133,12 +135,15 @@ def map_style(
         The collections the caller may read, in drawing order from the bottom.
     plan
         A plan name to show instead of the published plans.
+    district
+        Only this district (name or id) instead of the whole city.
     basemap_url
         An XYZ raster template drawn under everything, for deployments that have one.
     center
         Initial (lon, lat) of the view.
     """
-    query = "" if plan is None else f"?plan={plan}"
+    wanted = {k: v for k, v in (("plan", plan), ("district", district)) if v is not None}
+    query = "?" + urlencode(wanted) if wanted else ""
     tiles = f"{base_url}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}{query}"
     sources: dict = {
         "commgrid": {

@@ -47,9 +47,9 @@ CATALOGUE: dict[str, Collection] = {
         Collection(
             "grids",
             "Grids",
-            "Grid polygons of the published plan (?plan=NAME for another, ?datetime= for the plan published "
-            "then): code, community, households, residents, status and the grid worker's posted name and "
-            "work phone.",
+            "Grid polygons of every district's published plan (?district= to narrow, ?plan=NAME for another, "
+            "?datetime= for the plans published then): code, community, households, residents, status and the "
+            "grid worker's posted name and work phone.",
             GRID_SOURCE,
             GRIDS,
             "public",
@@ -57,7 +57,8 @@ CATALOGUE: dict[str, Collection] = {
         Collection(
             "communities",
             "Communities",
-            "Communities (社区) of the published plan's district: id, name and admin code.",
+            "Communities (社区) of the districts with a published plan (?district= to narrow): id, name and "
+            "admin code.",
             COMMUNITY_SOURCE,
             COMMUNITIES,
             "public",

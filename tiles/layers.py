@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COMMUNITIES", "EXTENT", "GRIDS", "INCIDENTS", "LABELS", "UNITS", "Layer", "statement"]
+from gis.store.lookup import VISIBLE_PLANS_SQL
+
+__all__ = ["COMMUNITIES", "EXTENT", "GRIDS", "INCIDENTS", "LABELS", "STREETS", "UNITS", "Layer", "statement"]
 
 EXTENT = 4096  # tile coordinate space
 BUFFER = 64  # in tile units: outlines and labels run on past the tile edge
@@ -99,7 +101,8 @@ UNITS = Layer(
         "grid": "String",
     },
     rows=f"""
-        SELECT u.unit_id, u.households, u.population, u.compound, c.community_id AS community,
+        SELECT u.unit_id, coalesce(a.households, u.households) AS households,
+               coalesce(a.population, u.population) AS population, u.compound, c.community_id AS community,
                g.code AS grid, {_mvt_geom("u.geom_3857")}
         FROM env
         JOIN unit AS u ON u.geom_3857 && env.wide
@@ -191,7 +194,10 @@ def statement(layers: list[Layer]) -> str:
     """One SQL statement returning the tile holding ``layers`` (in that order) as bytea.
 
     Parameters are ``z``, ``x``, ``y``, ``plan`` (a plan name, or NULL for every published
-    plan) and ``limit`` (most features of a point layer in one tile).
+    plan), ``district`` (a name or id as text, or NULL for every district), ``private``
+    (whether drafts and archived plans may be named; see
+    :data:`gis.store.lookup.VISIBLE_PLANS_SQL`) and ``limit`` (most features of a point layer
+    in one tile).
     """
     body = " || ".join(layer.aggregate() for layer in layers) if layers else "''::bytea"
     return f"""
@@ -199,9 +205,6 @@ def statement(layers: list[Layer]) -> str:
             SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box,
                    ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {BUFFER / EXTENT}) AS wide
         ),
-        plans AS (
-            SELECT id, district_id FROM grid_plan
-            WHERE CASE WHEN %(plan)s::text IS NULL THEN status = 'published' ELSE name = %(plan)s::text END
-        )
+        plans AS ({VISIBLE_PLANS_SQL})
         SELECT {body}
     """

@@ -18,6 +18,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gis.errors import DatabaseUnavailableError, NotFoundError
+from gis.store.lookup import VISIBLE_PLANS_SQL
 from tiles.cache import CachedTile, TileCache
 from tiles.freshness import VersionProbe
 from tiles.layers import Layer, statement
@@ -79,36 +80,45 @@ class TileService:
         plan: str | None = None,
         if_none_match: str | None = None,
         since: int | None = None,
+        district: str | None = None,
+        private: bool = False,
     ) -> Tile:
         """The tile of ``layers`` at ``tile``, or just its ETag when it matches ``if_none_match``.
 
+        By default the tile shows every district's published plan; ``district`` narrows to
+        one, ``plan`` names one plan (``private``: drafts and archived plans too, for planners).
         ``since`` is the request's :meth:`~tiles.freshness.VersionProbe.ticket`, when it has one.
 
         Raises
         ------
         NotFoundError
-            When ``plan`` names no stored plan.
+            When ``plan`` names no plan the caller may see, or ``district`` no district with a
+            published plan.
         DatabaseUnavailableError
             When the database cannot be reached.
         """
         layers = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
         names = tuple(layer.id for layer in layers)
+        scope = (plan, district, private and plan is not None)
         sql = self._statements.get(names)
         if sql is None:
             sql = self._statements[names] = statement(layers)
-        params = {"z": tile.z, "x": tile.x, "y": tile.y, "plan": plan, "limit": self.max_features}
+        wanted = {"plan": plan, "district": district, "private": scope[2]}
+        params = {"z": tile.z, "x": tile.x, "y": tile.y, **wanted, "limit": self.max_features}
 
         async def render(conn: AsyncConnection) -> bytes:
             # binary: a text result would carry the tile hex-encoded, twice its size
             cur = await conn.execute(sql, params, binary=True)
             body = bytes((await cur.fetchone())[0])
-            if plan is not None and not body:
-                cur = await conn.execute("SELECT count(*) FROM grid_plan WHERE name = %s", (plan,))
+            if (plan is not None or district is not None) and not body:
+                cur = await conn.execute(f"SELECT count(*) FROM ({VISIBLE_PLANS_SQL}) AS p", wanted)
                 if (await cur.fetchone())[0] == 0:
-                    raise NotFoundError(f"no plan named {plan!r}")
+                    raise NotFoundError(
+                        f"no plan named {plan!r}" if plan is not None else f"no published plan in district {district!r}"
+                    )
             return body
 
-        key = (names, tile.z, tile.x, tile.y, plan, self.max_features)
+        key = (names, tile.z, tile.x, tile.y, scope, self.max_features)
         depends_on = [dep for layer in layers for dep in layer.depends_on]
         return await self.serve(key, depends_on, render, if_none_match=if_none_match, since=since)
 

@@ -77,7 +77,8 @@ def load(
     )
     console.print(
         f"stored plan {stored.plan!r} (id {stored.plan_id}): {stored.grids} grids, "
-        f"{stored.new_units:,} new units, {stored.new_communities} new communities"
+        f"units {stored.new_units:,} added, {stored.removed_units:,} removed, {stored.changed_units:,} changed "
+        f"(counts); {stored.new_communities} new communities"
         + (" — [green]published[/]" if stored.published else " — draft")
     )
 

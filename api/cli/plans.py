@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli._common import DbOpt, console, handle_errors, settings_from
+from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
 
-app = typer.Typer(help="Stored plans: list them, compare two, publish one.", no_args_is_help=True)
+app = typer.Typer(help="Stored plans: list them, compare two, publish, archive or delete one.", no_args_is_help=True)
 
 
 def _engine(db: str | None):
@@ -81,10 +81,14 @@ def diff(
 
 @app.command()
 @handle_errors
-def publish(name: Annotated[str, typer.Argument(help="The draft plan to publish.")], db: DbOpt = None) -> None:
-    """Publish a draft plan; the district's published plan is archived in the same transaction.
+def publish(
+    name: Annotated[str, typer.Argument(help="The draft (or archived plan, to roll back) to publish.")],
+    db: DbOpt = None,
+) -> None:
+    """Publish a plan after checking it whole; the district's published plan is archived in the same transaction.
 
-    The audit log records the publish for the shell user (``cli:<user>``).
+    An invalid plan (not contiguous, not nested, overlapping, with gaps, a unit twice) is
+    refused with the report. The audit log records the publish for the shell user (``cli:<user>``).
     """
     from gis.plans import publish_plan
     from gis.store import begin
@@ -97,3 +101,27 @@ def publish(name: Annotated[str, typer.Argument(help="The draft plan to publish.
     finally:
         engine.dispose()
     console.print(f"published {name}")
+
+
+@app.command()
+@handle_errors
+def archive(name: Annotated[str, typer.Argument(help="The published plan to archive.")], db: DbOpt = None) -> None:
+    """Archive the published plan: its district leaves the public map until a plan is published again."""
+    from gis.plans.store import archive_plan
+    from gis.store.audit import cli_actor
+
+    with store_connection(db) as conn:
+        archive_plan(conn, plan=name, actor=cli_actor())
+    console.print(f"archived {name}")
+
+
+@app.command()
+@handle_errors
+def delete(name: Annotated[str, typer.Argument(help="The draft to delete.")], db: DbOpt = None) -> None:
+    """Delete a draft plan with its grids (published and archived plans are history and stay)."""
+    from gis.plans.store import delete_plan
+    from gis.store.audit import cli_actor
+
+    with store_connection(db) as conn:
+        delete_plan(conn, plan=name, actor=cli_actor())
+    console.print(f"deleted {name}")

@@ -30,6 +30,7 @@ from gis.errors import InputError
 from gis.incidents import STATES
 from gis.incidents.hotspots import LEVELS, incident_hotspots
 from gis.incidents.store import grid_counts, incident_points
+from gis.plans.store import list_districts
 from gis.store import lookup
 from tiles.density import CELLS, DensityQuery, density_tile
 from tiles.matrix import check_tile
@@ -41,7 +42,7 @@ router = APIRouter(tags=["analytics"])
 Category = Annotated[str | None, Query(description="a taxonomy code; its sub-categories count too")]
 Start = Annotated[Instant | None, Query(alias="from", description="reported at or after (ISO 8601)")]
 End = Annotated[Instant | None, Query(alias="to", description="reported before (ISO 8601)")]
-District = Annotated[str | None, Query(description="district name; needed only when several are stored")]
+District = Annotated[str | None, Query(description="only this district (name or id); the whole city when absent")]
 Who = Annotated[Caller, Depends(caller)]
 
 
@@ -101,10 +102,16 @@ def analytics_grids(
 ) -> dict[str, Any]:
     if category:
         tax.find(category)
-    place = lookup.district(conn, district)
-    frame = grid_counts(conn, district_id=place.id, category=category, start=start, end=end)
+    district_id = None if district is None else lookup.district_id(conn, district)
+    frame = grid_counts(conn, district_id=district_id, category=category, start=start, end=end)
     rows = frame.drop(columns=["geom", "grid_id"]).astype(object).where(frame.notna(), None)
-    return {"district": place.name, "category": category, "grids": rows.to_dict(orient="records")}
+    return {"district": _place(conn, district_id), "category": category, "grids": rows.to_dict(orient="records")}
+
+
+def _place(conn: Conn, district_id: int | None) -> str | None:
+    """The district read: the one asked for, else the only one with a published plan (None for a city of several)."""
+    named = [d.name for d in list_districts(conn) if d.published and district_id in (None, d.id)]
+    return named[0] if len(named) == 1 else None
 
 
 @router.get(
@@ -183,10 +190,10 @@ def analytics_heatmap(
 ) -> HTMLResponse:
     if category:
         tax.find(category)
-    place = lookup.district(conn, district)
-    lon, lat = incident_points(conn, district_id=place.id, category=category, start=start, end=end)
+    district_id = None if district is None else lookup.district_id(conn, district)
+    lon, lat = incident_points(conn, district_id=district_id, category=category, start=start, end=end)
     from tiles.webmaps import heat_map  # folium is loaded only when a heat map is asked for
 
     html = heat_map(lon, lat).get_root().render()
-    name = f"incidents-{place.name}.html".replace('"', "")
+    name = f"incidents-{_place(conn, district_id) or 'city'}.html".replace('"', "")
     return HTMLResponse(html, headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private"})

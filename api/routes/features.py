@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.access import Caller, Role, caller
 from api.dependencies import BBox, Conn
 from api.routes.common import MAX_ID
 from gis import clock
@@ -21,7 +22,7 @@ from gis.errors import InputError
 from gis.store.features import FeaturePage, TimeFilter, feature, features
 from tiles.catalogue import CATALOGUE, Collection
 
-__all__ = ["GeoJSONResponse", "PlanParam", "parse_datetime"]
+__all__ = ["DistrictParam", "GeoJSONResponse", "PlanParam", "parse_datetime", "sees_drafts"]
 
 router = APIRouter(tags=["features"])
 
@@ -34,7 +35,13 @@ class SchemaJSONResponse(JSONResponse):
     media_type = "application/schema+json"
 
 
-RESERVED = {"bbox", "limit", "offset", "plan", "datetime", "f"}
+RESERVED = {"bbox", "limit", "offset", "plan", "district", "datetime", "f"}
+Who = Annotated[Caller, Depends(caller)]
+
+
+def sees_drafts(who: Caller) -> bool:
+    """Whether the caller may name drafts and archived plans: planners (and admins) only."""
+    return who.role >= Role.PLANNER
 
 
 def parse_datetime(value: str | None) -> TimeFilter | None:
@@ -83,6 +90,7 @@ def _body(request: Request, page: FeaturePage, limit: int, offset: int) -> dict:
     return {
         "type": "FeatureCollection",
         "plan": page.plan,
+        "plans": page.plans,
         "numberMatched": page.number_matched,
         "numberReturned": len(feats),
         "timeStamp": clock.now().isoformat(timespec="seconds"),
@@ -99,7 +107,11 @@ def _page_size(request: Request, limit: int | None) -> int:
     return limit
 
 
-PlanParam = Annotated[str | None, Query(description="plan name; the published plan when absent")]
+PlanParam = Annotated[
+    str | None,
+    Query(description="plan name (drafts and archived plans: planners only); every published plan when absent"),
+]
+DistrictParam = Annotated[str | None, Query(description="only this district: its name or id")]
 LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_ID, description="features to skip")]
 DatetimeParam = Annotated[
@@ -116,8 +128,10 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
     def items(
         request: Request,
         conn: Conn,
+        who: Who,
         bbox: BBox,
         plan: PlanParam = None,
+        district: DistrictParam = None,
         datetime: DatetimeParam = None,
         limit: LimitParam = None,
         offset: OffsetParam = 0,
@@ -128,6 +142,8 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
             conn,
             c.source,
             plan=plan,
+            district=district,
+            private=sees_drafts(who),
             bbox=bbox,
             filters=filters,
             time=parse_datetime(datetime),
@@ -140,8 +156,10 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
 
 
 def _feature_route(c: Collection) -> Callable[..., GeoJSONResponse]:
-    def one(request: Request, conn: Conn, feature_id: str, plan: PlanParam = None) -> GeoJSONResponse:
-        f = feature(conn, c.source, feature_id, plan=plan)
+    def one(
+        request: Request, conn: Conn, who: Who, feature_id: str, plan: PlanParam = None, district: DistrictParam = None
+    ) -> GeoJSONResponse:
+        f = feature(conn, c.source, feature_id, plan=plan, district=district, private=sees_drafts(who))
         base = str(request.base_url).rstrip("/")
         f = {**f, "geometry": json.loads(f["geometry"])}
         f["links"] = [

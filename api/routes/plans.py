@@ -1,4 +1,5 @@
-"""Plans for planners: history, one plan, the difference of two, manual edits, publishing."""
+"""Plans for planners: history, one plan, the difference of two, manual edits, the life of a plan
+(publish, archive, delete); districts for admins (add, list, remove)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
 from api.routes.common import CONFLICT, plan_version
+from gis.errors import InputError
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
+from gis.plans.store import (
+    archive_plan,
+    delete_plan,
+    list_districts,
+    remove_district,
+    write_district,
+)
 from gis.store import lookup
 
 router = APIRouter(tags=["plans"])
@@ -89,13 +98,99 @@ def edit(
 @router.post(
     "/plans/{name}/publish",
     operation_id="plan_publish",
-    summary="Publish a draft; the old plan is archived",
-    responses={409: {**CONFLICT[409], "description": "the plan is not a draft"}},
+    summary="Publish a draft, or an archived plan again (a roll-back); the district's old plan is archived",
+    responses={
+        409: {**CONFLICT[409], "description": "the plan is published already"},
+        422: {"description": "the plan fails a check (contiguity, nesting, overlap, gap, every unit once)"},
+    },
 )
 def publish(conn: Conn, name: str) -> dict:
     publish_plan(conn, plan=name)
     conn.commit()
     return {"published": name}
+
+
+@router.post(
+    "/plans/{name}/archive",
+    operation_id="plan_archive",
+    summary="Archive the published plan: its district leaves the public map until another is published",
+    responses={409: {**CONFLICT[409], "description": "the plan is not published"}},
+)
+def archive(conn: Conn, name: str) -> dict:
+    archive_plan(conn, plan=name)
+    conn.commit()
+    return {"archived": name}
+
+
+@router.delete(
+    "/plans/{name}",
+    status_code=204,
+    operation_id="plan_delete",
+    summary="Delete a draft (published and archived plans are history and stay)",
+    responses={409: {**CONFLICT[409], "description": "the plan is not a draft"}},
+)
+def delete(conn: Conn, name: str) -> Response:
+    delete_plan(conn, plan=name)
+    conn.commit()
+    return Response(status_code=204)
+
+
+class DistrictIn(BaseModel):
+    """A district to add: its name, boundary and the projected CRS it is measured in."""
+
+    name: str = Field(min_length=1, max_length=200)
+    working_crs: str = Field(description="projected CRS for areas and lengths, e.g. EPSG:3826")
+    boundary: dict = Field(description="GeoJSON Polygon or MultiPolygon in longitude/latitude (EPSG:4326)")
+
+
+def _district(d) -> dict:
+    return {
+        "id": d.id,
+        "name": d.name,
+        "working_crs": d.working_crs,
+        "communities": d.communities,
+        "units": d.units,
+        "plans": d.plans,
+        "published": d.published,
+    }
+
+
+@router.get("/districts", operation_id="districts_list", summary="The city's districts, with their published plans")
+def districts(conn: Conn) -> dict:
+    return {"districts": [_district(d) for d in list_districts(conn)]}
+
+
+@router.post(
+    "/districts",
+    status_code=201,
+    operation_id="district_add",
+    summary="Add a district without a plan (admin), e.g. to take in its incidents before it is divided",
+    responses={409: {**CONFLICT[409], "description": "a district of that name exists"}},
+)
+def add_district(conn: Conn, body: DistrictIn) -> dict:
+    import shapely  # geometry parsing stays out of the module's import time
+
+    try:
+        boundary = shapely.geometry.shape(body.boundary)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
+        raise InputError(f"boundary is not a GeoJSON geometry: {exc}", field="boundary") from None
+    district_id = write_district(conn, name=body.name, working_crs=body.working_crs, boundary_geom=boundary)
+    conn.commit()
+    found = next(d for d in list_districts(conn) if d.id == district_id)
+    return _district(found)
+
+
+@router.delete(
+    "/districts/{district}",
+    status_code=204,
+    operation_id="district_remove",
+    summary="Remove a district (admin); refused while it holds plans, incidents or grid workers",
+    responses={409: {**CONFLICT[409], "description": "the district holds plans, incidents or grid workers"}},
+)
+def delete_district(conn: Conn, district: str) -> Response:
+    remove_district(conn, lookup.district_id(conn, district))
+    conn.commit()
+    return Response(status_code=204)
 
 
 @router.post(

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, caller, collection_role, require
 from api.routes.common import NOT_MODIFIED
-from api.routes.features import PlanParam
+from api.routes.features import DistrictParam, PlanParam, sees_drafts
 from gis.errors import CommgridError, InputError
 from tiles.catalogue import CATALOGUE, Collection
 from tiles.layers import LABELS, Layer
@@ -83,12 +83,15 @@ async def tile_answer(
     if_none_match: str | None,
     private: bool,
     since: int | None = None,
+    district: str | None = None,
+    drafts: bool = False,
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of a tile request (the routes and the shortcut share it).
 
     ``tile`` is ``(z, y, x)`` as in the URL. 304 when ``if_none_match`` holds the current
     ETag, 204 when no feature is in the tile. ``since``: the request's ticket of the
-    version probe (see :meth:`tiles.freshness.VersionProbe.current`).
+    version probe (see :meth:`tiles.freshness.VersionProbe.current`). ``district`` narrows
+    to one district; ``drafts``: the caller may name drafts and archived plans.
 
     Raises
     ------
@@ -99,7 +102,9 @@ async def tile_answer(
     """
     z, y, x = tile
     at = check_tile(TMS_ID, z, x, y)
-    result = await service.tile(layers, at, plan=plan, if_none_match=if_none_match, since=since)
+    result = await service.tile(
+        layers, at, plan=plan, if_none_match=if_none_match, since=since, district=district, private=drafts
+    )
     headers = _headers(result, private)
     if result.not_modified:
         return 304, headers, b""
@@ -109,7 +114,18 @@ async def tile_answer(
     return 200, headers, result.body
 
 
-async def _serve(request: Request, layers: list[Layer], z: int, y: int, x: int, plan: str | None, private: bool):
+async def _serve(
+    request: Request,
+    layers: list[Layer],
+    z: int,
+    y: int,
+    x: int,
+    plan: str | None,
+    private: bool,
+    *,
+    district: str | None = None,
+    drafts: bool = False,
+):
     status, headers, body = await tile_answer(
         request.app.state.tiles,
         layers,
@@ -117,6 +133,8 @@ async def _serve(request: Request, layers: list[Layer], z: int, y: int, x: int, 
         plan=plan,
         if_none_match=request.headers.get("if-none-match"),
         private=private,
+        district=district,
+        drafts=drafts,
     )
     return Response(body, status_code=status, headers=headers)
 
@@ -183,11 +201,14 @@ def _tilesets(request: Request, title: str, tiles_path: str) -> dict:
     }
 
 
-def tilejson(request: Request, name: str, layers: list[Layer], tiles_path: str, plan: str | None) -> dict:
+def tilejson(
+    request: Request, name: str, layers: list[Layer], tiles_path: str, plan: str | None, district: str | None = None
+) -> dict:
     """A TileJSON 3.0.0 document for ``layers`` served under ``tiles_path``."""
     url = f"{_base(request)}{tiles_path}/{TMS_ID}/{{z}}/{{y}}/{{x}}"
-    if plan is not None:
-        url += f"?plan={plan}"
+    query = {k: v for k, v in (("plan", plan), ("district", district)) if v is not None}
+    if query:
+        url += "?" + urlencode(query)
     return {
         "tilejson": "3.0.0",
         "name": name,
@@ -268,10 +289,15 @@ def dataset_tileset(request: Request, who: Who, tms_id: TmsParam, collections: C
     summary="TileJSON of the multi-layer tiles",
 )
 def dataset_tilejson(
-    request: Request, who: Who, tms_id: TmsParam, plan: PlanParam = None, collections: CollectionsParam = None
+    request: Request,
+    who: Who,
+    tms_id: TmsParam,
+    plan: PlanParam = None,
+    collections: CollectionsParam = None,
+    district: DistrictParam = None,
 ) -> dict:
     _check_tms(tms_id)
-    return tilejson(request, "commgrid", _dataset_layers(who, collections), "/tiles", plan)
+    return tilejson(request, "commgrid", _dataset_layers(who, collections), "/tiles", plan, district)
 
 
 @router.get(
@@ -290,10 +316,13 @@ async def dataset_tile(
     x: XParam,
     plan: PlanParam = None,
     collections: CollectionsParam = None,
+    district: DistrictParam = None,
 ) -> Response:
     _check_tms(tms_id)
     layers = _dataset_layers(who, collections)
-    return await _serve(request, layers, z, y, x, plan, private=who.role > Role.PUBLIC)
+    return await _serve(
+        request, layers, z, y, x, plan, private=who.role > Role.PUBLIC, district=district, drafts=sees_drafts(who)
+    )
 
 
 def _collection_routes(c: Collection) -> None:
@@ -307,13 +336,24 @@ def _collection_routes(c: Collection) -> None:
         _check_tms(tms_id)
         return _tileset(request, c.title, [c.layer], path)
 
-    def tilejson_doc(request: Request, tms_id: TmsParam, plan: PlanParam = None) -> dict:
+    def tilejson_doc(
+        request: Request, tms_id: TmsParam, plan: PlanParam = None, district: DistrictParam = None
+    ) -> dict:
         _check_tms(tms_id)
-        return tilejson(request, c.id, [c.layer], path, plan)
+        return tilejson(request, c.id, [c.layer], path, plan, district)
 
-    async def tile(request: Request, tms_id: TmsParam, z: ZParam, y: YParam, x: XParam, plan: PlanParam = None):
+    async def tile(
+        request: Request,
+        who: Who,
+        tms_id: TmsParam,
+        z: ZParam,
+        y: YParam,
+        x: XParam,
+        plan: PlanParam = None,
+        district: DistrictParam = None,
+    ):
         _check_tms(tms_id)
-        return await _serve(request, [c.layer], z, y, x, plan, private)
+        return await _serve(request, [c.layer], z, y, x, plan, private, district=district, drafts=sees_drafts(who))
 
     routes: list[tuple[str, Callable, str, str, dict]] = [
         (path, tilesets, "tilesets", f"Tilesets of {c.title.lower()}", {}),
@@ -344,8 +384,8 @@ for _c in CATALOGUE.values():
 
 _COLLECTION_TILE = re.compile(r"/collections/([^/]+)/tiles/([^/]+)/(\d{1,3})/(\d{1,10})/(\d{1,10})")
 _DATASET_TILE = re.compile(r"/tiles/([^/]+)/(\d{1,3})/(\d{1,10})/(\d{1,10})")
-_QUERY = {"dataset_tile": frozenset({"plan", "collections"})}
-_PLAN_ONLY = frozenset({"plan"})
+_QUERY = {"dataset_tile": frozenset({"plan", "district", "collections"})}
+_PLAN_ONLY = frozenset({"plan", "district"})
 
 
 @dataclass(frozen=True)
@@ -456,6 +496,8 @@ class TileShortcut:
                 if_none_match=_header(scope, b"if-none-match"),
                 private=private,
                 since=ticket,
+                district=wanted.query.get("district"),
+                drafts=sees_drafts(who),
             )
         except CommgridError as exc:
             response = await _handler(app, exc)(Request(scope, receive), exc)

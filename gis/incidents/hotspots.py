@@ -21,7 +21,7 @@ from libpysal.weights import Queen
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.errors import InputError
+from gis.errors import InputError, NotFoundError
 from gis.hexagons import hex_cells, hex_cover
 from gis.incidents.store import grid_counts, incident_points
 from gis.store import lookup
@@ -90,7 +90,8 @@ def incident_hotspots(
         ``grid``: the grids of the published plan; ``hex``: hexagons of circumradius
         ``hex_size`` metres in the district's working CRS, over its boundary.
     district
-        A district name; needed only when several are stored.
+        A district's name or id; ``None`` for the whole city (every district: the grids of
+        every published plan, or hexagons over every boundary in the first district's CRS).
     category, start, end
         Only incidents of this category (with its sub-categories) reported in ``[start, end)``.
 
@@ -106,24 +107,34 @@ def incident_hotspots(
     NotFoundError
         For an unknown district, or one without a published plan (``unit="grid"``).
     """
-    place = lookup.district(conn, district)
+    district_id = None if district is None else lookup.district_id(conn, district)
     if unit == "grid":
-        grids = grid_counts(conn, district_id=place.id, category=category, start=start, end=end)
+        grids = grid_counts(conn, district_id=district_id, category=category, start=start, end=end)
         return gi_star(grids.loc[:, ["code", "name", "incidents", "geom"]])
     if unit != "hex":
         raise InputError(f"unknown unit {unit!r}: expected 'grid' or 'hex'", field="unit")
     boundary = gpd.read_postgis(
-        text("SELECT boundary FROM district WHERE id = :d"), conn, params={"d": place.id}, geom_col="boundary"
-    ).to_crs(place.working_crs)
+        text(
+            "SELECT ST_Union(boundary) AS boundary, (array_agg(working_crs ORDER BY id))[1] AS crs FROM district "
+            "WHERE CAST(:d AS integer) IS NULL OR id = CAST(:d AS integer)"
+        ),
+        conn,
+        params={"d": district_id},
+        geom_col="boundary",
+    )
+    if boundary.empty or boundary.geometry.iloc[0] is None:
+        raise NotFoundError("no district is stored yet; add one (commgrid districts add)")
+    working_crs = boundary["crs"].iloc[0]
+    boundary = boundary.to_crs(working_crs)
     q, r, polygons = hex_cover(boundary.geometry.iloc[0], size=hex_size)
-    lon, lat = incident_points(conn, district_id=place.id, category=category, start=start, end=end)
-    x, y = pyproj.Transformer.from_crs(4326, place.working_crs, always_xy=True).transform(lon, lat)
+    lon, lat = incident_points(conn, district_id=district_id, category=category, start=start, end=end)
+    x, y = pyproj.Transformer.from_crs(4326, working_crs, always_xy=True).transform(lon, lat)
     pq, pr = hex_cells(np.asarray(x), np.asarray(y), size=hex_size)
     counts = pd.Series(1, index=pd.MultiIndex.from_arrays([pq, pr])).groupby(level=[0, 1]).sum()
     found = counts.reindex(pd.MultiIndex.from_arrays([q, r]), fill_value=0).to_numpy()
     cells = gpd.GeoDataFrame(
         {"code": [f"{a},{b}" for a, b in zip(q, r, strict=True)], "incidents": found},
         geometry=polygons,
-        crs=place.working_crs,
+        crs=working_crs,
     )
     return gi_star(cells).to_crs(4326)

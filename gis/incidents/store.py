@@ -60,6 +60,18 @@ _PLACE = """
 """
 
 
+# An incident belongs to a place, not to a plan's row: its grid is the published grid of
+# its district covering its point (the lowest id, as at intake), found when it is read, so
+# counts follow every publish and incidents taken in before any plan get their grid too.
+GRID_IN_FORCE = """
+    LEFT JOIN LATERAL (
+        SELECT pg.id, pg.code FROM grid AS pg JOIN grid_plan AS pp ON pp.id = pg.plan_id
+        WHERE pp.district_id = i.district_id AND pp.status = 'published' AND ST_Covers(pg.geom, i.geom)
+        ORDER BY pg.id LIMIT 1
+    ) AS g ON true
+"""
+
+
 # The nearest earlier incident of the same category within the distance and time window that is
 # not itself written off. Web Mercator stretches lengths by 1 / cos(latitude), hence the division.
 _MARK_DUPLICATE = """
@@ -190,10 +202,9 @@ def read_incident(
         conn.execute(
             text(
                 "SELECT i.id, d.name AS district, i.category, i.handling_class, i.status, i.reported_at, "
-                "i.status_at, g.code AS grid_code, i.grid_id, i.description, i.reporter_name, i.reporter_phone, "
+                "i.status_at, g.code AS grid_code, g.id AS grid_id, i.description, i.reporter_name, i.reporter_phone, "
                 "i.public, i.source, i.duplicate_of, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
-                "FROM incident AS i JOIN district AS d ON d.id = i.district_id "
-                "LEFT JOIN grid AS g ON g.id = i.grid_id WHERE i.id = :i"
+                "FROM incident AS i JOIN district AS d ON d.id = i.district_id " + GRID_IN_FORCE + " WHERE i.id = :i"
             ),
             {"i": incident_id},
         )
@@ -574,7 +585,7 @@ def _where(category: str | None, start: datetime | None, end: datetime | None) -
 def grid_counts(
     conn: Connection,
     *,
-    district_id: int,
+    district_id: int | None,
     category: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -603,13 +614,17 @@ def grid_counts(
     frame = gpd.read_postgis(
         text(
             f"""
+            WITH placed AS (
+                SELECT i.id, i.status, g.id AS grid_id FROM incident AS i {GRID_IN_FORCE}
+                WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}
+            )
             SELECT g.id AS grid_id, g.code, g.name, g.households, g.population,
                    count(i.id) AS incidents,
                    count(i.id) FILTER (WHERE i.status NOT IN ('closed', 'invalid', 'duplicate')) AS open,
                    g.geom
             FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id
-            LEFT JOIN incident AS i ON i.grid_id = g.id{where}
-            WHERE p.district_id = :d AND p.status = 'published'
+            LEFT JOIN placed AS i ON i.grid_id = g.id
+            WHERE (CAST(:d AS integer) IS NULL OR p.district_id = CAST(:d AS integer)) AND p.status = 'published'
             GROUP BY g.id ORDER BY g.code
             """
         ),
@@ -618,7 +633,8 @@ def grid_counts(
         geom_col="geom",
     )
     if frame.empty:
-        raise NotFoundError(f"district {district_id} has no published plan; publish one (commgrid plans publish)")
+        where = "" if district_id is None else f" in district {district_id}"
+        raise NotFoundError(f"no plan is published{where}; publish one (commgrid plans publish)")
     rate = frame["incidents"] * 1000.0 / frame["population"].where(frame["population"] > 0)
     return frame.assign(per_1000=rate.round(2))
 
@@ -626,7 +642,7 @@ def grid_counts(
 def incident_points(
     conn: Connection,
     *,
-    district_id: int,
+    district_id: int | None,
     category: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -634,7 +650,10 @@ def incident_points(
     """Longitudes and latitudes of the district's incidents (filtered as in :func:`grid_counts`)."""
     where, params = _where(category, start, end)
     rows = conn.execute(
-        text(f"SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i WHERE i.district_id = :d{where}"),
+        text(
+            "SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i "
+            f"WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}"
+        ),
         {"d": district_id, **params},
     ).all()
     xy = np.asarray(rows, dtype=float).reshape(-1, 2)
@@ -677,8 +696,8 @@ def public_requests(
             f"""
             WITH seen AS (
                 SELECT i.id, i.category, i.status, i.reported_at, i.status_at, g.code AS grid_code, g.id AS grid_id
-                FROM incident AS i JOIN grid AS g ON g.id = i.grid_id
-                WHERE i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff{where}
+                FROM incident AS i {GRID_IN_FORCE}
+                WHERE g.id IS NOT NULL AND i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff{where}
             ), shown AS (
                 SELECT grid_id FROM seen GROUP BY grid_id HAVING count(*) >= :k
             )
@@ -747,10 +766,10 @@ def list_overdue(
     )
     rows = conn.execute(
         text(
-            """
+            f"""
             SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
                    i.reported_at, i.status_at
-            FROM incident AS i JOIN district AS d ON d.id = i.district_id LEFT JOIN grid AS g ON g.id = i.grid_id
+            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
             WHERE i.status <> ALL(:final) AND i.category = ANY(:codes)
               AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
               AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))

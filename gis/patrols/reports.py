@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from gis import clock
 from gis.errors import InputError, NotFoundError
+from gis.incidents.store import GRID_IN_FORCE
 from gis.patrols.analysis import COMPLIANCE_COLUMNS
 from gis.patrols.columns import DAY, WORKER_ID
 from gis.store.models import AppUser, PatrolSupervisor
@@ -478,7 +479,7 @@ def weekly_report(
             ),
             incidents AS (
                 SELECT g.code, count(*) AS reported, count(*) FILTER (WHERE i.status = 'closed') AS handled
-                FROM incident i JOIN grid g ON g.id = i.grid_id
+                FROM incident AS i {GRID_IN_FORCE}
                 WHERE i.district_id = :d
                   AND i.reported_at >= CAST(:s AS date)::timestamp AT TIME ZONE :zone
                   AND i.reported_at < (CAST(:e AS date) + 1)::timestamp AT TIME ZONE :zone

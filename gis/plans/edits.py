@@ -22,7 +22,38 @@ from gis.store import lookup
 from gis.store.audit import record
 from gis.store.engine import atomic
 
-__all__ = ["EditResult", "GridCheck", "PlanDiff", "diff_plans", "move_units", "plan_targets"]
+__all__ = [
+    "EditResult",
+    "GridCheck",
+    "PlanCheckError",
+    "PlanDiff",
+    "check_plan",
+    "diff_plans",
+    "move_units",
+    "plan_targets",
+]
+
+# Problems an edit may not introduce: they break the rules a plan is made by. Grids out of
+# the household or resident range are allowed (planners fix them step by step) and reported.
+BREAKING = ("contiguous", "nested", "compounds_whole")
+
+
+class PlanCheckError(InputError):
+    """A plan (or an edit of one) that breaks contiguity, nesting, compounds or coverage.
+
+    ``report`` holds every problem found, with the offending grids (and units); the
+    grids are in ``feature_id`` too. Nothing was stored.
+    """
+
+    http_status = 422
+
+    def __init__(self, message: str, *, report: dict[str, Any], grids: list[str], check: str) -> None:
+        super().__init__(message, feature_id=grids or None, field=check)
+        self.report = report
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "report": self.report}
+
 
 DEFAULT_TARGETS = {"households": [300, 500], "population": [1000, 1500]}
 
@@ -106,13 +137,13 @@ def diff_plans(conn: Connection, a: str, b: str) -> PlanDiff:
     rows = conn.execute(
         text(
             """
-            WITH pa AS (SELECT x.unit_id, g.code FROM grid_assignment x JOIN grid g ON g.id = x.grid_id
-                        WHERE x.plan_id = :a),
-                 pb AS (SELECT x.unit_id, g.code FROM grid_assignment x JOIN grid g ON g.id = x.grid_id
-                        WHERE x.plan_id = :b)
-            SELECT pa.code AS code_a, pb.code AS code_b, u.households
+            WITH pa AS (SELECT x.unit_id, g.code, x.households FROM grid_assignment x
+                        JOIN grid g ON g.id = x.grid_id WHERE x.plan_id = :a),
+                 pb AS (SELECT x.unit_id, g.code, x.households FROM grid_assignment x
+                        JOIN grid g ON g.id = x.grid_id WHERE x.plan_id = :b)
+            -- each plan counts with its own numbers; the newer plan's count a unit moves with
+            SELECT pa.code AS code_a, pb.code AS code_b, coalesce(pb.households, pa.households) AS households
             FROM pa FULL JOIN pb ON pa.unit_id = pb.unit_id
-            JOIN unit u ON u.id = coalesce(pa.unit_id, pb.unit_id)
             """
         ),
         {"a": pa.id, "b": pb.id},
@@ -223,6 +254,7 @@ def move_units(
             )
         sources = {r.grid_id for r in found} - {target.id}
         affected = sorted(sources | {target.id})
+        before = {c.code: c for c in _check_grids(conn, row, affected)}
         savepoint = conn.begin_nested()
         conn.execute(
             text("UPDATE grid_assignment SET grid_id = :g WHERE plan_id = :p AND unit_id = ANY(:u)"),
@@ -230,6 +262,17 @@ def move_units(
         )
         retired = _refresh_grids(conn, row, affected)
         checks = _check_grids(conn, row, [g for g in affected if g not in retired.values()])
+        broken = _newly_broken(before, checks)
+        if broken:
+            savepoint.rollback()
+            check, codes, reasons = broken
+            raise PlanCheckError(
+                f"the edit of plan {plan!r} is refused, nothing was stored: grid {', '.join(codes)} "
+                f"{'; '.join(reasons)}",
+                report={"grids": [{**asdict(c), "ok": c.ok} for c in checks]},
+                grids=codes,
+                check=check,
+            )
         _mark(conn, row.id, checks)
         new_version = row.version if dry_run else row.version + 1
         if dry_run:
@@ -252,6 +295,149 @@ def move_units(
                 },
             )
     return EditResult(plan, new_version, len(found), checks, sorted(retired), not dry_run)
+
+
+def _newly_broken(before: dict[str, GridCheck], after: list[GridCheck]) -> tuple[str, list[str], list[str]] | None:
+    """The first rule the edit broke (one a grid kept before), its grids and their reasons."""
+    for check in BREAKING:
+        codes = [
+            c.code for c in after if not getattr(c, check) and (c.code not in before or getattr(before[c.code], check))
+        ]
+        if codes:
+            reasons = {
+                "contiguous": "would not be contiguous: its units would form more than one piece",
+                "nested": "would hold units of another community",
+                "compounds_whole": "would split a residential compound with another grid",
+            }
+            return check, codes, [reasons[check]]
+    return None
+
+
+def check_plan(conn: Connection, plan_id: int, *, raise_invalid: bool = False) -> dict[str, Any]:
+    """Check a whole stored plan: contiguity, nesting, no overlap, no gap, every unit once.
+
+    Parameters
+    ----------
+    plan_id
+        The plan.
+    raise_invalid
+        Raise :class:`PlanCheckError` with the report when a check fails.
+
+    Returns
+    -------
+    dict
+        ``valid`` and, per check, the offending grid codes (``overlap``: pairs;
+        ``unassigned``: units of the plan's communities in no grid of it).
+    """
+    plan = conn.execute(
+        text(
+            "SELECT p.name, p.district_id, d.working_crs FROM grid_plan p JOIN district d ON d.id = p.district_id "
+            "WHERE p.id = :p"
+        ),
+        {"p": plan_id},
+    ).one()
+    srid = int(plan.working_crs.split(":")[1]) if plan.working_crs.upper().startswith("EPSG:") else 3857
+    params = {"p": plan_id, "d": plan.district_id, "srid": srid}
+    not_contiguous = list(
+        conn.execute(
+            text("SELECT code FROM grid WHERE plan_id = :p AND ST_NumGeometries(geom) > 1 ORDER BY code"), params
+        ).scalars()
+    )
+    not_nested = list(
+        conn.execute(
+            text(
+                """
+                SELECT DISTINCT g.code FROM grid g JOIN grid_assignment x ON x.grid_id = g.id
+                JOIN unit u ON u.id = x.unit_id
+                WHERE g.plan_id = :p AND u.community_id IS DISTINCT FROM g.community_id ORDER BY g.code
+                """
+            ),
+            params,
+        ).scalars()
+    )
+    # shared edges of unions never match to the last bit: only an overlap of a square metre counts
+    overlap = [
+        [r.a, r.b]
+        for r in conn.execute(
+            text(
+                """
+                SELECT a.code AS a, b.code AS b FROM grid a JOIN grid b
+                  ON b.plan_id = a.plan_id AND a.code < b.code AND a.geom && b.geom
+                WHERE a.plan_id = :p AND ST_Overlaps(a.geom, b.geom)
+                  AND ST_Area(ST_Transform(ST_Intersection(a.geom, b.geom), :srid)) > 1.0
+                ORDER BY a.code, b.code
+                """
+            ),
+            params,
+        )
+    ]
+    # a gap: a unit of a community the plan divides that no grid of the plan holds
+    unassigned = list(
+        conn.execute(
+            text(
+                """
+                SELECT u.unit_id FROM unit u
+                WHERE u.district_id = :d
+                  AND u.community_id IN (SELECT community_id FROM grid WHERE plan_id = :p)
+                  AND NOT EXISTS (SELECT 1 FROM grid_assignment x WHERE x.plan_id = :p AND x.unit_id = u.id)
+                ORDER BY u.unit_id
+                """
+            ),
+            params,
+        ).scalars()
+    )
+    # every unit once: a grid's counts are the sum of its own units, each counted in it only
+    miscounted = list(
+        conn.execute(
+            text(
+                """
+                SELECT g.code FROM grid g LEFT JOIN grid_assignment x ON x.grid_id = g.id
+                WHERE g.plan_id = :p GROUP BY g.id
+                HAVING count(x.unit_id) <> g.n_units OR coalesce(sum(x.households), 0) <> g.households
+                    OR coalesce(sum(x.population), 0) <> g.population
+                ORDER BY g.code
+                """
+            ),
+            params,
+        ).scalars()
+    )
+    report = {
+        "plan": plan.name,
+        "not_contiguous": not_contiguous,
+        "not_nested": not_nested,
+        "overlap": overlap,
+        "unassigned": unassigned,
+        "miscounted": miscounted,
+    }
+    # miscounted grids (totals not their units' sums) are reported, not refused: the counts
+    # a grid shows are the planner's business, the units it holds are the plan's
+    report["valid"] = not any((not_contiguous, not_nested, overlap, unassigned))
+    if raise_invalid and not report["valid"]:
+        problems = []
+        if not_contiguous:
+            problems.append(f"{len(not_contiguous)} grid(s) not contiguous ({', '.join(not_contiguous[:5])})")
+        if not_nested:
+            problems.append(f"{len(not_nested)} grid(s) hold units of another community ({', '.join(not_nested[:5])})")
+        if overlap:
+            problems.append(f"{len(overlap)} pair(s) of grids overlap ({', '.join('/'.join(o) for o in overlap[:5])})")
+        if unassigned:
+            problems.append(f"{len(unassigned)} unit(s) in no grid ({', '.join(unassigned[:5])})")
+        if miscounted:
+            problems.append(
+                f"{len(miscounted)} grid(s) whose counts are not their units' ({', '.join(miscounted[:5])})"
+            )
+        first = next(k for k in ("not_contiguous", "not_nested", "overlap", "unassigned") if report[k])
+        grids = sorted(
+            {c for k in ("not_contiguous", "not_nested") for c in report[k]}
+            | {c for pair in overlap for c in pair}
+        )
+        raise PlanCheckError(
+            f"plan {plan.name!r} is not valid and stays as it is: " + "; ".join(problems),
+            report=report,
+            grids=grids,
+            check=first,
+        )
+    return report
 
 
 def _refresh_grids(conn: Connection, plan: Any, grid_ids: list[int]) -> dict[str, int]:
@@ -283,7 +469,7 @@ def _refresh_grids(conn: Connection, plan: Any, grid_ids: list[int]) -> dict[str
                        THEN 4 * pi() * ST_Area(ST_Transform(s.geom, :srid))
                             / ST_Perimeter(ST_Transform(s.geom, :srid)) ^ 2 END
             FROM (
-                SELECT x.grid_id, sum(u.households) AS households, sum(u.population) AS population,
+                SELECT x.grid_id, sum(x.households) AS households, sum(x.population) AS population,
                        count(*) AS n, ST_Multi(ST_CollectionExtract(ST_Union(u.geom), 3)) AS geom
                 FROM grid_assignment x JOIN unit u ON u.id = x.unit_id
                 WHERE x.grid_id = ANY(:ids) GROUP BY x.grid_id

@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
@@ -34,6 +34,8 @@ class StoredPlan:
     new_units: int
     grids: int
     published: bool
+    removed_units: int = 0  # stored for the district, not in this plan
+    changed_units: int = 0  # stored with other counts; the district now holds this plan's
 
 
 def store_plan(
@@ -51,7 +53,9 @@ def store_plan(
 
     The district is found by name (created when absent, with the grids' union as its
     boundary and the report's metric CRS); communities and units already stored for it
-    are kept as they are, new ones are added. The layers are checked first
+    are kept, new ones are added. The plan keeps the counts of its own units layer, so
+    a re-counted district loaded as a new plan leaves earlier plans as they were; the
+    district's units take the new counts (what the next re-division starts from). The layers are checked first
     (:func:`check_plan_files`), and everything happens in the caller's transaction, so a
     failure stores nothing.
 
@@ -157,17 +161,56 @@ def _store(
     if barriers is not None:
         # streets and rivers for maps and posters; the newest set replaces the district's
         write_barriers(conn, district_id, barriers, name_field="name" if "name" in barriers.columns else None)
+    assignment, changed = _plan_counts(conn, district_id, files)
+    removed = len(stored_units - needed)
     plan_id = write_plan(
         conn,
         district_id=district_id,
         name=plan,
         grids=files.grids,
-        assignment=files.assignment,
+        assignment=assignment,
         params=params or {},
         report=files.report,
         publish=publish,
     )
-    return StoredPlan(district_id, plan_id, plan, len(new_pks), new_units, len(files.grids), publish)
+    return StoredPlan(district_id, plan_id, plan, len(new_pks), new_units, len(files.grids), publish, removed, changed)
+
+
+def _plan_counts(conn: Connection, district_id: int, files: PlanFiles) -> tuple[pd.DataFrame, int]:
+    """The assignment with the file's own unit counts, and how many stored units it re-counts.
+
+    Stored units whose counts differ take the file's: the district holds the latest counts,
+    each plan the ones it was made from.
+    """
+    assignment = files.assignment.copy()
+    assignment[C.UNIT_ID] = assignment[C.UNIT_ID].astype(str)
+    if files.units is None or not {C.HOUSEHOLDS, C.POPULATION} <= set(files.units.columns):
+        return assignment, 0
+    counts = pd.DataFrame(files.units[[C.UNIT_ID, C.HOUSEHOLDS, C.POPULATION]])
+    counts[C.UNIT_ID] = counts[C.UNIT_ID].astype(str)
+    counts = counts.drop_duplicates(C.UNIT_ID)
+    merged = assignment.drop(columns=[C.HOUSEHOLDS, C.POPULATION], errors="ignore").merge(
+        counts, on=C.UNIT_ID, how="left"
+    )
+    if merged[[C.HOUSEHOLDS, C.POPULATION]].isna().any().any():
+        return assignment, 0  # the units layer lacks some: the plan takes the stored counts
+    stored = conn.execute(
+        select(Unit.id, Unit.unit_id, Unit.households, Unit.population).where(Unit.district_id == district_id)
+    ).all()
+    file_counts = {r[0]: (int(r[1]), int(r[2])) for r in counts.itertuples(index=False)}
+    changed = [
+        {"pk": row.id, "h": file_counts[row.unit_id][0], "p": file_counts[row.unit_id][1]}
+        for row in stored
+        if row.unit_id in file_counts and file_counts[row.unit_id] != (row.households, row.population)
+    ]
+    if changed:
+        conn.execute(
+            update(Unit.__table__)
+            .where(Unit.__table__.c.id == bindparam("pk"))
+            .values(households=bindparam("h"), population=bindparam("p")),
+            changed,
+        )
+    return merged, len(changed)
 
 
 def _communities(files: PlanFiles) -> gpd.GeoDataFrame:

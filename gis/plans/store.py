@@ -30,7 +30,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, literal, select, update
+from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from gis import clock
@@ -51,11 +51,16 @@ from gis.validate import validate_admin_codes, validate_counts, validate_unique_
 __all__ = [
     "ACTOR_OPTION",
     "GRID_COLUMNS",
+    "DistrictSummary",
     "PlanSummary",
     "acting_user",
+    "archive_plan",
+    "delete_plan",
+    "list_districts",
     "list_plans",
     "publish_plan",
     "read_grids",
+    "remove_district",
     "write_barriers",
     "write_communities",
     "write_district",
@@ -172,6 +177,87 @@ def write_district(
             .values(name=name, working_crs=crs, boundary=_ewkb_hex([boundary])[0])
             .returning(_district.c.id)
         ).scalar_one()
+
+
+@dataclass(frozen=True)
+class DistrictSummary:
+    """One stored district, as :func:`list_districts` reports it."""
+
+    id: int
+    name: str
+    working_crs: str
+    communities: int
+    units: int
+    plans: int
+    published: str | None  # the published plan's name
+
+
+def list_districts(conn: Connection) -> list[DistrictSummary]:
+    """The stored districts by id, with what each holds and its published plan."""
+    rows = conn.execute(
+        select(
+            _district.c.id,
+            _district.c.name,
+            _district.c.working_crs,
+            select(func.count())
+            .where(_community.c.district_id == _district.c.id)
+            .scalar_subquery()
+            .label("communities"),
+            select(func.count()).where(_unit.c.district_id == _district.c.id).scalar_subquery().label("units"),
+            select(func.count()).where(_plan.c.district_id == _district.c.id).scalar_subquery().label("plans"),
+            select(_plan.c.name)
+            .where(_plan.c.district_id == _district.c.id, _plan.c.status == PlanStatus.PUBLISHED)
+            .scalar_subquery()
+            .label("published"),
+        ).order_by(_district.c.id)
+    ).mappings()
+    return [DistrictSummary(**row) for row in rows]
+
+
+def remove_district(conn: Connection, district: str | int, *, actor: str | None = None) -> int:
+    """Remove a district that holds no plans, incidents or grid workers, with its communities and units.
+
+    Audited as ``district.remove``.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown district.
+    ConflictError
+        While it holds plans (delete drafts; published and archived plans are history),
+        incidents or grid workers.
+    """
+    from gis.store.models import GridWorker, Incident  # only this writer needs them
+
+    with atomic(conn):
+        district_id = lookup.district_id(conn, district)
+        _lock_district(conn, district_id)
+        held = {
+            "plans": conn.execute(select(func.count()).where(_plan.c.district_id == district_id)).scalar_one(),
+            "incidents": conn.execute(
+                select(func.count()).where(Incident.__table__.c.district_id == district_id)
+            ).scalar_one(),
+            "grid workers": conn.execute(
+                select(func.count()).where(GridWorker.__table__.c.district_id == district_id)
+            ).scalar_one(),
+        }
+        holding = ", ".join(f"{n} {what}" for what, n in held.items() if n)
+        if holding:
+            raise ConflictError(
+                f"District {str(district)!r} holds {holding}; it is removed only when it holds none "
+                "(delete its draft plans; published and archived plans are kept as history)."
+            )
+        name = conn.execute(
+            _district.delete().where(_district.c.id == district_id).returning(_district.c.name)
+        ).scalar_one()
+        record(
+            conn,
+            actor=acting_user(conn, actor),
+            action="district.remove",
+            target=f"district:{district_id}",
+            detail={"district": name},
+        )
+    return district_id
 
 
 def write_communities(conn: Connection, district_id: int, gdf: gpd.GeoDataFrame) -> dict[str, int]:
@@ -385,7 +471,9 @@ def write_plan(
         ``population``, ``units``, ``polsby_popper``, ``status``, ``reason``, optional
         ``name``, and (Multi)Polygon geometries in any CRS.
     assignment
-        Columns ``unit_id`` and ``code``: the grid of each unit.
+        Columns ``unit_id`` and ``code``: the grid of each unit; optional ``households``
+        and ``population``: the unit's counts as this plan has them (by default the
+        district's stored counts). The plan keeps them, whatever later plans load.
     params
         The parameters the plan was made with (stored as JSON).
     report
@@ -431,6 +519,12 @@ def write_plan(
             feature_id=[unit_ids[i] for i in positions],
             field=C.GRID_CODE,
         )
+    counts = None
+    if C.HOUSEHOLDS in assignment.columns and C.POPULATION in assignment.columns:
+        counts = (
+            _counts(assignment, C.HOUSEHOLDS, "assignment", unit_ids),
+            _counts(assignment, C.POPULATION, "assignment", unit_ids),
+        )
     with atomic(conn):
         _lock_district(conn, district_id)
         community_pks = dict(
@@ -457,17 +551,19 @@ def write_plan(
             .returning(_plan.c.id)
         ).scalar_one()
         conn.execute(insert(_grid), [{**row, "plan_id": plan_id} for row in grid_rows])
-        _write_assignment(conn, district_id, plan_id, unit_ids, unit_codes)
+        _write_assignment(conn, district_id, plan_id, unit_ids, unit_codes, counts)
         if publish:
             _publish(conn, plan_id, district_id, acting_user(conn, actor))
     return plan_id
 
 
-def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
-    """Publish a stored plan, archiving the district's published plan in the same transaction.
+def publish_plan(conn: Connection, *, plan: str, actor: str | None = None, check: bool = True) -> int:
+    """Publish a draft, or publish an archived plan again (a roll-back), archiving the district's published plan.
 
-    The audit log gets a ``plan.publish`` entry in that transaction too, so it holds
-    exactly the publishes that happened.
+    Both happen in one transaction at one instant, so the old plan ends exactly when the
+    new one starts. The whole plan is checked first (:func:`gis.plans.edits.check_plan`):
+    an invalid plan is refused with the report and nothing changes. The audit log gets a
+    ``plan.publish`` entry in the same transaction.
 
     Parameters
     ----------
@@ -476,6 +572,9 @@ def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
     actor
         Who publishes: a user name; by default the connection's user or the shell user
         (:func:`acting_user`).
+    check
+        Check the plan before publishing (only loaders of plans the engine has just
+        checked skip it).
 
     Returns
     -------
@@ -485,14 +584,84 @@ def publish_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
     Raises
     ------
     NotFoundError
-        When no plan has that name (the message lists the stored plans).
+        When no plan has that name.
     ConflictError
-        When the plan is archived or already published.
+        When the plan is already published.
+    PlanCheckError
+        When the plan fails a check; its ``report`` lists the offending grids and units.
     """
     with atomic(conn):
         row = lookup.plan(conn, plan)
         _lock_district(conn, row.district_id)
+        if check:
+            from gis.plans.edits import check_plan  # edits builds on this module
+
+            check_plan(conn, row.id, raise_invalid=True)
         _publish(conn, row.id, row.district_id, acting_user(conn, actor))
+    return row.id
+
+
+def archive_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
+    """Take a published plan off the public map: archived, its validity closed now.
+
+    The district then has no published plan until another is published (or this one
+    again). Audited as ``plan.archive``.
+
+    Raises
+    ------
+    NotFoundError
+        When no plan has that name.
+    ConflictError
+        When the plan is not published (a draft is deleted instead, an archived one stays).
+    """
+    with atomic(conn):
+        row = lookup.plan(conn, plan)
+        _lock_district(conn, row.district_id)
+        if row.status != PlanStatus.PUBLISHED:
+            hint = "delete a draft instead" if row.status == PlanStatus.DRAFT else "it is archived already"
+            raise ConflictError(f"Plan {plan!r} is {row.status}; only the published plan can be archived ({hint}).")
+        conn.execute(
+            update(_plan)
+            .where(_plan.c.id == row.id)
+            .values(status=PlanStatus.ARCHIVED, valid_to=clock.now(), version=_plan.c.version + 1)
+        )
+        record(
+            conn,
+            actor=acting_user(conn, actor),
+            action="plan.archive",
+            target=f"plan:{row.id}",
+            detail={"plan": plan, "district_id": row.district_id},
+        )
+    return row.id
+
+
+def delete_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
+    """Delete a draft with its grids and assignment. Published and archived plans are history and stay.
+
+    Audited as ``plan.delete``.
+
+    Raises
+    ------
+    NotFoundError
+        When no plan has that name.
+    ConflictError
+        When the plan is not a draft.
+    """
+    with atomic(conn):
+        row = lookup.plan(conn, plan)
+        _lock_district(conn, row.district_id)
+        if row.status != PlanStatus.DRAFT:
+            raise ConflictError(
+                f"Plan {plan!r} is {row.status}; only a draft can be deleted (archive a published plan instead)."
+            )
+        conn.execute(_plan.delete().where(_plan.c.id == row.id))
+        record(
+            conn,
+            actor=acting_user(conn, actor),
+            action="plan.delete",
+            target=f"plan:{row.id}",
+            detail={"plan": plan, "district_id": row.district_id},
+        )
     return row.id
 
 
@@ -587,13 +756,14 @@ def list_plans(conn: Connection, district_id: int | None = None) -> list[PlanSum
 
 
 def _publish(conn: Connection, plan_id: int, district_id: int, actor: str) -> None:
-    """Archive the district's published plan, publish ``plan_id`` and audit it; the caller holds the district lock."""
+    """Archive the district's published plan, publish ``plan_id`` and audit it; the caller holds the district lock.
+
+    An archived plan published again starts a new validity (a roll-back): ``valid_from``
+    moves to now, so ``?datetime=`` before it reads the plans that were public then.
+    """
     plan = conn.execute(select(_plan.c.name, _plan.c.status).where(_plan.c.id == plan_id)).one()
-    if plan.status != PlanStatus.DRAFT:
-        raise ConflictError(
-            f"Plan {plan.name!r} (id {plan_id}) is {plan.status}; only a draft can be published. Write the plan "
-            "again under a new name to publish it anew."
-        )
+    if plan.status == PlanStatus.PUBLISHED:
+        raise ConflictError(f"Plan {plan.name!r} (id {plan_id}) is published already.")
     # one instant for both, so the old plan ends exactly when the new one starts
     instant = clock.now()
     archived = conn.execute(
@@ -606,14 +776,15 @@ def _publish(conn: Connection, plan_id: int, district_id: int, actor: str) -> No
     conn.execute(
         update(_plan)
         .where(_plan.c.id == plan_id)
-        .values(status=PlanStatus.PUBLISHED, valid_from=instant, version=_plan.c.version + 1)
+        .values(status=PlanStatus.PUBLISHED, valid_from=instant, valid_to=None, version=_plan.c.version + 1)
     )
     record(
         conn,
         actor=actor,
         action="plan.publish",
         target=f"plan:{plan_id}",
-        detail={"plan": plan.name, "district_id": district_id, "archived": replaced},
+        detail={"plan": plan.name, "district_id": district_id, "archived": replaced}
+        | ({"rolled_back": True} if plan.status == PlanStatus.ARCHIVED else {}),
     )
 
 
@@ -662,21 +833,32 @@ def _grid_rows(
     ]
 
 
-def _write_assignment(conn: Connection, district_id: int, plan_id: int, unit_ids: list[str], codes: list[str]) -> None:
-    # One INSERT ... SELECT over two arrays: the database maps unit ids and grid codes to
-    # keys itself, so 12,000 rows cost one round trip.
-    pairs = (
-        func.unnest(bindparam("unit_ids", unit_ids, type_=ARRAY(Text)), bindparam("codes", codes, type_=ARRAY(Text)))
-        .table_valued("unit_id", "code")
-        .render_derived(name="pairs")
-    )
+def _write_assignment(
+    conn: Connection,
+    district_id: int,
+    plan_id: int,
+    unit_ids: list[str],
+    codes: list[str],
+    counts: tuple[list[int], list[int]] | None = None,
+) -> None:
+    # One INSERT ... SELECT over arrays: the database maps unit ids and grid codes to keys
+    # itself, so 12,000 rows cost one round trip. Counts come with the plan when it has
+    # its own, else from the district's units as they stand.
+    arrays = [bindparam("unit_ids", unit_ids, type_=ARRAY(Text)), bindparam("codes", codes, type_=ARRAY(Text))]
+    names = ["unit_id", "code"]
+    if counts is not None:
+        arrays += [bindparam("hh", counts[0], type_=ARRAY(Integer)), bindparam("pop", counts[1], type_=ARRAY(Integer))]
+        names += ["households", "population"]
+    pairs = func.unnest(*arrays).table_valued(*names).render_derived(name="pairs")
+    households = pairs.c.households if counts is not None else _unit.c.households
+    population = pairs.c.population if counts is not None else _unit.c.population
     query = (
-        select(literal(plan_id), _unit.c.id, _grid.c.id)
+        select(literal(plan_id), _unit.c.id, _grid.c.id, households, population)
         .select_from(pairs)
         .join(_unit, (_unit.c.district_id == district_id) & (_unit.c.unit_id == pairs.c.unit_id))
         .join(_grid, (_grid.c.plan_id == plan_id) & (_grid.c.code == pairs.c.code))
     )
-    statement = insert(_assignment).from_select(["plan_id", "unit_id", "grid_id"], query)
+    statement = insert(_assignment).from_select(["plan_id", "unit_id", "grid_id", "households", "population"], query)
     # SQLAlchemy reports rowcount for INSERT only when asked to keep it.
     inserted = conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     if inserted == len(unit_ids):

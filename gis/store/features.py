@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from gis import columns as C
 from gis.errors import InputError, NotFoundError
 from gis.store import lookup
-from gis.store.models import SRID, Barrier, Community, Grid, GridAssignment, GridWorker, Incident, Unit
+from gis.store.models import SRID, Barrier, Community, Grid, GridAssignment, GridPlan, GridWorker, Incident, Unit
 
 __all__ = [
     "COMMUNITY_SOURCE",
@@ -73,12 +73,19 @@ class TimeFilter:
 
 @dataclass(frozen=True)
 class FeaturePage:
-    """One page of features as GeoJSON-ready dicts (geometry still JSON text), with the total."""
+    """One page of features as GeoJSON-ready dicts (geometry still JSON text), with the total.
 
-    plan: str
+    ``plans`` names the plans read (one per district); ``plan`` is the name when there is one.
+    """
+
+    plans: list[str]
     plan_status: str
     features: list[dict]
     number_matched: int
+
+    @property
+    def plan(self) -> str | None:
+        return self.plans[0] if len(self.plans) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -87,19 +94,27 @@ class FeatureSource:
 
     id_field: str
     fields: tuple[str, ...]
-    query: Callable[[Any], Select]  # plan row -> SELECT of fields + geometry (GeoJSON text)
+    query: Callable[[list[Any]], Select]  # plan rows -> SELECT of fields + geometry (GeoJSON text)
     geom: Any  # the geometry column, for bbox
     order: Any
-    filters: dict[str, ColumnElement] = field(default_factory=dict)
+    filters: dict[str, ColumnElement | None] = field(default_factory=dict)  # None: the selected column
     time: ColumnElement | None = None  # what datetime= filters; None: no time
     time_is_plan: bool = False  # datetime= picks the plan valid at that instant
 
 
-def _grids(plan: Any) -> Select:
+def _ids(plans: list[Any]) -> list[int]:
+    return [p.id for p in plans]
+
+
+def _districts(plans: list[Any]) -> list[int]:
+    return sorted({p.district_id for p in plans})
+
+
+def _grids(plans: list[Any]) -> Select:
     worker = (
         select(GridWorker.name, GridWorker.work_phone)
         .where(
-            GridWorker.district_id == plan.district_id,
+            GridWorker.district_id == GridPlan.district_id,
             GridWorker.grid_code == Grid.code,
             GridWorker.active,
         )
@@ -121,36 +136,38 @@ def _grids(plan: Any) -> Select:
             func.ST_AsGeoJSON(Grid.geom, 7).label("geometry"),
         )
         .select_from(Grid)
+        .join(GridPlan, GridPlan.id == Grid.plan_id)
         .outerjoin(Community, Grid.community_id == Community.id)
         .outerjoin(worker, true())
-        .where(Grid.plan_id == plan.id)
+        .where(Grid.plan_id.in_(_ids(plans)))
     )
 
 
-def _communities(plan: Any) -> Select:
+def _communities(plans: list[Any]) -> Select:
     return select(
         Community.community_id,
         Community.name,
         Community.admin_code,
         func.ST_AsGeoJSON(Community.geom, 7).label("geometry"),
-    ).where(Community.district_id == plan.district_id)
+    ).where(Community.district_id.in_(_districts(plans)))
 
 
-def _streets(plan: Any) -> Select:
+def _streets(plans: list[Any]) -> Select:
     return select(
         Barrier.id,
         Barrier.name,
         Barrier.barrier_class.label("class"),
         func.ST_AsGeoJSON(Barrier.geom, 7).label("geometry"),
-    ).where(Barrier.district_id == plan.district_id)
+    ).where(Barrier.district_id.in_(_districts(plans)))
 
 
-def _units(plan: Any) -> Select:
+def _units(plans: list[Any]) -> Select:
+    # a unit's counts as the plan has them (each plan keeps its own); the district's otherwise
     return (
         select(
             Unit.unit_id,
-            Unit.households,
-            Unit.population,
+            func.coalesce(GridAssignment.households, Unit.households).label("households"),
+            func.coalesce(GridAssignment.population, Unit.population).label("population"),
             Unit.compound,
             Community.community_id.label(C.COMMUNITY),
             Grid.code.label("grid"),
@@ -158,14 +175,28 @@ def _units(plan: Any) -> Select:
         )
         .select_from(Unit)
         .outerjoin(Community, Unit.community_id == Community.id)
-        .outerjoin(GridAssignment, and_(GridAssignment.unit_id == Unit.id, GridAssignment.plan_id == plan.id))
+        .outerjoin(GridAssignment, and_(GridAssignment.unit_id == Unit.id, GridAssignment.plan_id.in_(_ids(plans))))
         .outerjoin(Grid, Grid.id == GridAssignment.grid_id)
-        .where(Unit.district_id == plan.district_id)
+        .where(Unit.district_id.in_(_districts(plans)))
     )
 
 
-def _incidents(plan: Any) -> Select:
-    # reporter columns are personal data: not served as features (issue of incidents decides who may)
+def _incidents(plans: list[Any]) -> Select:
+    # reporter columns are personal data: not served as features (issue of incidents decides who may).
+    # An incident's grid is the one of the plans read that covers its point (the lowest id,
+    # as at intake): it follows the plan in force rather than the plan it came in under.
+    placed = (
+        select(Grid.code)
+        .join(GridPlan, GridPlan.id == Grid.plan_id)
+        .where(
+            Grid.plan_id.in_(_ids(plans)),
+            GridPlan.district_id == Incident.district_id,
+            func.ST_Covers(Grid.geom, Incident.geom),
+        )
+        .order_by(Grid.id)
+        .limit(1)
+        .lateral("placed")
+    )
     return (
         select(
             Incident.id,
@@ -173,12 +204,12 @@ def _incidents(plan: Any) -> Select:
             Incident.handling_class,
             Incident.status,
             Incident.reported_at,
-            Grid.code.label("grid"),
+            placed.c.code.label("grid"),
             func.ST_AsGeoJSON(Incident.geom, 7).label("geometry"),
         )
         .select_from(Incident)
-        .outerjoin(Grid, Grid.id == Incident.grid_id)
-        .where(Incident.district_id == plan.district_id)
+        .outerjoin(placed, true())
+        .where(Incident.district_id.in_(_districts(plans)))
     )
 
 
@@ -237,7 +268,7 @@ INCIDENT_SOURCE = FeatureSource(
         "category": Incident.category,
         "handling_class": Incident.handling_class,
         "status": Incident.status,
-        "grid": Grid.code,
+        "grid": None,  # the lateral's column, bound per query (see _conditions)
     },
     time=Incident.reported_at,
 )
@@ -251,13 +282,15 @@ def _feature(source: FeatureSource, r: Any) -> dict:
     return {"type": "Feature", "id": r[source.id_field], "geometry": r["geometry"], "properties": props}
 
 
-def _conditions(source: FeatureSource, filters: dict[str, str]) -> list[ColumnElement]:
+def _conditions(source: FeatureSource, filters: dict[str, str], query: Select) -> list[ColumnElement]:
     out = []
     for name, value in filters.items():
         if name not in source.filters:
             known = ", ".join(source.filters) or "none"
             raise InputError(f"unknown property filter {name!r}; this collection filters on: {known}", field=name)
         column = source.filters[name]
+        if column is None:  # computed per query (a lateral join's column)
+            column = query.selected_columns[name]
         if isinstance(column.type, Integer):
             try:
                 number = int(value)
@@ -275,6 +308,8 @@ def features(
     source: FeatureSource,
     *,
     plan: str | None = None,
+    district: str | None = None,
+    private: bool = False,
     bbox: BBox | None = None,
     filters: dict[str, str] | None = None,
     time: TimeFilter | None = None,
@@ -288,8 +323,13 @@ def features(
     source
         The collection (the ``source`` of one in :data:`tiles.catalogue.CATALOGUE`).
     plan
-        Plan name; ``None`` for the published plan (or, with ``time`` on grids, the plan
+        Plan name; ``None`` for every published plan (or, with ``time`` on grids, the plans
         published at that instant).
+    district
+        Only this district (name or id).
+    private
+        The reader may name drafts and archived plans (planners); see
+        :func:`gis.store.lookup.plans`.
     bbox
         ``(min_lon, min_lat, max_lon, max_lat)`` in EPSG:4326; only features intersecting it.
     filters
@@ -305,11 +345,11 @@ def features(
         For an unknown filter, a value of the wrong type, or a time filter on a
         collection without time.
     NotFoundError
-        For an unknown plan, or no plan published (at that time).
+        For an unknown plan or district, or no plan published (at that time).
     """
-    row = _plan_for(conn, source, plan, time)
-    query = source.query(row)
-    where = _conditions(source, filters or {})
+    plans = _plans_for(conn, source, plan, district, time, private)
+    query = source.query(plans)
+    where = _conditions(source, filters or {}, query)
     if bbox is not None:
         where.append(func.ST_Intersects(source.geom, func.ST_MakeEnvelope(*bbox, SRID)))
     if time is not None and source.time is not None:
@@ -320,37 +360,54 @@ def features(
     query = query.where(*where)
     matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = conn.execute(query.order_by(source.order).limit(limit).offset(offset)).mappings()
-    return FeaturePage(row.name, row.status, [_feature(source, r) for r in rows], int(matched))
+    status = ",".join(sorted({p.status for p in plans}))
+    return FeaturePage([p.name for p in plans], status, [_feature(source, r) for r in rows], int(matched))
 
 
-def feature(conn: Connection, source: FeatureSource, feature_id: str, *, plan: str | None = None) -> dict:
-    """One feature by id.
+def feature(
+    conn: Connection,
+    source: FeatureSource,
+    feature_id: str,
+    *,
+    plan: str | None = None,
+    district: str | None = None,
+    private: bool = False,
+) -> dict:
+    """One feature by id (among the plans :func:`features` would read).
 
     Raises
     ------
     NotFoundError
         When there is no such feature.
     """
-    row = _plan_for(conn, source, plan, None)
-    where = _conditions(source, {source.id_field: feature_id}) if source.id_field in source.filters else []
-    r = conn.execute(source.query(row).where(*where)).mappings().first()
+    plans = _plans_for(conn, source, plan, district, None, private)
+    query = source.query(plans)
+    where = _conditions(source, {source.id_field: feature_id}, query) if source.id_field in source.filters else []
+    r = conn.execute(query.where(*where).order_by(source.order)).mappings().first()
     if r is None:
-        raise NotFoundError(f"plan {row.name!r} has no feature {feature_id!r} in this collection")
+        raise NotFoundError(f"no feature {feature_id!r} in this collection")
     return _feature(source, r)
 
 
-def _plan_for(conn: Connection, source: FeatureSource, plan: str | None, time: TimeFilter | None) -> Any:
+def _plans_for(
+    conn: Connection,
+    source: FeatureSource,
+    plan: str | None,
+    district: str | None,
+    time: TimeFilter | None,
+    private: bool,
+) -> list[Any]:
+    at = None
     if time is not None and source.time is None:
         if not source.time_is_plan:
             raise InputError("this collection has no time; drop the datetime parameter", field="datetime")
         if not time.instant:
             raise InputError(
-                "for grids, datetime must be one instant (the plan published then), not an interval",
+                "for grids, datetime must be one instant (the plans published then), not an interval",
                 field="datetime",
             )
-        if plan is None:
-            return lookup.plan_at(conn, time.start)  # type: ignore[arg-type]
-    return lookup.plan(conn, plan, None)
+        at = time.start
+    return lookup.plans(conn, plan=plan, district=district, at=None if plan is not None else at, private=private)
 
 
 def grid_features(conn: Connection, **kwargs: Any) -> FeaturePage:
@@ -363,27 +420,30 @@ def community_features(conn: Connection, **kwargs: Any) -> FeaturePage:
     return features(conn, COMMUNITY_SOURCE, **kwargs)
 
 
-def grid_feature(conn: Connection, code: str, *, plan: str | None = None) -> dict:
+def grid_feature(conn: Connection, code: str, **kwargs: Any) -> dict:
     """One grid by code; see :func:`feature`."""
-    return feature(conn, GRID_SOURCE, code, plan=plan)
+    return feature(conn, GRID_SOURCE, code, **kwargs)
 
 
-def community_feature(conn: Connection, community_id: str, *, plan: str | None = None) -> dict:
+def community_feature(conn: Connection, community_id: str, **kwargs: Any) -> dict:
     """One community by id; see :func:`feature`."""
-    return feature(conn, COMMUNITY_SOURCE, community_id, plan=plan)
+    return feature(conn, COMMUNITY_SOURCE, community_id, **kwargs)
 
 
-def plan_extent(conn: Connection, *, plan: str | None = None) -> tuple[str, list[float] | None]:
-    """The plan's name and the lon/lat bounding box of its grids (``None`` when it has none)."""
-    row = lookup.plan(conn, plan, None)
+def plan_extent(
+    conn: Connection, *, plan: str | None = None, district: str | None = None, private: bool = False
+) -> tuple[list[str], list[float] | None]:
+    """The names of the plans read and the lon/lat bounding box of their grids (``None`` when none)."""
+    plans = lookup.plans(conn, plan=plan, district=district, private=private)
     box = conn.execute(
         select(
             func.ST_XMin(func.ST_Extent(Grid.geom)),
             func.ST_YMin(func.ST_Extent(Grid.geom)),
             func.ST_XMax(func.ST_Extent(Grid.geom)),
             func.ST_YMax(func.ST_Extent(Grid.geom)),
-        ).where(Grid.plan_id == row.id)
+        ).where(Grid.plan_id.in_([p.id for p in plans]))
     ).first()
+    names = [p.name for p in plans]
     if box is None or box[0] is None:
-        return row.name, None
-    return row.name, [float(v) for v in box]
+        return names, None
+    return names, [float(v) for v in box]

@@ -25,13 +25,13 @@ from sqlalchemy.engine import Connection
 from gis.errors import AmbiguousError, NotFoundError
 from gis.store.models import SRID, District, Grid, GridPlan, PlanStatus
 
-__all__ = ["AmbiguousError", "district", "district_id", "grid_code_at", "plan", "plan_at"]
+__all__ = ["VISIBLE_PLANS_SQL", "AmbiguousError", "district", "district_id", "grid_code_at", "plan", "plan_at", "plans"]
 
 _SHOWN_PLANS = 20  # enough to spot the one meant; the rest are counted
 
 
 def district(conn: Connection, name: str | int | None = None) -> Any:
-    """The district with this name or id, or the only one stored when ``name`` is ``None``.
+    """The district with this name or id (a number or its text), or the only one stored when ``name`` is ``None``.
 
     Returns
     -------
@@ -47,8 +47,12 @@ def district(conn: Connection, name: str | int | None = None) -> Any:
     """
     rows = conn.execute(select(District.id, District.name, District.working_crs).order_by(District.id)).all()
     if name is not None:
+        # a name first; then an id, given as a number or as its text (a query parameter)
         for row in rows:
-            if row.name == name or (isinstance(name, int) and row.id == name):
+            if row.name == name:
+                return row
+        for row in rows:
+            if str(row.id) == str(name):
                 return row
         what = f"with id {name}" if isinstance(name, int) else repr(name)
         raise NotFoundError(f"no district {what}; stored districts: {_districts(rows)}")
@@ -65,7 +69,8 @@ def district_id(conn: Connection, name: str | int | None = None) -> int:
 
 
 def plan(conn: Connection, name: str | None = None, district_id: int | None = None) -> Any:
-    """The plan named ``name``, or the published one when ``name`` is ``None``.
+    """One plan for planners' work: the plan named ``name`` (drafts and archived plans too), or
+    the published one when ``name`` is ``None``; see :func:`plans` for the rules.
 
     Parameters
     ----------
@@ -81,28 +86,90 @@ def plan(conn: Connection, name: str | None = None, district_id: int | None = No
     Raises
     ------
     NotFoundError
-        For an unknown name, or when no plan is published (the message lists the plans).
+        For an unknown name, or when no plan is published. The message names no other plan.
     AmbiguousError
-        When ``name`` is ``None`` and several districts have a published plan (field ``plan``).
+        When ``name`` is ``None`` and several districts have a published plan (field ``district``).
     """
-    query = select(GridPlan.id, GridPlan.name, GridPlan.district_id, GridPlan.status)
-    if district_id is not None:
-        query = query.where(GridPlan.district_id == district_id)
-    if name is not None:
-        row = conn.execute(query.where(GridPlan.name == name)).first()
-        if row is None:
-            where = "" if district_id is None else f" in district {district_id}"
-            raise NotFoundError(f"no plan named {name!r}{where}. {_available_plans(conn, district_id)}")
-        return row
+    rows = plans(conn, plan=name, district=district_id, private=True)
+    if len(rows) > 1:
+        raise AmbiguousError(f"several districts have a published plan: {_plans(rows)}; name one", field="district")
+    return rows[0]
+
+
+# Which plans a read is about. Every rule of plan visibility lives here, once in Python (plans) and once in SQL
+# (VISIBLE_PLANS_SQL, for the tile statement), side by side so they cannot drift apart:
+# - by default a read is about every published plan: the city is the union of its districts;
+# - ``district`` (a name, or an id as text) narrows to one district;
+# - ``plan`` names one plan; drafts and archived plans are visible to planners only, and to
+#   anyone else a plan they may not see is as unknown as a plan that does not exist;
+# - ``at`` picks the plans that were published at that instant (public history);
+# - a 404 names nothing but what was asked for.
+
+VISIBLE_PLANS_SQL = """
+    SELECT p.id, p.district_id FROM grid_plan AS p
+    WHERE CASE WHEN %(plan)s::text IS NULL THEN p.status = 'published'
+               ELSE p.name = %(plan)s::text AND (%(private)s::boolean OR p.status = 'published') END
+      AND (%(district)s::text IS NULL OR p.district_id IN (
+            SELECT d.id FROM district AS d WHERE d.name = %(district)s::text OR d.id::text = %(district)s::text))
+"""
+
+
+def plans(
+    conn: Connection,
+    *,
+    plan: str | None = None,
+    district: str | int | None = None,
+    at: datetime | None = None,
+    private: bool = False,
+) -> list[Any]:
+    """The plans a read is about (rows with ``id``, ``name``, ``district_id``, ``status``), by district.
+
+    Parameters
+    ----------
+    plan
+        One plan by name; ``None`` for the published plans (of every district).
+    district
+        Only this district (name or id).
+    at
+        With ``plan=None``: the plans that were published at this instant.
+    private
+        The reader may see drafts and archived plans by name (planners).
+
+    Raises
+    ------
+    NotFoundError
+        When nothing matches: an unknown district, a plan that does not exist or that the
+        reader may not see, or no published plan. The message names no other plan.
+    """
+    did = None if district is None else district_id(conn, district)
+    query = select(GridPlan.id, GridPlan.name, GridPlan.district_id, GridPlan.status).order_by(
+        GridPlan.district_id, GridPlan.id
+    )
+    if did is not None:
+        query = query.where(GridPlan.district_id == did)
+    where = "" if district is None else f" in district {str(district)!r}"
+    if plan is not None:
+        query = query.where(GridPlan.name == plan)
+        if not private:
+            query = query.where(GridPlan.status == PlanStatus.PUBLISHED)
+        rows = conn.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"no plan named {plan!r}{where}")
+        return rows
+    if at is not None:
+        query = query.where(
+            GridPlan.status.in_((PlanStatus.PUBLISHED, PlanStatus.ARCHIVED)),
+            GridPlan.valid_from <= at,
+            (GridPlan.valid_to.is_(None)) | (GridPlan.valid_to > at),
+        )
+        rows = conn.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"no plan was published{where} at {at.isoformat()}")
+        return rows
     rows = conn.execute(query.where(GridPlan.status == PlanStatus.PUBLISHED)).all()
     if not rows:
-        where = "" if district_id is None else f" for district {district_id}"
-        raise NotFoundError(
-            f"no plan is published{where}. {_available_plans(conn, district_id)} Name a plan, or publish one."
-        )
-    if len(rows) > 1:
-        raise AmbiguousError(f"several districts have a published plan: {_plans(rows)}; name one", field="plan")
-    return rows[0]
+        raise NotFoundError(f"no plan is published{where}")
+    return rows
 
 
 def plan_at(conn: Connection, at: datetime, district_id: int | None = None) -> Any:

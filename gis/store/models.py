@@ -263,13 +263,23 @@ class Grid(Base):
 
 
 class GridAssignment(Base):
-    """Which grid of a plan each unit belongs to."""
+    """Which grid of a plan each unit belongs to, with the unit's counts as that plan has them.
+
+    Counts belong to the plan: a district re-counted for a newer plan leaves older plans
+    computing with the numbers they were made from.
+    """
 
     __tablename__ = "grid_assignment"
+    __table_args__ = (
+        CheckConstraint("households >= 0", name="households_not_negative"),
+        CheckConstraint("population >= 0", name="population_not_negative"),
+    )
 
     plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True, index=True)
     grid_id: Mapped[int] = _fk("grid.id")
+    households: Mapped[int] = mapped_column(comment="the unit's households as this plan counts them")
+    population: Mapped[int] = mapped_column(comment="the unit's population as this plan counts them")
 
 
 class GridWorker(Base):

@@ -150,20 +150,8 @@ def test_every_personal_route_exists_and_needs_a_role(client):
 
 
 def _a_move(store: URL, plan: str) -> tuple[str, str]:
-    """A unit of the plan and another grid of its community."""
-    engine = create_engine(store)
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                """
-                SELECT u.unit_id, h.code FROM grid_plan p
-                JOIN grid g ON g.plan_id = p.id
-                JOIN grid h ON h.plan_id = p.id AND h.id <> g.id AND h.community_id = g.community_id
-                JOIN grid_assignment x ON x.grid_id = g.id JOIN unit u ON u.id = x.unit_id
-                WHERE p.name = :plan AND g.n_units > 1 ORDER BY u.unit_id, h.code LIMIT 1
-                """
-            ),
-            {"plan": plan},
-        ).one()
-    engine.dispose()
-    return row.unit_id, row.code
+    """A unit of the plan and another grid of its community it shares an edge with (edits keep grids whole)."""
+    from tests.api.test_plans import boundary_move
+
+    unit, _, to_code, _ = boundary_move(store, plan)
+    return unit, to_code

@@ -107,7 +107,7 @@ def test_bad_edits_are_explained(planning):
         "/plans/draft/assignment", json={"units": ["nope"], "grid": "x", "version": version}, headers=headers
     )
     assert r.status_code == 404 and "no grid 'x'" in r.json()["description"]
-    code = client.get("/collections/grids/items?plan=draft&limit=1").json()["features"][0]["id"]
+    code = client.get("/collections/grids/items?plan=draft&limit=1", headers=headers).json()["features"][0]["id"]
     r = client.patch(
         "/plans/draft/assignment", json={"units": ["nope"], "grid": code, "version": version}, headers=headers
     )

@@ -164,17 +164,17 @@ def test_publishing_archives_the_previous_plan(db_conn: Connection, district: in
 
 def test_draft_is_published_later(db_conn: Connection, district: int) -> None:
     save(db_conn, district, "draft-1", publish=False)
-    with pytest.raises(NotFoundError, match=r"no plan is published.*'draft-1' \(draft, district 'Daan'\)"):
+    with pytest.raises(NotFoundError, match=r"^no plan is published$"):
         read_grids(db_conn)
     publish_plan(db_conn, plan="draft-1")
     assert read_grids(db_conn).attrs["plan"] == "draft-1"
-    with pytest.raises(ConflictError, match="is published; only a draft can be published"):
+    with pytest.raises(ConflictError, match="is published already"):
         publish_plan(db_conn, plan="draft-1")
 
 
-def test_unknown_plan_lists_the_stored_ones(db_conn: Connection, district: int) -> None:
+def test_unknown_plan_names_no_other_plan(db_conn: Connection, district: int) -> None:
     save(db_conn, district, "v1")
-    with pytest.raises(NotFoundError, match=r"no plan named 'v9'\. Available plans: 'v1' \(published"):
+    with pytest.raises(NotFoundError, match=r"^no plan named 'v9'$"):
         read_grids(db_conn, plan="v9")
 
 
