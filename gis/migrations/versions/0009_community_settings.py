@@ -5,8 +5,8 @@ and the sheets then fall back to the service-hours default and print no office n
 They live on ``community`` because a plan load inserts only communities it has not
 stored yet, so the settings survive every later load.
 
-Revision ID: 0008b_community_settings
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 01:20:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008b_community_settings"
-down_revision: str | Sequence[str] | None = "0007"
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
