@@ -29,13 +29,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from api.routes.map import VENDOR
+from api.routes.public import contact_fields
 from api.style import map_style
 from gis.errors import InputError
 from gis.store.models import Barrier, Community, Grid, GridPlan, PlanStatus
 from tiles.archive import ArchiveSummary, write_public_archive
-from tiles.paper.poster import NO_WORKER, Poster, read_poster
+from tiles.paper.poster import read_poster
 
-__all__ = ["SiteSummary", "export_public_site", "static_contact"]
+__all__ = ["SiteSummary", "export_public_site"]
 
 PMTILES_JS = VENDOR.parents[1] / "pmtiles" / "dist" / "pmtiles.js"
 _FILES = ("index.html", "style.json", "tiles.pmtiles", "assets", "data", "photos")
@@ -49,27 +50,6 @@ class SiteSummary:
     grids: int
     photos: int
     archive: ArchiveSummary
-
-
-def static_contact(poster: Poster, photo: str | None) -> dict:
-    """A grid's public contact (the keys of ``/public/contacts/{code}`` without the service's links)."""
-    c = poster.contact
-    worker = None
-    if c is not None:
-        worker = {"name": c.name, "work_phone": c.work_phone, "duties": c.duties, "photo": photo}
-    phone = f" {poster.office_phone}" if poster.office_phone else ""
-    return {
-        "code": poster.code,
-        "grid": poster.grid_name,
-        "community": poster.community_name,
-        "households": poster.households,
-        "population": poster.population,
-        "service_hours": poster.service_hours,
-        "worker": worker,
-        "call_instead": None if c is not None else f"{NO_WORKER}（{poster.community_name}{phone}）",
-        "office_phone": poster.office_phone,
-        "bbox": list(poster.bounds) if poster.bounds else None,
-    }
 
 
 def _search_index(conn: Connection, contacts: dict[str, dict]) -> list[dict]:
@@ -150,7 +130,7 @@ def export_public_site(conn: Connection, folder: Path, *, minzoom: int = 10, max
             name = hashlib.sha256(poster.contact.photo).hexdigest()[:24] + ".jpg"
             (photos / name).write_bytes(poster.contact.photo)
             photo, count = f"photos/{name}", count + 1
-        contacts[code] = static_contact(poster, photo)
+        contacts[code] = contact_fields(poster, photo)
     data = folder / "data"
     data.mkdir()
     (data / "contacts.json").write_text(json.dumps(contacts, ensure_ascii=False), encoding="utf-8")

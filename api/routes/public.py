@@ -35,7 +35,7 @@ from tiles.paper.community_sheet import read_community_sheet, render_community_s
 from tiles.paper.poster import NO_WORKER, Poster, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
-__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders"]
+__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields"]
 
 router = APIRouter(tags=["public"])
 
@@ -304,18 +304,13 @@ def grid_worker_photo(request: Request, conn: Conn, code: str) -> Response:
     return Response(contact.photo, media_type="image/jpeg", headers=headers)
 
 
-def _contact(request: Request, poster: Poster) -> dict:
-    base = _base(request)
-    code = quote(poster.code, safe="")
+def contact_fields(poster: Poster, photo: str | None) -> dict:
+    """A grid's public contact without the service's links (what the static export holds too)."""
     c = poster.contact
     worker = None
     if c is not None:
-        worker = {
-            "name": c.name,
-            "work_phone": c.work_phone,
-            "duties": c.duties,
-            "photo": f"{base}/grids/{code}/worker-photo" if c.photo else None,
-        }
+        worker = {"name": c.name, "work_phone": c.work_phone, "duties": c.duties, "photo": photo}
+    phone = f" {poster.office_phone}" if poster.office_phone else ""
     return {
         "code": poster.code,
         "grid": poster.grid_name,
@@ -324,9 +319,18 @@ def _contact(request: Request, poster: Poster) -> dict:
         "population": poster.population,
         "service_hours": poster.service_hours,
         "worker": worker,
-        "call_instead": None if c is not None else _call_instead(poster),
+        "call_instead": None if c is not None else f"{NO_WORKER}（{poster.community_name}{phone}）",
         "office_phone": poster.office_phone,
         "bbox": list(poster.bounds) if poster.bounds else None,
+    }
+
+
+def _contact(request: Request, poster: Poster) -> dict:
+    base = _base(request)
+    code = quote(poster.code, safe="")
+    photo = f"{base}/grids/{code}/worker-photo" if poster.contact is not None and poster.contact.photo else None
+    return {
+        **contact_fields(poster, photo),
         "links": {
             "page": _page_url(request, poster.code),
             "poster_pdf": f"{base}/grids/{code}/poster.pdf",
@@ -334,11 +338,6 @@ def _contact(request: Request, poster: Poster) -> dict:
             "cards_pdf": f"{base}/grids/{code}/cards.pdf",
         },
     }
-
-
-def _call_instead(poster: Poster) -> str:
-    phone = f" {poster.office_phone}" if poster.office_phone else ""
-    return f"{NO_WORKER}（{poster.community_name}{phone}）"
 
 
 @router.get(

@@ -85,7 +85,7 @@ def test_searching_a_grid_without_a_worker_says_whom_to_call(browser, site):
     page.fill("#code", "NOPE")
     page.click("#search button[type=submit]")
     page.wait_for_function("document.querySelector('#panel').innerText.includes('NOPE')")
-    assert "No grid has the code NOPE" in page.inner_text("#panel")
+    assert "Nothing matches “NOPE”" in page.inner_text("#panel")
     page.close()
 
 
