@@ -522,8 +522,8 @@ def write_plan(
     counts = None
     if C.HOUSEHOLDS in assignment.columns and C.POPULATION in assignment.columns:
         counts = (
-            _counts(assignment, C.HOUSEHOLDS, "assignment", unit_ids),
-            _counts(assignment, C.POPULATION, "assignment", unit_ids),
+            _counts(assignment, C.HOUSEHOLDS, "assignment", C.UNIT_ID),
+            _counts(assignment, C.POPULATION, "assignment", C.UNIT_ID),
         )
     with atomic(conn):
         _lock_district(conn, district_id)
