@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from gis import clock
 from gis.errors import InputError, NotFoundError
-from gis.plans.store import _resolve_plan
+from gis.plans.store import _resolve_plan, resolve_plans
 from gis.store.models import SRID, Barrier, Community, District, Grid, GridAssignment, GridPlan, PlanStatus, Unit
 from gis.workers.store import PostedContact, posted_contact
 from tiles.paper.mapsvg import ACCENT, GridMap, Street, grid_map_svg, view_box
@@ -296,13 +296,13 @@ def community_grid_codes(conn: Connection, community: str, *, plan: str | None =
     NotFoundError
         When the plan has no grids of that community.
     """
-    plan_row = _resolve_plan(conn, plan, None)
+    plans = resolve_plans(conn, plan=plan, private=True)  # every published plan of the city by default
     codes = (
         conn.execute(
             select(Grid.code)
             .join(Community, Community.id == Grid.community_id)
             .where(
-                Grid.plan_id == plan_row.id,
+                Grid.plan_id.in_([p.id for p in plans]),
                 (Community.community_id == community) | (Community.admin_code == community),
             )
             .order_by(Grid.code)
@@ -313,11 +313,12 @@ def community_grid_codes(conn: Connection, community: str, *, plan: str | None =
     if not codes:
         known = conn.execute(
             select(Community.community_id, Community.name)
-            .where(Community.district_id == plan_row.district_id)
+            .where(Community.district_id.in_([p.district_id for p in plans]))
             .order_by(Community.community_id)
         ).all()
         shown = ", ".join(f"{c} ({n})" for c, n in known[:20]) or "none"
-        raise NotFoundError(f"plan {plan_row.name!r} has no grids of community {community!r}; communities: {shown}")
+        names = ", ".join(repr(p.name) for p in plans)
+        raise NotFoundError(f"plan {names} has no grids of community {community!r}; communities: {shown}")
     return list(codes)
 
 
