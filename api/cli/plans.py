@@ -103,25 +103,26 @@ def publish(
     console.print(f"published {name}")
 
 
+def _change(name: str, db: str | None, verb: str) -> None:
+    """Archive or delete a plan for the shell user (``cli:<user>`` in the audit log)."""
+    from gis.plans.store import archive_plan, delete_plan
+    from gis.store.audit import cli_actor
+
+    change = {"archived": archive_plan, "deleted": delete_plan}[verb]
+    with store_connection(db) as conn:
+        change(conn, plan=name, actor=cli_actor())
+    console.print(f"{verb} {name}")
+
+
 @app.command()
 @handle_errors
 def archive(name: Annotated[str, typer.Argument(help="The published plan to archive.")], db: DbOpt = None) -> None:
     """Archive the published plan: its district leaves the public map until a plan is published again."""
-    from gis.plans.store import archive_plan
-    from gis.store.audit import cli_actor
-
-    with store_connection(db) as conn:
-        archive_plan(conn, plan=name, actor=cli_actor())
-    console.print(f"archived {name}")
+    _change(name, db, "archived")
 
 
 @app.command()
 @handle_errors
 def delete(name: Annotated[str, typer.Argument(help="The draft to delete.")], db: DbOpt = None) -> None:
     """Delete a draft plan with its grids (published and archived plans are history and stay)."""
-    from gis.plans.store import delete_plan
-    from gis.store.audit import cli_actor
-
-    with store_connection(db) as conn:
-        delete_plan(conn, plan=name, actor=cli_actor())
-    console.print(f"deleted {name}")
+    _change(name, db, "deleted")

@@ -591,14 +591,20 @@ def publish_plan(conn: Connection, *, plan: str, actor: str | None = None, check
         When the plan fails a check; its ``report`` lists the offending grids and units.
     """
     with atomic(conn):
-        row = lookup.plan(conn, plan)
-        _lock_district(conn, row.district_id)
+        row = _locked_plan(conn, plan)
         if check:
             from gis.plans.edits import check_plan  # edits builds on this module
 
             check_plan(conn, row.id, raise_invalid=True)
         _publish(conn, row.id, row.district_id, acting_user(conn, actor))
     return row.id
+
+
+def _locked_plan(conn: Connection, plan: str) -> Any:
+    """The plan a life-cycle change acts on (id, district_id, status), its district locked against other writers."""
+    row = lookup.plan(conn, plan)
+    _lock_district(conn, row.district_id)
+    return row
 
 
 def archive_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
@@ -615,8 +621,7 @@ def archive_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
         When the plan is not published (a draft is deleted instead, an archived one stays).
     """
     with atomic(conn):
-        row = lookup.plan(conn, plan)
-        _lock_district(conn, row.district_id)
+        row = _locked_plan(conn, plan)
         if row.status != PlanStatus.PUBLISHED:
             hint = "delete a draft instead" if row.status == PlanStatus.DRAFT else "it is archived already"
             raise ConflictError(f"Plan {plan!r} is {row.status}; only the published plan can be archived ({hint}).")
@@ -648,8 +653,7 @@ def delete_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int
         When the plan is not a draft.
     """
     with atomic(conn):
-        row = lookup.plan(conn, plan)
-        _lock_district(conn, row.district_id)
+        row = _locked_plan(conn, plan)
         if row.status != PlanStatus.DRAFT:
             raise ConflictError(
                 f"Plan {plan!r} is {row.status}; only a draft can be deleted (archive a published plan instead)."

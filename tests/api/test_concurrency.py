@@ -64,7 +64,11 @@ def live(store: URL) -> Iterator[str]:
 
 
 def _two_moves(store: URL) -> list[tuple[str, str, str]]:
-    """Two units of different grids of 'draft', each with another grid of its community: (unit, from, to)."""
+    """Two units of different grids of 'draft', each with another grid of its community it borders: (unit, from, to).
+
+    Legal moves: the unit shares an edge with the target and its grid stays in one piece without it
+    (edits that split a grid are refused).
+    """
     engine = create_engine(store)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -74,7 +78,10 @@ def _two_moves(store: URL) -> list[tuple[str, str, str]]:
                 FROM grid_plan p JOIN grid g ON g.plan_id = p.id
                 JOIN grid h ON h.plan_id = p.id AND h.id <> g.id AND h.community_id = g.community_id
                 JOIN grid_assignment x ON x.grid_id = g.id JOIN unit u ON u.id = x.unit_id
-                WHERE p.name = 'draft' AND g.n_units > 1 ORDER BY g.code, u.unit_id, h.code LIMIT 2
+                WHERE p.name = 'draft' AND g.n_units > 1 AND u.compound IS NULL
+                  AND ST_Length(ST_Intersection(ST_Boundary(u.geom), ST_Boundary(h.geom))::geography) > 5
+                  AND ST_NumGeometries(ST_Difference(g.geom, u.geom)) = 1
+                ORDER BY g.code, u.unit_id, h.code LIMIT 2
                 """
             )
         ).all()

@@ -162,6 +162,14 @@ def populate(conn: Connection, *, plan: str) -> dict[str, Any]:
         text("UPDATE unit SET households = :h, population = :p WHERE district_id = :d AND unit_id = :u"),
         {"h": UNIT_COUNTS[0], "p": UNIT_COUNTS[1], "d": district_id, "u": units[0]},
     )
+    # the plans' own counts of that unit too (each plan keeps the counts it was made from)
+    conn.execute(
+        text(
+            "UPDATE grid_assignment SET households = :h, population = :p "
+            "WHERE unit_id = (SELECT id FROM unit WHERE district_id = :d AND unit_id = :u)"
+        ),
+        {"h": UNIT_COUNTS[0], "p": UNIT_COUNTS[1], "d": district_id, "u": units[0]},
+    )
     job = conn.execute(
         text("INSERT INTO job (id, kind, params) VALUES ('probejob0001', 'partition', '{}') RETURNING id")
     ).scalar_one()

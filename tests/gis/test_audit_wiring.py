@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gis.errors import ConflictError
 from gis.plans.edits import move_units
 from gis.plans.store import ACTOR_OPTION, acting_user, publish_plan
 from gis.store.audit import cli_actor, list_entries
-from tests.gis.test_store import district, save  # noqa: F401 - the district fixture
+from tests.gis.test_store import assignment, district, grids, rect, save  # noqa: F401 - the district fixture
 
 pytestmark = pytest.mark.usefixtures("district")
 
@@ -25,7 +26,7 @@ def test_a_publish_is_recorded_with_the_plan_it_replaced(db_conn, district):  # 
 
 def test_a_refused_publish_leaves_no_entry(db_conn, district):  # noqa: F811
     save(db_conn, district, "v1", publish=True)
-    with pytest.raises(ConflictError, match=r"'v1' .* is published; only a draft"):
+    with pytest.raises(ConflictError, match=r"'v1' .* is published already"):
         publish_plan(db_conn, plan="v1")
     assert len(list_entries(db_conn, action="plan.publish")) == 1
 
@@ -37,17 +38,22 @@ def test_the_actor_defaults_to_the_connections_user_then_the_shell_user(db_conn)
 
 
 def test_an_edit_is_recorded_but_a_dry_run_is_not(db_conn, district):  # noqa: F811
-    save(db_conn, district, "draft", publish=False)
-    move_units(db_conn, "draft", ["u2"], "G2", version=1, dry_run=True, actor="eve")
+    # u1 and u2 of community c1 in grids G1 and G3: moving u2 into G1 is an edit the checks allow
+    three = grids()
+    three = pd.concat([three, three.iloc[[0]].assign(code="G3")], ignore_index=True)
+    three.loc[0, "geometry"], three.loc[2, "geometry"] = rect(0, 10), rect(10, 20)
+    split = assignment().assign(code=["G1", "G3", "G2", "G2"])
+    save(db_conn, district, "draft", publish=False, grids=three, assignment=split)
+    move_units(db_conn, "draft", ["u2"], "G1", version=1, dry_run=True, actor="eve")
     assert list_entries(db_conn, action="plan.edit") == []
-    move_units(db_conn, "draft", ["u2"], "G2", version=1, actor="eve")
+    move_units(db_conn, "draft", ["u2"], "G1", version=1, actor="eve")
     (entry,) = list_entries(db_conn, action="plan.edit")
     assert entry.actor == "eve"
     assert entry.detail == {
         "plan": "draft",
         "moved": 1,
         "units": ["u2"],
-        "grid": "G2",
+        "grid": "G1",
         "version": [1, 2],
-        "retired": [],
+        "retired": ["G3"],
     }

@@ -276,13 +276,13 @@ def community_grid_codes(conn: Connection, community: str, *, plan: str | None =
     NotFoundError
         When the plan has no grids of that community.
     """
-    plan_row = lookup.plan(conn, plan, None)
+    plans = lookup.plans(conn, plan=plan, private=True)  # every published plan of the city by default
     codes = (
         conn.execute(
             select(Grid.code)
             .join(Community, Community.id == Grid.community_id)
             .where(
-                Grid.plan_id == plan_row.id,
+                Grid.plan_id.in_([p.id for p in plans]),
                 (Community.community_id == community) | (Community.admin_code == community),
             )
             .order_by(Grid.code)
@@ -293,11 +293,12 @@ def community_grid_codes(conn: Connection, community: str, *, plan: str | None =
     if not codes:
         known = conn.execute(
             select(Community.community_id, Community.name)
-            .where(Community.district_id == plan_row.district_id)
+            .where(Community.district_id.in_([p.district_id for p in plans]))
             .order_by(Community.community_id)
         ).all()
         shown = ", ".join(f"{c} ({n})" for c, n in known[:20]) or "none"
-        raise NotFoundError(f"plan {plan_row.name!r} has no grids of community {community!r}; communities: {shown}")
+        names = ", ".join(repr(p.name) for p in plans)
+        raise NotFoundError(f"plan {names} has no grids of community {community!r}; communities: {shown}")
     return list(codes)
 
 

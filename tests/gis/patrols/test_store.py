@@ -171,7 +171,9 @@ def test_weekly_report_counts_patrols_and_incidents(db_conn, district):
         db_conn.execute(
             text(
                 "INSERT INTO incident (district_id, category, handling_class, status, reported_at, grid_id, geom) "
-                "VALUES (:d, 'sanitation', 'street', :s, :t, :g, ST_SetSRID(ST_MakePoint(114.08, 22.54), 4326))"
+                # a point inside grid A: an incident's grid is where its point lies
+                "VALUES (:d, 'sanitation', 'street', :s, :t, :g, "
+                "(SELECT ST_PointOnSurface(geom) FROM grid WHERE id = :g))"
             ),
             {"d": did, "s": status, "t": when, "g": grid_a},
         )
