@@ -26,10 +26,9 @@ Runner = Callable[[Iterable[ContainerJob]], Iterable[ContainerOutput]]  # as par
 
 __all__ = ["POOL_MIN_CONTAINERS", "POOL_MIN_UNITS", "default_runner", "pool_runner", "usable_cpus"]
 
-# Below these a pool costs more than it saves: starting two processes and shipping each
-# container's units there takes about 0.1 s, and one village takes a few milliseconds.
-# Measured on Taipei nested in villages (11,490 units, 456 containers), two processes
-# finished the whole command in about 0.6 of the time of one.
+# Below these a pool is not worth forking for: a few communities leave one process idle, and a
+# small district is quick anyway (Da'an's 1,270 units as one container: about a second).
+# Taipei nested in villages (11,490 units, 456 containers) is far above both.
 POOL_MIN_UNITS = 3000
 POOL_MIN_CONTAINERS = 8
 IN_FLIGHT_PER_WORKER = 2
