@@ -136,11 +136,11 @@ def redivide_community(
             raise NotFoundError(f"community {community!r} holds no units in the district of plan {plan!r}")
         communities = read_district_communities(conn, row.district_id)
         communities = communities[communities[C.COMMUNITY_ID] == community]
-        before = pd.DataFrame(
+        assigned = pd.DataFrame(
             conn.execute(
                 text(
                     """
-                    SELECT u.unit_id, g.code FROM unit u
+                    SELECT u.unit_id, g.code, x.households, x.population FROM unit u
                     JOIN grid_assignment x ON x.unit_id = u.id AND x.plan_id = :p
                     JOIN grid g ON g.id = x.grid_id
                     WHERE u.community_id = :c
@@ -148,8 +148,13 @@ def redivide_community(
                 ),
                 {"p": row.id, "c": community_pk},
             ).all(),
-            columns=[C.UNIT_ID, C.GRID_CODE],
+            columns=[C.UNIT_ID, C.GRID_CODE, C.HOUSEHOLDS, C.POPULATION],
         )
+        # the draft's own counts (each plan keeps the counts it was made from), not the district's newest
+        own = assigned.set_index(C.UNIT_ID)
+        for column in (C.HOUSEHOLDS, C.POPULATION):
+            units[column] = units[C.UNIT_ID].map(own[column]).fillna(units[column]).astype(int)
+        before = assigned[[C.UNIT_ID, C.GRID_CODE]]
         codes_here = set(before[C.GRID_CODE])
         foreign = [c for c in locked if c not in codes_here]
         if foreign:

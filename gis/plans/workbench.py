@@ -168,8 +168,8 @@ def copy_plan(conn: Connection, source: str, name: str, *, actor: str | None = N
         conn.execute(
             text(
                 """
-                INSERT INTO grid_assignment (plan_id, unit_id, grid_id)
-                SELECT :p, x.unit_id, n.id FROM grid_assignment x
+                INSERT INTO grid_assignment (plan_id, unit_id, grid_id, households, population)
+                SELECT :p, x.unit_id, n.id, x.households, x.population FROM grid_assignment x
                 JOIN grid o ON o.id = x.grid_id
                 JOIN grid n ON n.plan_id = :p AND n.code = o.code
                 WHERE x.plan_id = :s

@@ -23,12 +23,12 @@ from typer.testing import CliRunner, Result
 
 from api.app import create_app
 from api.cli import app
-from api.cli.partition_cmd import partition_files
 from api.settings import Settings
 from gis import columns as C
 from gis.cluster import DATABASE
 from gis.incidents.store import create_incident, grid_counts
 from gis.io import read_communities, read_units
+from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 from gis.plans.files import read_plan_file
 from gis.plans.load import store_plan
 from gis.store import begin, create_engine
@@ -75,7 +75,7 @@ def taipei(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 def _partition(out: Path, district: str, units: Path, *, target: str | None = None) -> Path:
     path = out / f"{target or district}.gpkg"
-    partition_files(
+    inputs = PartitionInputs(
         units,
         id_field=C.UNIT_ID,
         households_field=C.HOUSEHOLDS,
@@ -83,9 +83,9 @@ def _partition(out: Path, district: str, units: Path, *, target: str | None = No
         communities=out / f"{district}-villages.gpkg",
         community_id=C.COMMUNITY_ID,
         community_name=C.COMMUNITY_NAME,
-        out=path,
         crs="EPSG:3826",
     )
+    run_partition(inputs, PartitionOutputs(path))
     return path
 
 

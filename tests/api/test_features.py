@@ -43,7 +43,7 @@ def test_a_draft_plan_by_name_for_planners_only(client, tokens):
     assert client.get("/collections/grids/items", params={"plan": "v0"}, headers=planner).json()["plan"] == "v0"
     for who in ({}, {"Authorization": f"Bearer {tokens['analyst']}"}):
         hidden = client.get("/collections/grids/items", params={"plan": "v0"}, headers=who)
-        assert hidden.status_code == 404 and hidden.json()["description"] == "No plan named 'v0'."
+        assert hidden.status_code == 404 and hidden.json()["description"] == "no plan named 'v0'"
 
 
 def test_unknown_plan_is_404_naming_no_other_plan(client):
@@ -154,7 +154,7 @@ def test_datetime_picks_the_plan_published_then(client):
     current = client.get("/collections/grids/items", params={"datetime": now.isoformat(), "limit": 1}).json()
     assert current["plan"] == "v1"
     early = client.get("/collections/grids/items", params={"datetime": "2000-01-01T00:00:00Z"})
-    assert early.status_code == 404 and "No plan was published at 2000-01-01" in early.json()["description"]
+    assert early.status_code == 404 and "no plan was published at 2000-01-01" in early.json()["description"]
     interval = client.get("/collections/grids/items", params={"datetime": f"{(now - timedelta(days=1)).date()}/.."})
     assert interval.status_code == 400
     nonsense = client.get("/collections/grids/items", params={"datetime": "yesterday"})

@@ -46,7 +46,7 @@ def test_drafts_are_hidden_from_everyone_but_planners(life):
     client, headers = life["client"], life["headers"]
     for who in ({}, headers["analyst"]):
         items = client.get("/collections/grids/items", params={"plan": "two"}, headers=who)
-        assert items.status_code == 404 and items.json()["description"] == "No plan named 'two'."
+        assert items.status_code == 404 and items.json()["description"] == "no plan named 'two'"
         tile = client.get("/collections/grids/tiles/WebMercatorQuad/0/0/0", params={"plan": "two"}, headers=who)
         assert tile.status_code == 404 and "one" not in tile.text
         shared = client.get("/tiles/WebMercatorQuad/0/0/0", params={"plan": "two"}, headers=who)
@@ -129,7 +129,7 @@ def test_publish_archive_roll_back_and_history(life):
     result = _cli(life, "plans", "archive", "two")
     assert result.exit_code == 0, result.output
     gone = client.get("/collections/grids/items")
-    assert gone.status_code == 404 and gone.json()["description"] == "No plan is published."
+    assert gone.status_code == 404 and gone.json()["description"] == "no plan is published"
     assert client.get("/collections/grids/tiles/WebMercatorQuad/0/0/0").status_code == 204
     assert client.post("/plans/two/archive", headers=planner).status_code == 409
     # roll-back: the archived plan is published again

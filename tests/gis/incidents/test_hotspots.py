@@ -71,5 +71,5 @@ def test_vancouver_hotspots_per_neighbourhood_and_per_hexagon(db_conn, shared_da
     )
     assert cells.crs.to_epsg() == 4326 and set(cells["confidence"]) <= {0, 90, 95, 99}
     assert 0 < cells["incidents"].sum() < stored and (cells["hotspot"] == "hot").any()
-    with pytest.raises(NotFoundError, match="No district 'taipei'"):
+    with pytest.raises(NotFoundError, match="no district 'taipei'"):
         incident_hotspots(db_conn, district="taipei")
