@@ -110,7 +110,9 @@ def write_public_archive(conn: Connection, path: Path, *, minzoom: int = 10, max
         writer = Writer(f)
         for z, x, y in tiles_in(bounds, minzoom, maxzoom):
             layers = [layer for layer in PUBLIC_LAYERS if layer.minzoom <= z <= layer.maxzoom]
-            body = conn.exec_driver_sql(statement(layers), {"z": z, "x": x, "y": y, "plan": None, "district": None, "private": False, "limit": 0}).scalar()
+            # every published plan of the city, as the public sees it
+            scope = {"plan": None, "district": None, "private": False, "limit": 0}
+            body = conn.exec_driver_sql(statement(layers), {"z": z, "x": x, "y": y, **scope}).scalar()
             if not body:
                 continue
             writer.write_tile(zxy_to_tileid(z, x, y), gzip.compress(bytes(body), mtime=0))
