@@ -890,7 +890,7 @@ def _lock_district(conn: Connection, district_id: int) -> None:
     # Serialises writers of one district: two publishes never both see "no published plan".
     found = conn.execute(select(_district.c.id).where(_district.c.id == district_id).with_for_update()).scalar()
     if found is None:
-        lookup.district(conn, district_id)  # raises NotFoundError listing the stored districts
+        lookup.district(conn, district_id)  # raises NotFoundError for an unknown district
 
 
 def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:

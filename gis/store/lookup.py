@@ -41,7 +41,7 @@ def district(conn: Connection, name: str | int | None = None) -> Any:
     Raises
     ------
     NotFoundError
-        For an unknown name or id (the message lists the stored districts), or when none is stored.
+        For an unknown name or id (naming no other district), or when none is stored.
     AmbiguousError
         When ``name`` is ``None`` and several districts are stored (field ``district``).
     """
@@ -55,7 +55,7 @@ def district(conn: Connection, name: str | int | None = None) -> Any:
             if str(row.id) == str(name):
                 return row
         what = f"with id {name}" if isinstance(name, int) else repr(name)
-        raise NotFoundError(f"no district {what}; stored districts: {_districts(rows)}")
+        raise NotFoundError(f"no district {what}")  # names no other: a 404 tells nothing not asked for
     if not rows:
         raise NotFoundError("no district is stored yet; load a plan first")
     if len(rows) > 1:

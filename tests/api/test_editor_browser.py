@@ -178,7 +178,7 @@ def test_editor_walks_a_planner_through_a_draft(browser, workbench, shots):
     page.wait_for_function("window.__commgrid.map.loaded()")
     click_unit(page, far)
     text_shown = message(page, "^refused")
-    assert "not contiguous" in text_shown
+    assert "would not be contiguous" in text_shown
     assert page.evaluate("window.__commgrid.refused.units") == [far]
     assert page.locator(".refusal").count() == 1  # the reason, on the map
     assert page.evaluate("window.__commgrid.plan.version") == 2

@@ -251,7 +251,7 @@ def test_district_errors(db_conn: Connection, district: int) -> None:
         write_district(db_conn, name="Zhongshan", working_crs=CRS, boundary_geom=rect(0, 40))
     with pytest.raises(InputError, match="'EPSG:4326' is not projected"):
         write_district(db_conn, name="Zhongshan", working_crs="EPSG:4326", boundary_geom=LONLAT_BOX)
-    with pytest.raises(NotFoundError, match=r"no district with id 999999; stored districts: 'Daan'"):
+    with pytest.raises(NotFoundError, match=r"^no district with id 999999$"):
         write_communities(db_conn, 999_999, communities())
 
 
