@@ -11,6 +11,7 @@ from sqlalchemy import text
 from api.dependencies import Conn
 from gis.errors import CommgridError, InputError
 from gis.store.backup import schema_problems
+from tiles.matrix import MAX_ZOOM, TMS_ID
 
 __all__ = [
     "CONFLICT",
@@ -19,6 +20,10 @@ __all__ = [
     "NOT_MODIFIED",
     "ErrorBody",
     "IdPath",
+    "TmsParam",
+    "XParam",
+    "YParam",
+    "ZParam",
     "plan_version",
     "reject_nul",
     "router",
@@ -27,6 +32,12 @@ __all__ = [
 # Stored ids are PostgreSQL integers; a larger one names nothing, and asking would be an error.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+# The path of a tile: /{tms_id}/{z}/{y}/{x}
+TmsParam = Annotated[str, Path(description="tile matrix set id", examples=[TMS_ID])]
+ZParam = Annotated[int, Path(description="zoom level (tileMatrix)", ge=0, le=MAX_ZOOM)]
+YParam = Annotated[int, Path(description="tile row, from the north", ge=0)]
+XParam = Annotated[int, Path(description="tile column, from the west", ge=0)]
 
 
 async def reject_nul(request: Request) -> None:
@@ -130,6 +141,8 @@ class StoreDamagedError(CommgridError):
     """The database answers but does not hold commgrid's schema (tables or columns missing)."""
 
     http_status = 503
+
+
 def plan_version(version: int | None, if_match: str | None) -> int:
     """The plan version a request was made against: from the body, else from an If-Match ETag."""
     if version is None and if_match is not None:
