@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -18,8 +18,11 @@ __all__ = [
     "ERROR_RESPONSES",
     "MAX_ID",
     "NOT_MODIFIED",
+    "STALE_DRAFT",
     "ErrorBody",
     "IdPath",
+    "IfMatchHeader",
+    "PlanVersionField",
     "TmsParam",
     "XParam",
     "YParam",
@@ -141,6 +144,14 @@ class StoreDamagedError(CommgridError):
     """The database answers but does not hold commgrid's schema (tables or columns missing)."""
 
     http_status = 503
+
+
+# What the routes editing a draft plan declare: the If-Match header, the version field, their 409.
+IfMatchHeader = Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")]
+PlanVersionField = Annotated[int | None, Field(description="plan version edited (or send If-Match)")]
+STALE_DRAFT: dict[int | str, dict[str, Any]] = {
+    409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}
+}
 
 
 def plan_version(version: int | None, if_match: str | None) -> int:
