@@ -11,7 +11,6 @@ from sqlalchemy import text
 from api.dependencies import Conn
 from gis.errors import CommgridError, InputError
 from gis.store.backup import schema_problems
-from tiles.matrix import MAX_ZOOM, TMS_ID
 
 __all__ = [
     "CONFLICT",
@@ -23,10 +22,6 @@ __all__ = [
     "IdPath",
     "IfMatchHeader",
     "PlanVersionField",
-    "TmsParam",
-    "XParam",
-    "YParam",
-    "ZParam",
     "plan_version",
     "reject_nul",
     "router",
@@ -35,12 +30,6 @@ __all__ = [
 # Stored ids are PostgreSQL integers; a larger one names nothing, and asking would be an error.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-# The path of a tile: /{tms_id}/{z}/{y}/{x}
-TmsParam = Annotated[str, Path(description="tile matrix set id", examples=[TMS_ID])]
-ZParam = Annotated[int, Path(description="zoom level (tileMatrix)", ge=0, le=MAX_ZOOM)]
-YParam = Annotated[int, Path(description="tile row, from the north", ge=0)]
-XParam = Annotated[int, Path(description="tile column, from the west", ge=0)]
 
 
 async def reject_nul(request: Request) -> None:

@@ -23,14 +23,14 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Day
-from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath, TmsParam, XParam, YParam, ZParam
+from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
 from api.routes.tiles import tile_response
 from gis.csv_safety import frame_to_csv
 from gis.errors import CommgridError, InputError
@@ -48,7 +48,7 @@ from gis.patrols.reports import (
 )
 from gis.patrols.store import import_fixes, purge, read_rule
 from gis.store import begin, lookup
-from tiles.matrix import MAX_ZOOM, check_tile
+from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
 from tiles.paper.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
 from tiles.tracks import track_tile
 
@@ -291,10 +291,10 @@ def patrols_tracks(
 async def patrols_tile(
     request: Request,
     who: Who,
-    tms_id: TmsParam,
-    z: ZParam,
-    y: YParam,
-    x: XParam,
+    tms_id: Annotated[str, Path(examples=[TMS_ID])],
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+    y: Annotated[int, Path(ge=0)],
+    x: Annotated[int, Path(ge=0)],
     day: DayParam,
     district_id: Annotated[
         int | None, Query(alias="district_id", ge=1, le=MAX_ID, description="only this district's workers")

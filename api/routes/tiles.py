@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, caller, collection_role, require
-from api.routes.common import NOT_MODIFIED, TmsParam, XParam, YParam, ZParam
+from api.routes.common import NOT_MODIFIED
 from api.routes.features import DistrictParam, PlanParam, sees_drafts
 from gis.errors import CommgridError, InputError
 from tiles.catalogue import CATALOGUE, Collection
@@ -37,6 +37,10 @@ router = APIRouter(tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
 Who = Annotated[Caller, Depends(caller)]
+TmsParam = Annotated[str, Path(description="tile matrix set id", examples=[TMS_ID])]
+ZParam = Annotated[int, Path(description="zoom level (tileMatrix)", ge=0, le=MAX_ZOOM)]
+YParam = Annotated[int, Path(description="tile row, from the north", ge=0)]
+XParam = Annotated[int, Path(description="tile column, from the west", ge=0)]
 CollectionsParam = Annotated[
     str | None, Query(description="comma-separated collections (default: every one the caller may read)")
 ]
