@@ -109,6 +109,13 @@ def _print_units(entries: list[dict], *, joined: bool = False) -> None:
         console.print(f"  … and {len(entries) - 20} more (see the report)")
 
 
+def _print_error_list(heading: str, lines: list[str]) -> None:
+    """An error line on stderr and, indented below it, what it is about."""
+    err_console.print(f"[bold red]error:[/] {heading}", highlight=False)
+    for line in lines:
+        err_console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
 def _failing_checks(report: dict) -> list[str]:
     """The report's failing checks in words; units of a failed community are counted there, not here."""
     from partition.constraints import check_failures
@@ -234,21 +241,17 @@ def partition(
     )
     failed = files.report.get("failed_containers") or []
     if failed:
-        err_console.print(
-            f"[bold red]error:[/] {len(failed)} communit{'y' if len(failed) == 1 else 'ies'} failed; "
+        _print_error_list(
+            f"{len(failed)} communit{'y' if len(failed) == 1 else 'ies'} failed; "
             "the other communities' grids were written:",
-            highlight=False,
+            [f"[bold]{item['community_id']}[/]: {item['error']}" for item in failed],
         )
-        for item in failed:
-            err_console.print(f"  [bold]{item['community_id']}[/]: {item['error']}", highlight=False, soft_wrap=True)
     failing = _failing_checks(files.report)
     if failing:
-        err_console.print(
-            f"[bold red]error:[/] the plan fails {len(failing)} of its self-checks; it was written so that it can be "
+        _print_error_list(
+            f"the plan fails {len(failing)} of its self-checks; it was written so that it can be "
             "inspected, but do not publish it:",
-            highlight=False,
+            failing,
         )
-        for sentence in failing:
-            err_console.print(f"  {sentence}", highlight=False, soft_wrap=True)
     if failed or failing:
         raise typer.Exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -17,8 +17,11 @@ __all__ = [
     "ERROR_RESPONSES",
     "MAX_ID",
     "NOT_MODIFIED",
+    "STALE_DRAFT",
     "ErrorBody",
     "IdPath",
+    "IfMatchHeader",
+    "PlanVersionField",
     "plan_version",
     "reject_nul",
     "router",
@@ -130,6 +133,16 @@ class StoreDamagedError(CommgridError):
     """The database answers but does not hold commgrid's schema (tables or columns missing)."""
 
     http_status = 503
+
+
+# What the routes editing a draft plan declare: the If-Match header, the version field, their 409.
+IfMatchHeader = Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")]
+PlanVersionField = Annotated[int | None, Field(description="plan version edited (or send If-Match)")]
+STALE_DRAFT: dict[int | str, dict[str, Any]] = {
+    409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}
+}
+
+
 def plan_version(version: int | None, if_match: str | None) -> int:
     """The plan version a request was made against: from the body, else from an If-Match ETag."""
     if version is None and if_match is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.access import Caller, caller
 from api.dependencies import Conn
-from api.routes.common import CONFLICT, plan_version
+from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
 from api.routes.map import VENDOR, WebMapMissingError
 from gis.plans.redivide import redivide_community
 from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
@@ -50,7 +50,7 @@ def editor_layers(
 class RedivideRequest(BaseModel):
     """Re-divide one community of a draft."""
 
-    version: int | None = Field(default=None, description="plan version edited (or send If-Match)")
+    version: PlanVersionField = None
     lock: list[str] = Field(default_factory=list, description="codes of this community's grids that never change")
     dry_run: bool = Field(default=False, description="run the engine and report; keep nothing")
 
@@ -59,7 +59,7 @@ class RedivideRequest(BaseModel):
     "/plans/{name}/communities/{community}/redivide",
     operation_id="plan_redivide",
     summary="Re-divide one community of a draft with the engine: locked grids kept, fewest households moved",
-    responses={409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}},
+    responses=STALE_DRAFT,
 )
 def redivide(
     response: Response,
@@ -68,7 +68,7 @@ def redivide(
     name: str,
     community: str,
     body: RedivideRequest,
-    if_match: Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")] = None,
+    if_match: IfMatchHeader = None,
 ) -> dict:
     version = plan_version(body.version, if_match)
     result = redivide_community(

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
-from api.routes.common import CONFLICT, plan_version
+from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
 from gis.errors import InputError
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
@@ -71,7 +71,7 @@ class AssignmentEdit(BaseModel):
 
     units: list[str] = Field(min_length=1, description="source ids of the units to move")
     grid: str = Field(description="code of the grid that receives them")
-    version: int | None = Field(default=None, description="plan version edited (or send If-Match)")
+    version: PlanVersionField = None
     dry_run: bool = Field(default=False, description="validate only; keep nothing")
 
 
@@ -79,14 +79,14 @@ class AssignmentEdit(BaseModel):
     "/plans/{name}/assignment",
     operation_id="plan_edit",
     summary="Move units between grids of a draft plan; answers with the checks of the grids touched",
-    responses={409: {**CONFLICT[409], "description": "the plan changed since it was read, or is not a draft"}},
+    responses=STALE_DRAFT,
 )
 def edit(
     response: Response,
     conn: Conn,
     name: str,
     body: AssignmentEdit,
-    if_match: Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")] = None,
+    if_match: IfMatchHeader = None,
 ) -> dict:
     version = plan_version(body.version, if_match)
     result = move_units(conn, name, body.units, body.grid, version=version, dry_run=body.dry_run)

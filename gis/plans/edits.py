@@ -278,13 +278,13 @@ def move_units(
         if dry_run:
             savepoint.rollback()
         else:
-            savepoint.commit()
-            conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
-            record(
+            _keep_edit(
                 conn,
-                actor=acting_user(conn, actor),
+                savepoint,
+                row,
+                new_version,
+                actor=actor,
                 action="plan.edit",
-                target=f"plan:{row.id}",
                 detail={
                     "plan": plan,
                     "moved": len(found),
@@ -295,6 +295,15 @@ def move_units(
                 },
             )
     return EditResult(plan, new_version, len(found), checks, sorted(retired), not dry_run)
+
+
+def _keep_edit(
+    conn: Connection, savepoint: Any, row: Any, new_version: int, *, actor: str | None, action: str, detail: dict
+) -> None:
+    """Keep an applied edit of plan ``row``: release its savepoint, store the new version and log it."""
+    savepoint.commit()
+    conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
+    record(conn, actor=acting_user(conn, actor), action=action, target=f"plan:{row.id}", detail=detail)
 
 
 def _newly_broken(before: dict[str, GridCheck], after: list[GridCheck]) -> tuple[str, list[str], list[str]] | None:
@@ -428,8 +437,7 @@ def check_plan(conn: Connection, plan_id: int, *, raise_invalid: bool = False) -
             )
         first = next(k for k in ("not_contiguous", "not_nested", "overlap", "unassigned") if report[k])
         grids = sorted(
-            {c for k in ("not_contiguous", "not_nested") for c in report[k]}
-            | {c for pair in overlap for c in pair}
+            {c for k in ("not_contiguous", "not_nested") for c in report[k]} | {c for pair in overlap for c in pair}
         )
         raise PlanCheckError(
             f"plan {plan.name!r} is not valid and stays as it is: " + "; ".join(problems),

@@ -22,10 +22,8 @@ from sqlalchemy.engine import Connection
 from gis import columns as C
 from gis.errors import CommgridError, ConflictError, InputError, NotFoundError
 from gis.plans.districts import read_district_communities, read_district_units
-from gis.plans.edits import GridCheck, _check_grids, _refresh_grids, plan_targets
-from gis.plans.store import acting_user
+from gis.plans.edits import GridCheck, _check_grids, _keep_edit, _refresh_grids, plan_targets
 from gis.store import lookup
-from gis.store.audit import record
 from gis.store.engine import atomic
 
 __all__ = ["CommunityRedivision", "redivide_community"]
@@ -208,13 +206,13 @@ def redivide_community(
         if dry_run:
             savepoint.rollback()
             return out
-        savepoint.commit()
-        conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
-        record(
+        _keep_edit(
             conn,
-            actor=acting_user(conn, actor),
+            savepoint,
+            row,
+            new_version,
+            actor=actor,
             action="plan.redivide",
-            target=f"plan:{row.id}",
             detail={
                 "plan": plan,
                 "community": community,

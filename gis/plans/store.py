@@ -630,14 +630,19 @@ def archive_plan(conn: Connection, *, plan: str, actor: str | None = None) -> in
             .where(_plan.c.id == row.id)
             .values(status=PlanStatus.ARCHIVED, valid_to=clock.now(), version=_plan.c.version + 1)
         )
-        record(
-            conn,
-            actor=acting_user(conn, actor),
-            action="plan.archive",
-            target=f"plan:{row.id}",
-            detail={"plan": plan, "district_id": row.district_id},
-        )
+        _record_plan_change(conn, "plan.archive", row, plan, actor)
     return row.id
+
+
+def _record_plan_change(conn: Connection, action: str, row: Any, plan: str, actor: str | None) -> None:
+    """Audit ``action`` on the plan of ``row`` (named ``plan``) for ``actor``."""
+    record(
+        conn,
+        actor=acting_user(conn, actor),
+        action=action,
+        target=f"plan:{row.id}",
+        detail={"plan": plan, "district_id": row.district_id},
+    )
 
 
 def delete_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int:
@@ -659,13 +664,7 @@ def delete_plan(conn: Connection, *, plan: str, actor: str | None = None) -> int
                 f"Plan {plan!r} is {row.status}; only a draft can be deleted (archive a published plan instead)."
             )
         conn.execute(_plan.delete().where(_plan.c.id == row.id))
-        record(
-            conn,
-            actor=acting_user(conn, actor),
-            action="plan.delete",
-            target=f"plan:{row.id}",
-            detail={"plan": plan, "district_id": row.district_id},
-        )
+        _record_plan_change(conn, "plan.delete", row, plan, actor)
     return row.id
 
 
