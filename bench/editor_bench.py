@@ -149,6 +149,9 @@ def preview_moves(client: httpx.Client, candidates: list, n: int, rng) -> dict:
             headers={"If-Match": f'"{v}"'},
         )
         times.append((time.perf_counter() - t) * 1000)
+        if r.status_code == 422:  # a validated edit refuses a move that splits a grid or leaves its village
+            refused += 1
+            continue
         r.raise_for_status()
         refused += not structural(r.json())
     return {**pct(times), "refused_share": round(refused / len(times), 3)}
@@ -231,11 +234,14 @@ def redivisions(client: httpx.Client, engine, candidates: list, villages: list[s
         troubled = False
         for unit, _, target, _ in by_village.get(village, []):
             v = version(client, DRAFT)
-            dry = client.patch(
+            answer = client.patch(
                 f"/plans/{DRAFT}/assignment",
                 json={"units": [unit], "grid": target, "dry_run": True},
                 headers={"If-Match": f'"{v}"'},
-            ).json()
+            )
+            if answer.status_code == 422:  # refused: the move would break a rule
+                continue
+            dry = answer.json()
             if "grids" in dry and structural(dry) and not all(g["in_range"] for g in dry["grids"]):
                 client.patch(
                     f"/plans/{DRAFT}/assignment", json={"units": [unit], "grid": target}, headers={"If-Match": f'"{v}"'}
