@@ -49,12 +49,12 @@ from sqlalchemy import text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from data.sample import generate_district, write_district  # noqa: E402
+from data.sample import generate_district, sample_partition_inputs, write_district  # noqa: E402
 from gis import clock, migrations  # noqa: E402
 from gis.cluster import EmbeddedCluster  # noqa: E402
 from gis.incidents import DEFAULT  # noqa: E402
 from gis.incidents.store import create_incident  # noqa: E402
-from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition  # noqa: E402
+from gis.partition_inputs import PartitionOutputs, run_partition  # noqa: E402
 from gis.plans.files import read_plan_file  # noqa: E402
 from gis.plans.load import store_plan  # noqa: E402
 from gis.store import begin, create_engine  # noqa: E402
@@ -70,19 +70,7 @@ REQUEST_TIMEOUT_S = 60.0
 def prepare(work: Path) -> tuple[EmbeddedCluster, str, list[str]]:
     """A throwaway cluster holding the published sample plan and 300 public incidents; the grid codes."""
     inputs = write_district(generate_district(seed=3, households=6_000), work / "sample")
-    plan_inputs = PartitionInputs(
-        inputs["units"],
-        id_field="unit_id",
-        households_field="households",
-        population_field="population",
-        compound="compound",
-        communities=inputs["communities"],
-        community_id="community_id",
-        community_name="name",
-        community_code="admin_code",
-        barriers=inputs["barriers"],
-        barrier_class="barrier_class",
-    )
+    plan_inputs = sample_partition_inputs(inputs)
     files = run_partition(plan_inputs, PartitionOutputs(work / "plan" / "grids.gpkg"))
     cluster = EmbeddedCluster(work / "home", throwaway=True)
     cluster.start()

@@ -55,7 +55,7 @@ from sqlalchemy import text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from data.sample import generate_district, write_district  # noqa: E402
+from data.sample import generate_district, sample_partition_inputs, write_district  # noqa: E402
 from gis import migrations  # noqa: E402
 from gis.cluster import EmbeddedCluster  # noqa: E402
 from gis.plans.files import read_plan_file  # noqa: E402
@@ -78,7 +78,7 @@ TARGETS = {"ingest_s": 300.0, "compliance_s": 60.0}
 
 def build_plan(work: Path, seed: int, households: int, communities: int) -> tuple[Path, Any]:
     """The partitioned district's plan file (cached in ``work``) and the generated district."""
-    from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
+    from gis.partition_inputs import PartitionOutputs, run_partition
 
     district = generate_district(
         seed=seed, households=households, n_communities=communities, incident_days=7, workers=0, patrol_days=0
@@ -88,19 +88,7 @@ def build_plan(work: Path, seed: int, households: int, communities: int) -> tupl
     if not plan.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         files = write_district(district, folder)
-        inputs = PartitionInputs(
-            files["units"],
-            id_field="unit_id",
-            households_field="households",
-            population_field="population",
-            compound="compound",
-            communities=files["communities"],
-            community_id="community_id",
-            community_name="name",
-            community_code="admin_code",
-            barriers=files["barriers"],
-            barrier_class="barrier_class",
-        )
+        inputs = sample_partition_inputs(files)
         run_partition(inputs, PartitionOutputs(plan, report=folder / "report.json"))
     return plan, district
 

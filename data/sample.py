@@ -30,6 +30,7 @@ import shapely
 import shapely.ops
 
 from gis import columns as col
+from gis.partition_inputs import PartitionInputs
 
 __all__ = [
     "HOUSEHOLD_SIZES",
@@ -274,6 +275,27 @@ def write_district(district: SampleDistrict, folder: Path) -> dict[str, Path]:
     readme.write_text(_README.format(seed=district.seed, crs=district.working_crs.to_string()), encoding="utf-8")
     written["readme"] = readme
     return written
+
+
+def sample_partition_inputs(paths: dict[str, Path], *, seed: int = 0) -> PartitionInputs:
+    """How to partition a district written by :func:`write_district`: its files and field names.
+
+    The demo, the test fixtures and the benches all partition the sample this one way.
+    """
+    return PartitionInputs(
+        paths["units"],
+        id_field="unit_id",
+        households_field="households",
+        population_field="population",
+        compound="compound",
+        communities=paths["communities"],
+        community_id="community_id",
+        community_name="name",
+        community_code="admin_code",
+        barriers=paths["barriers"],
+        barrier_class="barrier_class",
+        seed=seed,
+    )
 
 
 def _utc(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

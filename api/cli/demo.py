@@ -23,8 +23,8 @@ def demo(
     from api.cli.load import load_plan_file
     from api.cli.partition_cmd import draw_plan_map, print_summary
     from api.cli.serve import run_server
-    from data.sample import generate_district, write_district
-    from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
+    from data.sample import generate_district, sample_partition_inputs, write_district
+    from gis.partition_inputs import PartitionOutputs, run_partition
 
     console.rule("1 · sample district")
     district = generate_district(seed=seed, households=households)
@@ -35,20 +35,7 @@ def demo(
     )
     console.rule("2 · partition")
     with progress_bar("partitioning communities") as advance:
-        inputs = PartitionInputs(
-            paths["units"],
-            id_field="unit_id",
-            households_field="households",
-            population_field="population",
-            compound="compound",
-            communities=paths["communities"],
-            community_id="community_id",
-            community_name="name",
-            community_code="admin_code",
-            barriers=paths["barriers"],
-            barrier_class="barrier_class",
-            seed=seed,
-        )
+        inputs = sample_partition_inputs(paths, seed=seed)
         outputs = PartitionOutputs(
             out / "grids.gpkg", geojson=out / "grids.geojson", report=out / "report.json", map=out / "map.html"
         )

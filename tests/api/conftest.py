@@ -18,9 +18,9 @@ from sqlalchemy.engine import URL
 
 from api.app import create_app
 from api.settings import Settings
-from data.sample import generate_district, write_district
+from data.sample import generate_district, sample_partition_inputs, write_district
 from gis.cluster import DATABASE
-from gis.partition_inputs import PartitionFiles, PartitionInputs, PartitionOutputs, run_partition
+from gis.partition_inputs import PartitionFiles, PartitionOutputs, run_partition
 from gis.plans.files import read_plan_file
 from gis.plans.load import store_plan
 from gis.store import begin, create_engine
@@ -35,19 +35,7 @@ def sample_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def sample_plan(sample_inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> PartitionFiles:
     out = tmp_path_factory.mktemp("plan")
-    inputs = PartitionInputs(
-        sample_inputs["units"],
-        id_field="unit_id",
-        households_field="households",
-        population_field="population",
-        compound="compound",
-        communities=sample_inputs["communities"],
-        community_id="community_id",
-        community_name="name",
-        community_code="admin_code",
-        barriers=sample_inputs["barriers"],
-        barrier_class="barrier_class",
-    )
+    inputs = sample_partition_inputs(sample_inputs)
     outputs = PartitionOutputs(out / "grids.gpkg", geojson=out / "grids.geojson", report=out / "report.json")
     return run_partition(inputs, outputs)
 
