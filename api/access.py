@@ -41,17 +41,29 @@ __all__ = [
 
 
 class Role(IntEnum):
-    """Roles from least to most allowed."""
+    """Roles from least to most allowed.
+
+    Team roles (grid worker to community director) act within their scope (see
+    :class:`Caller`); office roles (analyst, planner, admin) see the whole city.
+    """
 
     PUBLIC = 0
-    GRID_WORKER = 1  # reports incidents, on-site steps of their own reports; otherwise the public view
-    ANALYST = 2
-    PLANNER = 3
-    ADMIN = 4
+    GRID_WORKER = 1  # their own worker record: own patrols, own incidents, own work log
+    GRID_LEADER = 2  # the grids they lead
+    STATION_MASTER = 3  # their community: reads and reviews its workers' logs
+    COMMUNITY_DIRECTOR = 4  # their community: reviews approval incidents
+    ANALYST = 5
+    PLANNER = 6
+    ADMIN = 7
 
     @property
     def label(self) -> str:
         return self.name.lower()
+
+    @property
+    def is_team(self) -> bool:
+        """A role whose answers are narrowed to its scope."""
+        return Role.GRID_WORKER <= self < Role.ANALYST
 
 
 class AuthenticationError(CommgridError):
@@ -163,13 +175,31 @@ ROUTE_ROLES: dict[str, Role] = {
 
 
 class Caller:
-    """Who is asking: a user name (``None`` for the public) and their role."""
+    """Who is asking: a user (``None`` for the public), their role, and for team roles their scope.
 
-    __slots__ = ("name", "role")
+    The scope is by ids, from the store (:func:`gis.store.users.user_scope`): ``worker_id``
+    for a grid worker's account, ``grids`` a grid leader leads and ``communities`` a station
+    master or community director answers for, both as ``(district_id, code)`` pairs.
+    """
 
-    def __init__(self, name: str | None, role: Role) -> None:
+    __slots__ = ("communities", "grids", "name", "role", "user_id", "worker_id")
+
+    def __init__(
+        self,
+        name: str | None,
+        role: Role,
+        *,
+        user_id: int | None = None,
+        worker_id: int | None = None,
+        grids: frozenset[tuple[int, str]] = frozenset(),
+        communities: frozenset[tuple[int, str]] = frozenset(),
+    ) -> None:
         self.name = name
         self.role = role
+        self.user_id = user_id
+        self.worker_id = worker_id
+        self.grids = grids
+        self.communities = communities
 
     def may_read(self, collection: str) -> bool:
         return self.role >= collection_role(collection)
@@ -229,11 +259,20 @@ class TokenCache:
 
 async def _lookup(pool: AsyncConnectionPool, digest: str) -> Caller | None:
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT name, role FROM app_user WHERE token_hash = %s", (digest,))
+        cur = await conn.execute("SELECT id, name, role, worker_id FROM app_user WHERE token_hash = %s", (digest,))
         row = await cur.fetchone()
-    if row is None:
-        return None
-    return Caller(row[0], Role[row[1].upper()])
+        if row is None:
+            return None
+        user_id, name, role, worker_id = row
+        cur = await conn.execute("SELECT district_id, grid_code FROM patrol_supervisor WHERE user_id = %s", (user_id,))
+        grids = frozenset((int(d), str(c)) for d, c in await cur.fetchall())
+        cur = await conn.execute(
+            "SELECT c.district_id, c.community_id FROM user_community u JOIN community c ON c.id = u.community_id "
+            "WHERE u.user_id = %s",
+            (user_id,),
+        )
+        communities = frozenset((int(d), str(c)) for d, c in await cur.fetchall())
+    return Caller(name, Role[role.upper()], user_id=user_id, worker_id=worker_id, grids=grids, communities=communities)
 
 
 async def caller(request: Request) -> Caller:

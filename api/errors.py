@@ -47,6 +47,8 @@ def _worded(exc: CommgridError) -> str:
     if isinstance(exc, AmbiguousError) and exc.field:
         return f"{exc.message} with the {exc.field!r} parameter"
     return exc.message
+
+
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route of ``app`` answers on ``path`` (for ``Allow``), OPTIONS included."""
     from starlette.routing import Match

@@ -10,14 +10,17 @@ from rich.table import Table
 from api.cli._common import DbOpt, console, handle_errors, store_connection
 
 app = typer.Typer(
-    help="API users and their bearer tokens (grid_worker, analyst, planner, admin).", no_args_is_help=True
+    help="API users, their bearer tokens and their scope: the grid team (grid_worker, grid_leader, "
+    "station_master, community_director) and the office (analyst, planner, admin).",
+    no_args_is_help=True,
 )
 
 RoleOpt = Annotated[
     str,
     typer.Option(
         "--role",
-        help="grid_worker (reports incidents, on-site steps of their own), analyst, planner or admin.",
+        help="grid_worker (with --worker), grid_leader (with --grid), station_master or community_director "
+        "(with --community): they see their scope only; analyst, planner or admin see the whole city.",
     ),
 ]
 
@@ -30,12 +33,33 @@ def _print_token(name: str, token: str) -> None:
 
 @app.command()
 @handle_errors
-def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt, db: DbOpt = None) -> None:
+def add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: RoleOpt,
+    worker: Annotated[
+        int | None, typer.Option("--worker", help="A grid_worker's worker record id (see `commgrid workers list`).")
+    ] = None,
+    community: Annotated[
+        str | None,
+        typer.Option("--community", help="The community a station_master or community_director answers for."),
+    ] = None,
+    grid: Annotated[
+        list[str] | None, typer.Option("--grid", help="A grid a grid_leader leads (repeat for several).")
+    ] = None,
+    district: Annotated[
+        str | None, typer.Option("--district", help="District of --community/--grid; needed when several are stored.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
     """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`)."""
+    from gis.store import lookup
     from gis.store.users import add_user
 
     with store_connection(db) as conn:
-        token = add_user(conn, name, role=role)
+        district_id = lookup.district_id(conn, district) if community is not None or grid else None
+        token = add_user(
+            conn, name, role=role, worker_id=worker, district_id=district_id, community=community, grids=grid or ()
+        )
     _print_token(name, token)
 
 
@@ -69,7 +93,8 @@ def list_(db: DbOpt = None) -> None:
 
     with store_connection(db) as conn:
         users = list_users(conn)
-    table = Table("name", "role", "created")
+    table = Table("name", "role", "worker", "created")
     for u in users:
-        table.add_row(u.name, u.role, f"{u.created_at:%Y-%m-%d %H:%M}" if u.created_at else "")
+        created = f"{u.created_at:%Y-%m-%d %H:%M}" if u.created_at else ""
+        table.add_row(u.name, u.role, "" if u.worker_id is None else str(u.worker_id), created)
     console.print(table)

@@ -54,6 +54,14 @@ def style(request: Request, who: Who, plan: PlanParam = None, district: District
     )
 
 
-@router.get("/whoami", operation_id="whoami", summary="The caller's user name and role")
+@router.get("/whoami", operation_id="whoami", summary="The caller's user name, role and scope")
 def whoami(who: Who) -> dict:
-    return {"user": who.name, "role": who.role.label, "collections": who.readable(CATALOGUE)}
+    return {
+        "user": who.name,
+        "role": who.role.label,
+        "collections": who.readable(CATALOGUE),
+        # a team user's scope by ids (empty for the public and the office, who are not narrowed)
+        "worker_id": who.worker_id,
+        "grids": [{"district_id": d, "grid_code": c} for d, c in sorted(who.grids)],
+        "communities": [{"district_id": d, "community": c} for d, c in sorted(who.communities)],
+    }

@@ -22,6 +22,7 @@ from gis.errors import InputError, NotFoundError
 from gis.incidents.store import GRID_IN_FORCE
 from gis.patrols.analysis import COMPLIANCE_COLUMNS
 from gis.patrols.columns import DAY, WORKER_ID
+from gis.store import lookup
 from gis.store.models import AppUser, PatrolSupervisor
 
 __all__ = [
@@ -98,16 +99,7 @@ def add_supervisor(conn: Connection, user: str, *, district_id: int, grid_codes:
     """
     uid = _user_id(conn, user)
     codes = sorted(set(grid_codes))
-    known = set(
-        conn.execute(
-            text(
-                "SELECT DISTINCT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
-                "WHERE p.district_id = :d AND g.code = ANY(:codes)"
-            ),
-            {"d": district_id, "codes": codes},
-        ).scalars()
-    )
-    unknown = [c for c in codes if c not in known]
+    unknown = lookup.unknown_grid_codes(conn, district_id, codes)
     if unknown:
         raise NotFoundError(f"no grid {unknown[:5]} in any plan of the district; check the codes")
     existing = set(

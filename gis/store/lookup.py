@@ -16,16 +16,27 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.engine import Connection
 
 from gis.errors import AmbiguousError, NotFoundError
 from gis.store.models import SRID, District, Grid, GridPlan, PlanStatus
 
-__all__ = ["VISIBLE_PLANS_SQL", "AmbiguousError", "district", "district_id", "grid_code_at", "plan", "plan_at", "plans"]
+__all__ = [
+    "VISIBLE_PLANS_SQL",
+    "AmbiguousError",
+    "district",
+    "district_id",
+    "grid_code_at",
+    "plan",
+    "plan_at",
+    "plans",
+    "unknown_grid_codes",
+]
 
 _SHOWN_PLANS = 20  # enough to spot the one meant; the rest are counted
 
@@ -240,3 +251,17 @@ def _available_plans(conn: Connection, district_id: int | None = None) -> str:
     shown = ", ".join(f"{p.name!r} ({p.status}, district {p.district!r})" for p in plans[:_SHOWN_PLANS])
     more = f" and {len(plans) - _SHOWN_PLANS} more" if len(plans) > _SHOWN_PLANS else ""
     return f"Available plans: {shown}{more}."
+
+
+def unknown_grid_codes(conn: Connection, district_id: int, codes: Collection[str]) -> list[str]:
+    """The ``codes`` that name no grid of any plan of the district, in order (codes outlive plans)."""
+    known = set(
+        conn.execute(
+            text(
+                "SELECT DISTINCT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "WHERE p.district_id = :d AND g.code = ANY(:codes)"
+            ),
+            {"d": district_id, "codes": list(codes)},
+        ).scalars()
+    )
+    return [c for c in codes if c not in known]

@@ -544,6 +544,19 @@ class AppUser(Base):
     role: Mapped[str]
     token_hash: Mapped[str | None] = mapped_column(unique=True, comment="hash only; the token is never stored")
     created_at: Mapped[created]
+    # a grid worker's account: the worker record it acts for (patrols, incidents, work log)
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid_worker.id", ondelete="SET NULL"), unique=True, nullable=True
+    )
+
+
+class UserCommunity(Base):
+    """A community a station master or community director answers for: their scope."""
+
+    __tablename__ = "user_community"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), primary_key=True)
 
 
 class AuditEntry(Base):

@@ -1,4 +1,9 @@
-"""API users: a name, a role and the hash of a bearer token.
+"""API users: a name, a role, the hash of a bearer token, and the team scope they act in.
+
+Office roles (analyst, planner, admin) see the whole city. Team roles act within a scope
+stored by ids: a grid worker's account is linked to their ``grid_worker`` record, a grid
+leader to the grids they lead (``patrol_supervisor``), a station master or community
+director to their communities (``user_community``).
 
 Tokens are 256-bit random strings shown once, when made; the store keeps only their
 SHA-256. A slow password hash buys nothing for tokens this long, and a fast one lets
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,11 +24,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import ConflictError, InputError, NotFoundError
+from gis.store import lookup
 from gis.store.engine import atomic
-from gis.store.models import AppUser
+from gis.store.models import AppUser, Community, GridWorker, PatrolSupervisor, UserCommunity
 
 __all__ = [
+    "COMMUNITY_ROLES",
     "ROLES",
+    "Scope",
     "User",
     "add_user",
     "find_user",
@@ -30,14 +39,29 @@ __all__ = [
     "list_users",
     "remove_user",
     "renew_token",
+    "user_scope",
 ]
 
-# From least to most: each role may do what the roles before it may. Grid workers report
-# incidents and do the on-site steps of their own reports (api.access, api.routes.incidents).
-ROLES = ("public", "grid_worker", "analyst", "planner", "admin")
+# From least to most: each role may do what the roles before it may, within its scope.
+# Team roles (grid_worker … community_director) see only their scope; office roles see all.
+ROLES = (
+    "public",
+    "grid_worker",
+    "grid_leader",
+    "station_master",
+    "community_director",
+    "analyst",
+    "planner",
+    "admin",
+)
+COMMUNITY_ROLES = ("station_master", "community_director")
 TOKEN_PREFIX = "cg_"
 
 _user = AppUser.__table__
+_community = Community.__table__
+_user_community = UserCommunity.__table__
+_led = PatrolSupervisor.__table__
+_worker = GridWorker.__table__
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,21 @@ class User:
     name: str
     role: str
     created_at: datetime | None = None
+    worker_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a team user acts, by ids: their worker record, led grids and communities.
+
+    ``grids`` and ``communities`` hold ``(district_id, code)`` pairs: a grid's code and a
+    community's id in the source data, as the rest of the store keys them.
+    """
+
+    user_id: int
+    worker_id: int | None = None
+    grids: frozenset[tuple[int, str]] = frozenset()
+    communities: frozenset[tuple[int, str]] = frozenset()
 
 
 def hash_token(token: str) -> str:
@@ -68,25 +107,109 @@ def _check_name(name: str) -> None:
         raise InputError(f"a user name must be 1–100 characters, got {name!r}", field="name")
 
 
-def add_user(conn: Connection, name: str, *, role: str) -> str:
-    """Store a new user and return their token (the only time it is seen).
+def add_user(
+    conn: Connection,
+    name: str,
+    *,
+    role: str,
+    worker_id: int | None = None,
+    district_id: int | None = None,
+    community: str | None = None,
+    grids: Collection[str] = (),
+) -> str:
+    """Store a new user, linked to their scope, and return their token (the only time it is seen).
+
+    ``worker_id`` links a grid worker's account to their worker record; ``community``
+    (with ``district_id``) gives a station master or community director their community;
+    ``grids`` (with ``district_id``) gives a grid leader the grids they lead.
 
     Raises
     ------
     InputError
-        For an unknown role or an empty name.
+        For an unknown role, an empty name, or a link the role does not take or needs.
+    NotFoundError
+        For a worker, community or grid the store does not have.
     ConflictError
-        When a user of that name exists.
+        When a user of that name exists, or the worker already has an account.
     """
     _check_name(name)
     _check_role(role)
+    _check_links(role, worker_id=worker_id, district_id=district_id, community=community, grids=grids)
     token = _new_token()
     try:
         with atomic(conn):
-            conn.execute(insert(_user).values(name=name, role=role, token_hash=hash_token(token)))
-    except IntegrityError:
+            if (
+                worker_id is not None
+                and conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None
+            ):
+                raise NotFoundError(f"no grid worker with id {worker_id}")
+            uid = conn.execute(
+                insert(_user)
+                .values(name=name, role=role, token_hash=hash_token(token), worker_id=worker_id)
+                .returning(_user.c.id)
+            ).scalar_one()
+            if community is not None:
+                _link_community(conn, uid, district_id, community)
+            if grids:
+                _link_grids(conn, uid, district_id, grids)
+    except IntegrityError as exc:
+        if "worker_id" in str(exc.orig):
+            raise ConflictError(f"grid worker {worker_id} already has an account") from None
         raise ConflictError(f"a user named {name!r} exists; remove them first or pick another name") from None
     return token
+
+
+def _check_links(
+    role: str, *, worker_id: int | None, district_id: int | None, community: str | None, grids: Collection[str]
+) -> None:
+    if worker_id is not None and role != "grid_worker":
+        raise InputError(f"only a grid_worker account is linked to a worker record, not a {role}", field="worker")
+    if community is not None and role not in COMMUNITY_ROLES:
+        raise InputError(
+            f"only {' and '.join(COMMUNITY_ROLES)} accounts answer for a community, not a {role}", field="community"
+        )
+    if role in COMMUNITY_ROLES and community is None:
+        raise InputError(f"a {role} answers for a community: name it", field="community")
+    if grids and role != "grid_leader":
+        raise InputError(f"only a grid_leader account leads grids, not a {role}", field="grid")
+    if role == "grid_leader" and not grids:
+        raise InputError("a grid_leader leads one or more grids: name them", field="grid")
+    if (community is not None or grids) and district_id is None:
+        raise InputError("name the district of the community or grids", field="district")
+
+
+def _link_community(conn: Connection, uid: int, district_id: int | None, community: str) -> None:
+    found = conn.execute(
+        select(_community.c.id).where(_community.c.district_id == district_id, _community.c.community_id == community)
+    ).scalar()
+    if found is None:
+        raise NotFoundError(f"no community {community!r} in district {district_id}")
+    conn.execute(insert(_user_community).values(user_id=uid, community_id=found))
+
+
+def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Collection[str]) -> None:
+    codes = sorted(set(grids))
+    unknown = lookup.unknown_grid_codes(conn, district_id, codes)
+    if unknown:
+        raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}")
+    conn.execute(insert(_led), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes])
+
+
+def user_scope(conn: Connection, user_id: int) -> Scope:
+    """A user's scope: their worker record, the grids they lead and the communities they answer for."""
+    worker_id = conn.execute(select(_user.c.worker_id).where(_user.c.id == user_id)).scalar()
+    grids = conn.execute(select(_led.c.district_id, _led.c.grid_code).where(_led.c.user_id == user_id))
+    communities = conn.execute(
+        select(_community.c.district_id, _community.c.community_id)
+        .join(_user_community, _user_community.c.community_id == _community.c.id)
+        .where(_user_community.c.user_id == user_id)
+    )
+    return Scope(
+        user_id,
+        worker_id,
+        frozenset((int(d), str(c)) for d, c in grids),
+        frozenset((int(d), str(c)) for d, c in communities),
+    )
 
 
 def renew_token(conn: Connection, name: str) -> str:
@@ -109,17 +232,19 @@ def remove_user(conn: Connection, name: str) -> None:
 
 def list_users(conn: Connection) -> list[User]:
     """Every user, by name."""
-    rows = conn.execute(select(_user.c.name, _user.c.role, _user.c.created_at).order_by(_user.c.name))
-    return [User(r.name, r.role, r.created_at) for r in rows]
+    rows = conn.execute(
+        select(_user.c.name, _user.c.role, _user.c.created_at, _user.c.worker_id).order_by(_user.c.name)
+    )
+    return [User(r.name, r.role, r.created_at, r.worker_id) for r in rows]
 
 
 def find_user(conn: Connection, token: str) -> User | None:
     """The user holding ``token``, or ``None``."""
     digest = hash_token(token)
     row = conn.execute(
-        select(_user.c.name, _user.c.role, _user.c.token_hash).where(_user.c.token_hash == digest)
+        select(_user.c.name, _user.c.role, _user.c.token_hash, _user.c.worker_id).where(_user.c.token_hash == digest)
     ).first()
     # the index lookup already matched; the constant-time comparison keeps timing from telling more
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    return User(row.name, row.role)
+    return User(row.name, row.role, worker_id=row.worker_id)

@@ -13,7 +13,7 @@ from gis.store.models import DataVersion
 
 __all__ = ["LAYERS", "read_versions"]
 
-# Served layers and the tables whose changes move them (kept in step with migration 0002).
+# Served layers and the tables whose changes move them (kept in step with migrations 0002, 0004 and 0010).
 LAYERS = {
     "plans": ("grid_plan", "grid", "grid_assignment"),
     "communities": ("community",),
@@ -21,7 +21,7 @@ LAYERS = {
     "workers": ("grid_worker",),
     "incidents": ("incident", "incident_event"),
     "patrols": ("patrol_point",),
-    "users": ("app_user",),
+    "users": ("app_user", "user_community", "patrol_supervisor"),
 }
 
 

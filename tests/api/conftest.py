@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from api.app import create_app
@@ -87,6 +88,32 @@ def tokens(api_db: URL) -> dict[str, str]:
     engine = create_engine(api_db)
     with begin(engine) as conn:
         out = {role: add_user(conn, f"test-{role}", role=role) for role in ("analyst", "planner", "admin")}
+    engine.dispose()
+    return out
+
+
+@pytest.fixture(scope="session")
+def team_tokens(api_db: URL) -> dict[str, str]:
+    """A bearer token per team role above grid workers, each with a scope in the sample district."""
+    from gis.store.users import add_user
+
+    engine = create_engine(api_db)
+    with begin(engine) as conn:
+        codes = conn.execute(
+            text(
+                "SELECT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "WHERE p.status = 'published' ORDER BY g.code"
+            )
+        ).scalars()
+        led = list(codes)[:2]
+        district_id = conn.execute(text("SELECT id FROM district ORDER BY id LIMIT 1")).scalar_one()
+        out = {
+            "grid_leader": add_user(conn, "test-grid_leader", role="grid_leader", district_id=district_id, grids=led),
+            **{
+                role: add_user(conn, f"test-{role}", role=role, district_id=district_id, community="SQ01")
+                for role in ("station_master", "community_director")
+            },
+        }
     engine.dispose()
     return out
 

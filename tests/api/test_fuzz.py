@@ -68,9 +68,17 @@ def fuzz_app(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple
     with begin(engine) as conn:
         stored = populate(conn, plan="f1")
         community = conn.execute(text("SELECT community_id FROM community ORDER BY 1 LIMIT 1")).scalar_one()
+        district_id = conn.execute(text("SELECT id FROM district ORDER BY id LIMIT 1")).scalar_one()
+        # team roles act within a scope (their worker record, led grids, community), as real accounts do
+        scope = {
+            Role.GRID_WORKER: {"worker_id": stored["workers"][0]},
+            Role.GRID_LEADER: {"district_id": district_id, "grids": stored["codes"][:2]},
+            Role.STATION_MASTER: {"district_id": district_id, "community": community},
+            Role.COMMUNITY_DIRECTOR: {"district_id": district_id, "community": community},
+        }
         headers = {"anonymous": {}}
         headers |= {
-            role.label: bearer(add_user(conn, f"fuzz-{role.label}", role=role.label))
+            role.label: bearer(add_user(conn, f"fuzz-{role.label}", role=role.label, **scope.get(role, {})))
             for role in Role
             if role > Role.PUBLIC
         }
