@@ -42,10 +42,30 @@ def _unavailable(code: str = DatabaseUnavailableError.__name__) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+# The next step an error names (gis.errors.ACTIONS), as a request; the CLI has its own words.
+ACTION_REQUESTS = {
+    "add_district": "POST /districts",
+    "add_user": "an administrator adds users (commgrid users add)",
+    "assign_worker": "POST /workers",
+    "dump": "an administrator's store dump (commgrid dump)",
+    "incident_taxonomy": "GET /incidents/taxonomy",
+    "list_communities": "GET /collections/communities/items",
+    "list_incidents": "GET /incidents",
+    "list_workers": "GET /workers",
+    "partition": "POST /plans",
+    "patrol_rule": "an administrator sets the patrol rule (commgrid patrols rule)",
+    "publish_plan": "POST /plans/{name}/publish",
+    "register_device": "an administrator registers devices (commgrid patrols devices add)",
+    "upgrade_store": "an administrator upgrades the store (commgrid db upgrade)",
+}
+
+
 def _worded(exc: CommgridError) -> str:
-    """The error's message, with the parameter to give where the store left a choice open."""
+    """The error's message in the API's words: the parameter to give, the request to make next."""
     if isinstance(exc, AmbiguousError) and exc.field:
         return f"{exc.message} with the {exc.field!r} parameter"
+    if exc.see is not None:
+        return f"{exc.message}; see {ACTION_REQUESTS[exc.see]}"
     return exc.message
 
 

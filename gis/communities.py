@@ -131,8 +131,8 @@ def find_community(
     if not rows:
         where = f" in district {district!r}" if district is not None else ""
         raise NotFoundError(
-            f"no community {community!r}{where}; communities are listed by `commgrid communities list` "
-            "and at /collections/communities/items"
+            f"no community {community!r}{where}",
+            see="list_communities",
         )
     if len(rows) > 1:
         names = ", ".join(sorted(r.district for r in rows))

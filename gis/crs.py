@@ -31,7 +31,7 @@ __all__ = [
 
 CRSLike = pyproj.CRS | str | int
 
-_FIX = "pass --crs EPSG:xxxx (crs='EPSG:xxxx') naming the CRS the coordinates are in"
+_FIX = "name the CRS the coordinates are in, e.g. EPSG:4326 for longitude/latitude degrees"
 # Degrees of slack around a CRS's area of use: data near a zone's edge is often kept in
 # the neighbouring zone, and areas of use are drawn around land, not around every pier.
 AREA_MARGIN_DEGREES = 2.0
@@ -143,8 +143,8 @@ def parse_crs(crs: CRSLike, *, file: str | Path | None = None) -> pyproj.CRS:
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
         raise MissingCRSError(
-            f"CRS {crs!r} is not one pyproj knows ({exc}); pass e.g. --crs EPSG:4326 for longitude/latitude "
-            "degrees or --crs EPSG:3826 for TWD97 / TM2 metres",
+            f"CRS {crs!r} is not one pyproj knows ({exc}); give e.g. EPSG:4326 for longitude/latitude "
+            "degrees or EPSG:3826 for TWD97 / TM2 metres",
             file=file,
         ) from None
 
@@ -209,7 +209,9 @@ def ensure_crs(
     if crs is not None:
         frame = frame.set_crs(parse_crs(crs, file=file), allow_override=True)
     elif frame.crs is None:
-        raise MissingCRSError(f"the data has no coordinate reference system (CRS); {_FIX}", file=file)
+        raise MissingCRSError(
+            f"the data has no coordinate reference system (CRS); {_FIX}", file=file, option="input_crs"
+        )
     else:
         frame = frame.copy()
     if frame.crs.is_geographic:
@@ -329,8 +331,8 @@ def _check_swapped_in_area(frame: gpd.GeoDataFrame, *, file: str | Path, id_fiel
     raise MissingCRSError(
         f"longitude and latitude look swapped: read as x=longitude, y=latitude the data spans longitude "
         f"{box[0]:.6g}..{box[2]:.6g}, latitude {box[1]:.6g}..{box[3]:.6g}, outside the area of use of "
-        f"{frame.crs.to_string()} ({_area_name(area)}), but swapped it falls inside. Swap the columns (--lon/--lat) "
-        "or fix the file so that x is longitude and y latitude",
+        f"{frame.crs.to_string()} ({_area_name(area)}), but swapped it falls inside. Swap the longitude and "
+        "latitude columns, or fix the file so that x is longitude and y latitude",
         file=file,
         index=positions,
         feature_id=ids,
@@ -356,9 +358,9 @@ def _check_projected_not_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, i
         f"all {len(positions)} features have coordinates within ±180/±90 (e.g. x {sample[0]:.6g}, y "
         f"{sample[1]:.6g}) although the CRS {frame.crs.to_string()} is projected "
         f"({frame.crs.axis_info[0].unit_name}s); they look like longitude/latitude degrees labelled as a "
-        "projected CRS. Pass --crs EPSG:4326 (crs='EPSG:4326') if they are degrees, or fix the CRS the file "
-        "declares",
+        "projected CRS. Name EPSG:4326 as their CRS if they are degrees, or fix the CRS the file declares",
         file=file,
+        option="input_crs",
         index=positions,
         feature_id=ids,
     )
@@ -379,8 +381,8 @@ def _check_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str |
     swapped = bool(np.nanmax(np.abs(xs)) <= 90 and np.nanmax(np.abs(ys)) <= 180)
     if swapped:
         hint = (
-            "longitude and latitude look swapped: x must be longitude, y latitude; swap the columns "
-            "(--lon/--lat) or fix the file"
+            "longitude and latitude look swapped: x must be longitude, y latitude; swap the longitude and "
+            "latitude columns or fix the file"
         )
     else:
         hint = (
@@ -392,6 +394,7 @@ def _check_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str |
         f"{lie} beyond ±180° longitude / ±90° latitude {seen} although the CRS "
         f"{frame.crs.to_string()} is geographic; {hint}",
         file=file,
+        option=None if swapped else "input_crs",
         index=positions.tolist(),
         feature_id=ids,
     )
@@ -436,12 +439,13 @@ def pick_metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: CRSLike | No
             kind = "geographic (degrees)" if chosen.is_geographic else "not in metres"
             raise MissingCRSError(
                 f"CRS {chosen.to_string()} is {kind}, but distances and areas need a projected CRS in "
-                "metres; pass e.g. --crs EPSG:3826 (TWD97 / TM2) or a UTM zone such as EPSG:32651, "
-                "or leave it out to use the local UTM zone"
+                "metres; give e.g. EPSG:3826 (TWD97 / TM2) or a UTM zone such as EPSG:32651, "
+                "or leave it out to use the local UTM zone",
+                option="working_crs",
             )
         return chosen
     if data.crs is None:
-        raise MissingCRSError(f"the data has no coordinate reference system (CRS); {_FIX}")
+        raise MissingCRSError(f"the data has no coordinate reference system (CRS); {_FIX}", option="input_crs")
     lon, lat = _centre_lonlat(data)
     # the zone holding the centre of the bounds, as geopandas' estimate_utm_crs, without
     # reprojecting every geometry when the data is already projected
@@ -453,7 +457,8 @@ def pick_metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: CRSLike | No
     )
     if not infos:
         raise MissingCRSError(
-            f"no UTM zone covers longitude {lon:.6g}, latitude {lat:.6g}; {_FIX} in metres"
+            f"no UTM zone covers longitude {lon:.6g}, latitude {lat:.6g}; name a projected CRS in metres",
+            option="working_crs",
         )  # pragma: no cover - UTM covers the globe between 84°N and 80°S
     return pyproj.CRS.from_authority(infos[0].auth_name, infos[0].code)
 

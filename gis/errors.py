@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ACTIONS",
     "AmbiguousError",
     "BusyError",
     "CommgridError",
@@ -28,21 +29,57 @@ __all__ = [
 ]
 
 
+# What a user can do next, named neutrally: each edge words it in its own language (a CLI
+# command in api/cli/_common.py, an HTTP request in api/errors.py), so the store never names either.
+ACTIONS = frozenset(
+    {
+        "add_district",
+        "add_user",
+        "assign_worker",
+        "dump",
+        "incident_taxonomy",
+        "list_communities",
+        "list_incidents",
+        "list_workers",
+        "partition",
+        "patrol_rule",
+        "publish_plan",
+        "register_device",
+        "upgrade_store",
+    }
+)
+
+
 class CommgridError(Exception):
     """Base of every error commgrid raises on purpose.
 
     Parameters
     ----------
     message
-        A sentence for a person: what happened, the value, what was expected and the fix.
+        A sentence for a person: what happened, the value, what was expected and the fix,
+        in words that hold for every caller (no command-line flags, no URLs).
+    option
+        The setting that fixes it (``"crs"``, ``"timezone"``, ``"missing_counts"``): the
+        command line names its flag, the API its parameter.
+    see
+        One of :data:`ACTIONS`, the step to take next; the edge names the command or request.
     """
+
+    option: str | None = None
+    see: str | None = None
 
     http_status: int = 500
     exit_code: int = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, option: str | None = None, see: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if option is not None:
+            self.option = option
+        if see is not None:
+            if see not in ACTIONS:
+                raise ValueError(f"unknown action {see!r}; add it to gis.errors.ACTIONS")  # a bug, not input
+            self.see = see
 
     def __str__(self) -> str:
         return self.message
@@ -76,6 +113,8 @@ class InputError(CommgridError):
         index: int | list[int] | None = None,
         feature_id: Any = None,
         field: str | None = None,
+        option: str | None = None,
+        see: str | None = None,
     ) -> None:
         self.file = None if file is None else str(file)
         self.index = index
@@ -91,7 +130,7 @@ class InputError(CommgridError):
         if field is not None:
             where.append(f"field {field!r}")
         prefix = (", ".join(where) + ": ") if where else ""
-        super().__init__(prefix + message)
+        super().__init__(prefix + message, option=option, see=see)
 
     def to_dict(self) -> dict[str, Any]:
         """The error as JSON-ready data, for API bodies and reports."""

@@ -504,7 +504,9 @@ def _read(
     else:
         frame = _read_ogr(path, layer=layer)
     if len(frame) == 0:
-        raise FormatError("the file has no features; pass a file (or --layer) that has some", file=path)
+        raise FormatError(
+            "the file has no features; give a file (or a layer of it) that has some", file=path, option="layer"
+        )
     # before anything else looks at the shapes: a ten-million-vertex polygon must fail here, fast
     validate_vertex_counts(frame, file=path, id_field=id_field)
     if datum is not None and frame.crs is not None and not frame.crs.is_geographic:
@@ -521,9 +523,10 @@ def _read(
         )
     if frame.crs is None and crs is None and suffix == ".shp":
         raise MissingCRSError(
-            "the shapefile has no CRS (its .prj file is missing); copy the .prj next to it or pass "
-            "--crs EPSG:xxxx naming the CRS the coordinates are in",
+            "the shapefile has no CRS (its .prj file is missing); copy the .prj next to it or name the CRS "
+            "the coordinates are in",
             file=path,
+            option="input_crs",
         )
     frame = ensure_crs(frame, file=path, crs=crs, id_field=id_field)
     if datum is not None:
@@ -652,9 +655,10 @@ def _read_csv(
     if crs is None:
         shown = "/".join(repr(n) for n in names)
         raise MissingCRSError(
-            f"CSV files carry no coordinate reference system (CRS); pass --crs EPSG:4326 (crs='EPSG:4326') "
+            f"CSV files carry no coordinate reference system (CRS); name EPSG:4326 as their CRS "
             f"if {shown} hold longitude/latitude degrees, or the projected CRS they are in (e.g. EPSG:3826)",
             file=path,
+            option="input_crs",
         )
     if len(names) == 1:
         geometry = _parse_wkt(table, names[0], file=path)
@@ -669,9 +673,9 @@ def _geometry_columns(
 ) -> tuple[tuple[str, ...], str | None]:
     """The CSV's coordinate columns: given, or found among common names (with a note saying so)."""
     if wkt is not None and (lon is not None or lat is not None):
-        raise InputError("pass either lon=/lat= or wkt=, not both", file=file)
+        raise InputError("name either longitude/latitude columns or a WKT column, not both", file=file)
     if (lon is None) != (lat is None):
-        raise InputError("pass both lon= and lat= (--lon and --lat), or wkt=", file=file)
+        raise InputError("name both the longitude and the latitude column, or a WKT column", file=file)
     given = (wkt,) if wkt is not None else (lon, lat) if lon is not None else None
     if given is not None:
         for name in given:
@@ -686,8 +690,8 @@ def _geometry_columns(
     looked = ", ".join("/".join(p) for p in _POINT_COLUMNS) + ", " + ", ".join(_WKT_COLUMNS)
     if not found:
         raise FormatError(
-            f"no coordinate columns found in the CSV (looked for {looked}; columns are {columns}); pass "
-            "lon= and lat= (--lon/--lat) or wkt= (--wkt)",
+            f"no coordinate columns found in the CSV (looked for {looked}; columns are {columns}); name "
+            "the longitude and latitude columns, or a WKT column",
             file=file,
         )
     if len(found) > 1:

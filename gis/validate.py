@@ -493,7 +493,7 @@ def _raise_count_error(
     positions, ids = _where(frame, mask, id_field)
     if what.startswith("a blank"):
         shown = ""
-        fix = "fill them in, or pass missing_counts='zero' (--missing-counts zero) for unpopulated areas"
+        fix = "fill them in, or have blank counts read as zero for unpopulated areas"
     else:
         shown = " " + _values(series, mask)
         fix = "correct these values in the file"
@@ -503,6 +503,7 @@ def _raise_count_error(
         index=positions,
         feature_id=ids,
         field=field,
+        option="missing_counts" if what.startswith("a blank") else None,
     )
 
 
@@ -555,9 +556,10 @@ def validate_within(
         positions, ids = _where(frame, outside, id_field)
         raise OutsideBoundaryError(
             f"{_features(len(positions))} a representative point more than {tolerance:g} m outside the "
-            "boundary; check that the boundary and the units are the same district and CRS (--crs), "
+            "boundary; check that the boundary and the units are the same district and CRS, "
             "or remove these units",
             file=file,
+            option="input_crs",
             index=positions,
             feature_id=ids,
         )
@@ -616,9 +618,10 @@ def validate_admin_codes(
         positions, ids = _where(frame, wrong, id_field)
         raise InputError(
             f"{_features(len(positions))} an admin code that is not 12 digits {_values(series, wrong)}; "
-            "expected 6 county + 3 street + 3 community digits. Pass the field holding such codes "
-            "(--code-field), or leave it out",
+            "expected 6 county + 3 street + 3 community digits. Name the field holding such codes, "
+            "or leave it out",
             file=file,
+            option="community_code",
             index=positions,
             feature_id=ids,
             field=field,

@@ -36,7 +36,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except CommgridError as exc:
             err_console.print(
-                f"[bold red]error:[/] {escape(worded(exc))}", highlight=False, soft_wrap=True, markup=True
+                f"[bold red]error:[/] {escape(worded(exc, fn))}", highlight=False, soft_wrap=True, markup=True
             )
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
@@ -55,11 +55,62 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def worded(exc: CommgridError) -> str:
-    """The error's message, with the option to give where the store left a choice open."""
+# The next step an error names (gis.errors.ACTIONS), as a command.
+ACTION_COMMANDS = {
+    "add_district": "`commgrid districts add`",
+    "add_user": "`commgrid users add NAME --role ROLE`",
+    "assign_worker": "`commgrid workers import ROSTER.csv`",
+    "dump": "`commgrid dump`",
+    "incident_taxonomy": "the service's GET /incidents/taxonomy",
+    "list_communities": "`commgrid communities list`",
+    "list_incidents": "the service's GET /incidents",
+    "list_workers": "`commgrid workers list`",
+    "partition": "`commgrid partition`",
+    "patrol_rule": "`commgrid patrols rule --timezone ZONE`",
+    "publish_plan": "`commgrid plans publish NAME`",
+    "register_device": "`commgrid patrols devices add DEVICE --worker ID`",
+    "upgrade_store": "`commgrid db upgrade`",
+}
+
+
+def _flag(command: Callable[..., Any] | None, option: str) -> str | None:
+    """The command's flag for a setting (``input_crs`` may be ``--crs``), or ``None`` when it has none.
+
+    Read from the command's signature (its typer options), so it holds for any typer version.
+    """
+    if command is None:
+        return None
+    import inspect
+
+    params = inspect.signature(command, eval_str=True).parameters
+    # a command's --crs is its input CRS unless it also has an --input-crs (then --crs is the working CRS)
+    candidates = {"input_crs": ("input_crs", "crs"), "working_crs": ("working_crs",)}.get(option, (option,))
+    if option == "working_crs" and "input_crs" in params:
+        candidates = ("working_crs", "crs")
+    for name in candidates:
+        if name not in params:
+            continue
+        info = next(
+            (m for m in getattr(params[name].annotation, "__metadata__", ()) if hasattr(m, "param_decls")), None
+        )
+        if info is None or type(info).__name__ == "ArgumentInfo":
+            return None
+        decls = [d for d in (info.param_decls or ()) if d.startswith("--")]
+        return max(decls, key=len) if decls else "--" + name.replace("_", "-")
+    return None
+
+
+def worded(exc: CommgridError, command: Callable[..., Any] | None = None) -> str:
+    """The error's message in the command line's words: the flag of ``command`` that fixes it, the command to run next."""
     if isinstance(exc, AmbiguousError) and exc.field:
         return f"{exc.message} with --{exc.field.replace('_', '-')}"
-    return exc.message
+    message = exc.message
+    flag = _flag(command, exc.option) if exc.option else None
+    if flag is not None:
+        message += f" ({flag})"
+    if exc.see is not None:
+        message += f"; see {ACTION_COMMANDS[exc.see]}"
+    return message
 
 
 def database_failure(exc: BaseException, db: str | None = None) -> str | None:

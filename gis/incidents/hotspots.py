@@ -123,7 +123,7 @@ def incident_hotspots(
         geom_col="boundary",
     )
     if boundary.empty or boundary.geometry.iloc[0] is None:
-        raise NotFoundError("no district is stored yet; add one (commgrid districts add)")
+        raise NotFoundError("no district is stored yet; add one", see="add_district")
     working_crs = boundary["crs"].iloc[0]
     boundary = boundary.to_crs(working_crs)
     q, r, polygons = hex_cover(boundary.geometry.iloc[0], size=hex_size)

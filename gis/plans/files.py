@@ -91,7 +91,7 @@ def read_plan_file(path: str | Path) -> PlanFiles:
     """
     path = Path(path)
     if not path.exists():
-        raise FormatError("no such file; give the .gpkg written by `commgrid partition --out`", file=path)
+        raise FormatError("no such file; give the .gpkg a partition run wrote", file=path, see="partition")
     try:
         layers = {name for name, _ in pyogrio.list_layers(path)}
     except Exception as exc:  # GDAL's message says what is wrong with the file
@@ -99,8 +99,9 @@ def read_plan_file(path: str | Path) -> PlanFiles:
     for needed in ("grids", "assignment"):
         if needed not in layers:
             raise FormatError(
-                f"has no layer {needed!r} (layers: {sorted(layers)}); is it a plan written by `commgrid partition`?",
+                f"has no layer {needed!r} (layers: {sorted(layers)}); is it a plan a partition run wrote?",
                 file=path,
+                see="partition",
             )
     grids = gpd.read_file(path, layer="grids", engine="pyogrio")
     assignment = pyogrio.read_dataframe(path, layer="assignment", read_geometry=False)

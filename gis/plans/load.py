@@ -98,7 +98,10 @@ def check_plan_files(files: PlanFiles) -> None:
             continue
         if frame.crs is None:
             raise MissingCRSError(
-                "the layer has no CRS; write the plan again with `commgrid partition`", file=layer, field="geometry"
+                "the layer has no CRS; write the plan again with a partition run",
+                file=layer,
+                field="geometry",
+                see="partition",
             )
         validate_vertex_counts(frame, file=layer, id_field=id_field)
         if layer == "grids":  # the engine's own output: an invalid grid was edited by hand
@@ -150,8 +153,9 @@ def _store(
         if files.units is None:
             raise InputError(
                 f"the plan file has no 'units' layer and district {district!r} lacks {len(needed - stored_units)} "
-                "of its units; write the plan with `commgrid partition` (which includes them)",
+                "of its units; write the plan with a partition run (which includes them)",
                 file="plan",
+                see="partition",
                 field=C.UNIT_ID,
             )
         units = files.units.copy()

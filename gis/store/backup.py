@@ -250,13 +250,13 @@ def archive_revision(path: Path) -> str:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"no archive at {path}; give the file `commgrid dump` wrote", file=str(path))
+        raise InputError(f"no archive at {path}; give a file a store dump wrote", file=str(path), see="dump")
     listing = _archive_list(path)
     if not any(" TABLE DATA public alembic_version " in line for line in listing):
         raise InputError(
-            "the archive holds no commgrid store (it has no alembic_version table); give a file written by "
-            "`commgrid dump`",
+            "the archive holds no commgrid store (it has no alembic_version table); give a file a store dump wrote",
             file=str(path),
+            see="dump",
         )
     result = _tool(
         [str(postgres_program("pg_restore")), "--data-only", "--table=alembic_version", "--file=-", str(path)]
@@ -353,8 +353,9 @@ def check_archive_schema(path: Path, revision: str) -> None:
         more = len(missing_tables) + len(missing_columns) - 12
         raise InputError(
             f"the archive is not a commgrid store at schema revision {revision}: it lacks {shown}"
-            f"{f' and {more} more' if more > 0 else ''}. Nothing was changed; give a file written by `commgrid dump`",
+            f"{f' and {more} more' if more > 0 else ''}. Nothing was changed; give a file a store dump wrote",
             file=str(path),
+            see="dump",
         )
 
 
@@ -414,7 +415,8 @@ def restore_store(url: str | URL, path: Path, *, force: bool = False, actor: str
                 shown = ", ".join(f"{n:,} in {t}" for t, n in held.items())
                 raise ConflictError(
                     f"the store at {_shown(url)} is not empty (rows: {shown}); restoring would replace it. Restore "
-                    "into an empty database, or pass --force to replace everything in it."
+                    "into an empty database, or force the restore to replace everything in it.",
+                    option="force",
                 )
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             has_versions = conn.execute(text("SELECT to_regclass('public.data_version_seq') IS NOT NULL")).scalar_one()
@@ -495,7 +497,8 @@ def _store_revision(conn: Connection, url: URL) -> str:
     if revision is None:
         raise CommgridError(
             f"the database at {_shown(url)} holds no commgrid store (no schema revision); bring it up to date "
-            "with `commgrid db upgrade` or give another --db"
+            "or name another database",
+            see="upgrade_store",
         )
     return revision
 
@@ -509,8 +512,9 @@ def _archive_list(path: Path) -> list[str]:
     if result.returncode != 0:
         raise InputError(
             f"the file is not an archive of pg_dump's custom format (pg_restore said: {_tail(result.stderr)}); "
-            "give a file written by `commgrid dump`",
+            "give a file a store dump wrote",
             file=str(path),
+            see="dump",
         )
     return result.stdout.splitlines()
 

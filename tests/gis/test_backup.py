@@ -121,7 +121,7 @@ def test_a_store_holding_data_is_replaced_only_with_force(archive, create_databa
     target = create_database("backup_full", template=DATABASE)
     restore_store(target, path)
     before, _ = _versions(target)
-    with pytest.raises(ConflictError, match=r"is not empty \(rows: .*district.*--force"):
+    with pytest.raises(ConflictError, match=r"is not empty \(rows: .*district.*force the restore"):
         restore_store(target, path)
     restore_store(target, path, force=True)
     after, _ = _versions(target)

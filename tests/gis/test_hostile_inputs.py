@@ -134,7 +134,7 @@ CORPUS: dict[str, Hostile] = {
     "geopackage_without_crs": Hostile(
         _case("units.gpkg", squares().set_crs(None, allow_override=True)),
         MissingCRSError,
-        r"no coordinate reference system \(CRS\); pass --crs EPSG:xxxx",
+        r"no coordinate reference system \(CRS\); name the CRS the coordinates are in",
     ),
     "csv_without_crs": Hostile(
         _case("units.lonlat.csv", squares()), MissingCRSError, r"CSV files carry no coordinate reference system"
@@ -161,7 +161,7 @@ CORPUS: dict[str, Hostile] = {
     "degrees_labelled_metres": Hostile(
         _case("units.gpkg", squares().set_crs("EPSG:3826", allow_override=True)),
         MissingCRSError,
-        r"feature \[0, 1, 2, 3\], id \[a, b, c, d\]: .*look like longitude/latitude degrees.*--crs EPSG:4326",
+        r"feature \[0, 1, 2, 3\], id \[a, b, c, d\]: .*look like longitude/latitude degrees.*EPSG:4326 as their CRS",
     ),
     "zero_area_polygon": Hostile(
         _case("units.gpkg", _geometry(1, "POLYGON ((121.501 25, 121.5015 25, 121.502 25, 121.501 25))")),

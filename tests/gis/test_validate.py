@@ -30,7 +30,7 @@ def _counts(*values):
 
 # (name, column values, message after WHERE)
 BAD_COUNTS = [
-    ("null", [1, None], r"a blank value \(null, empty or NaN\).*missing_counts='zero'"),
+    ("null", [1, None], r"a blank value \(null, empty or NaN\).*blank counts read as zero"),
     ("NaN", [1.0, np.nan], r"a blank value"),
     ("empty text", ["1", " "], r"a blank value"),
     ("text", ["1", "abc"], r"text that is not a number \['abc'\]"),
