@@ -35,7 +35,6 @@ from gis.validate import (
     validate_counts,
     validate_geometries,
     validate_geometry_types,
-    validate_one_kind,
     validate_unique_ids,
     validate_vertex_counts,
     validate_within,
@@ -268,8 +267,10 @@ def read_units(
     read, (frame, n_repaired) = frame, validate_geometries(frame, file=file, id_field=id_field)
     if n_repaired:
         notes = [*notes, _repair_note(read, file=file, id_field=id_field)]
-    validate_geometry_types(frame, allowed=POLYGON_TYPES | POINT_TYPES, file=file, id_field=id_field, what="units")
-    validate_one_kind(frame, kinds=[POLYGON_TYPES, POINT_TYPES], file=file, id_field=id_field, what="units")
+    kinds = [POLYGON_TYPES, POINT_TYPES]
+    validate_geometry_types(
+        frame, allowed=kinds[0] | kinds[1], one_of=kinds, file=file, id_field=id_field, what="units"
+    )
     frame, n_zeroed = validate_counts(
         frame,
         fields=[households_field, population_field],

@@ -32,7 +32,6 @@ __all__ = [
     "validate_counts",
     "validate_geometries",
     "validate_geometry_types",
-    "validate_one_kind",
     "validate_unique_ids",
     "validate_vertex_counts",
     "validate_within",
@@ -203,60 +202,6 @@ def validate_vertex_counts(
         )
 
 
-def validate_one_kind(
-    frame: gpd.GeoDataFrame,
-    *,
-    kinds: Sequence[Collection[str]],
-    file: str | Path = "<frame>",
-    id_field: str | None = None,
-    what: str = "features",
-) -> None:
-    """Refuse a mix of geometry kinds (e.g. address points among unit polygons).
-
-    Parameters
-    ----------
-    frame
-        Frame whose types are all among ``kinds`` (see `validate_geometry_types`).
-    kinds
-        Groups of type names, e.g. ``[POLYGON_TYPES, POINT_TYPES]``; all features must
-        fall in one group.
-    file, id_field
-        Name the source and the features in errors.
-    what
-        What the features are, for the message.
-
-    Raises
-    ------
-    GeometryError
-        Naming the features of the less common kind.
-
-    Examples
-    --------
-    >>> frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(0, 0)])
-    >>> validate_one_kind(frame, kinds=[POLYGON_TYPES, POINT_TYPES])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    gis.errors.GeometryError: file '<frame>', feature [1]: 1 feature has geometry type Point, while the rest (1) ...
-    """
-    types = frame.geom_type
-    members = [types.isin(list(kind)).to_numpy() for kind in kinds]
-    present = [m for m in members if m.any()]
-    if len(present) < 2:
-        return
-    majority = max(present, key=lambda m: int(m.sum()))
-    minority = ~majority
-    positions, ids = _where(frame, minority, id_field)
-    found = ", ".join(sorted(types[minority].unique()))
-    main = ", ".join(sorted(types[majority].unique()))
-    raise GeometryError(
-        f"{_features(len(positions))} geometry type {found}, while the rest ({int(majority.sum())}) are "
-        f"{main}; {what} must all be polygons or all points. Split the file, or remove these features",
-        file=file,
-        index=positions,
-        feature_id=ids,
-    )
-
-
 def validate_geometries(
     frame: gpd.GeoDataFrame, *, file: str | Path = "<frame>", id_field: str | None = None
 ) -> tuple[gpd.GeoDataFrame, int]:
@@ -361,8 +306,9 @@ def validate_geometry_types(
     file: str | Path = "<frame>",
     id_field: str | None = None,
     what: str = "features",
+    one_of: Sequence[Collection[str]] = (),
 ) -> None:
-    """Refuse geometry types outside ``allowed`` (e.g. lines in a layer of units).
+    """Refuse geometry types outside ``allowed`` (e.g. lines in a layer of units), or a mix of kinds.
 
     Parameters
     ----------
@@ -374,15 +320,24 @@ def validate_geometry_types(
         Name the source and the features in errors.
     what
         What the features are, for the message ("units", "communities").
+    one_of
+        Groups of type names, e.g. ``[POLYGON_TYPES, POINT_TYPES]``: when given, all
+        features must fall in one group (no address points among unit polygons).
 
     Raises
     ------
     GeometryError
-        Listing the offending features and their types.
+        Listing the offending features and their types; for a mix, the features of the
+        less common kind.
 
     Examples
     --------
     >>> validate_geometry_types(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)]), allowed=POINT_TYPES)
+    >>> frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(0, 0)])
+    >>> validate_geometry_types(frame, allowed=POLYGON_TYPES | POINT_TYPES, one_of=[POLYGON_TYPES, POINT_TYPES])
+    Traceback (most recent call last):
+    ...
+    gis.errors.GeometryError: file '<frame>', feature [1]: 1 feature has geometry type Point, while the rest (1) ...
     """
     types = frame.geom_type
     wrong = ~types.isin(list(allowed)).to_numpy()
@@ -396,6 +351,22 @@ def validate_geometry_types(
             index=positions,
             feature_id=ids,
         )
+    members = [types.isin(list(kind)).to_numpy() for kind in one_of]
+    present = [m for m in members if m.any()]
+    if len(present) < 2:
+        return
+    majority = max(present, key=lambda m: int(m.sum()))
+    minority = ~majority
+    positions, ids = _where(frame, minority, id_field)
+    found = ", ".join(sorted(types[minority].unique()))
+    main = ", ".join(sorted(types[majority].unique()))
+    raise GeometryError(
+        f"{_features(len(positions))} geometry type {found}, while the rest ({int(majority.sum())}) are "
+        f"{main}; {what} must all be polygons or all points. Split the file, or remove these features",
+        file=file,
+        index=positions,
+        feature_id=ids,
+    )
 
 
 def validate_counts(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.access import Caller, caller, collection_role, require
 from api.dependencies import Conn
-from api.routes.features import DistrictParam, GeoJSONResponse, PlanParam, sees_drafts
+from api.routes.features import GeoJSONResponse, Shown
 from gis.errors import NotFoundError
 from gis.store.features import plan_extent
 from tiles.catalogue import CATALOGUE, Collection
@@ -74,8 +74,8 @@ def conformance() -> dict:
 
 
 @router.get("/collections", operation_id="collections", summary="The collections the caller may read")
-def collections(request: Request, conn: Conn, who: Who, plan: PlanParam = None, district: DistrictParam = None) -> dict:
-    _, bbox = plan_extent(conn, plan=plan, district=district, private=sees_drafts(who))
+def collections(request: Request, conn: Conn, who: Who, shown: Shown) -> dict:
+    _, bbox = plan_extent(conn, plan=shown.plan, district=shown.district, private=shown.drafts)
     base = str(request.base_url).rstrip("/")
     return {
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
@@ -84,12 +84,10 @@ def collections(request: Request, conn: Conn, who: Who, plan: PlanParam = None, 
 
 
 @router.get("/collections/{collection_id}", operation_id="collection", summary="One collection")
-def collection(
-    request: Request, conn: Conn, who: Who, collection_id: str, plan: PlanParam = None, district: DistrictParam = None
-) -> dict:
+def collection(request: Request, conn: Conn, who: Who, collection_id: str, shown: Shown) -> dict:
     c = _collection(collection_id)
     require(who, collection_role(c.id), f"collection {c.id!r}")
-    _, bbox = plan_extent(conn, plan=plan, district=district, private=sees_drafts(who))
+    _, bbox = plan_extent(conn, plan=shown.plan, district=shown.district, private=shown.drafts)
     return _describe(request, c, bbox)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -22,7 +23,7 @@ from gis.errors import InputError
 from gis.store.features import FeaturePage, TimeFilter, feature, features
 from tiles.catalogue import CATALOGUE, Collection
 
-__all__ = ["DistrictParam", "GeoJSONResponse", "PlanParam", "parse_datetime", "sees_drafts"]
+__all__ = ["GeoJSONResponse", "PlanChoice", "Shown", "parse_datetime", "sees_drafts"]
 
 router = APIRouter(tags=["features"])
 
@@ -112,6 +113,23 @@ PlanParam = Annotated[
     Query(description="plan name (drafts and archived plans: planners only); every published plan when absent"),
 ]
 DistrictParam = Annotated[str | None, Query(description="only this district: its name or id")]
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """The plans an answer shows: ``?plan=`` and ``?district=``, and whether the caller may name drafts."""
+
+    plan: str | None
+    district: str | None
+    drafts: bool
+
+
+def plan_choice(who: Who, plan: PlanParam = None, district: DistrictParam = None) -> PlanChoice:
+    return PlanChoice(plan, district, sees_drafts(who))
+
+
+# one dependency for the two query parameters every map answer takes (tipg's way with its filters)
+Shown = Annotated[PlanChoice, Depends(plan_choice)]
 LimitParam = Annotated[int | None, Query(ge=1, description="page size")]
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_ID, description="features to skip")]
 DatetimeParam = Annotated[
@@ -130,8 +148,7 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
         conn: Conn,
         who: Who,
         bbox: BBox,
-        plan: PlanParam = None,
-        district: DistrictParam = None,
+        shown: Shown,
         datetime: DatetimeParam = None,
         limit: LimitParam = None,
         offset: OffsetParam = 0,
@@ -141,9 +158,9 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
         page = features(
             conn,
             c.source,
-            plan=plan,
-            district=district,
-            private=sees_drafts(who),
+            plan=shown.plan,
+            district=shown.district,
+            private=shown.drafts,
             bbox=bbox,
             filters=filters,
             time=parse_datetime(datetime),
@@ -156,10 +173,8 @@ def _items_route(c: Collection) -> Callable[..., GeoJSONResponse]:
 
 
 def _feature_route(c: Collection) -> Callable[..., GeoJSONResponse]:
-    def one(
-        request: Request, conn: Conn, who: Who, feature_id: str, plan: PlanParam = None, district: DistrictParam = None
-    ) -> GeoJSONResponse:
-        f = feature(conn, c.source, feature_id, plan=plan, district=district, private=sees_drafts(who))
+    def one(request: Request, conn: Conn, feature_id: str, shown: Shown) -> GeoJSONResponse:
+        f = feature(conn, c.source, feature_id, plan=shown.plan, district=shown.district, private=shown.drafts)
         base = str(request.base_url).rstrip("/")
         f = {**f, "geometry": json.loads(f["geometry"])}
         f["links"] = [

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.access import Caller, caller
-from api.routes.features import DistrictParam, PlanParam
+from api.routes.features import Shown
 from api.style import map_style
 from gis.errors import CommgridError
 from tiles.catalogue import CATALOGUE
@@ -42,13 +42,13 @@ def web_map() -> HTMLResponse:
 
 
 @router.get("/styles/commgrid", operation_id="style", summary="MapLibre style of the web map, for the caller's role")
-def style(request: Request, who: Who, plan: PlanParam = None, district: DistrictParam = None) -> dict:
+def style(request: Request, who: Who, shown: Shown) -> dict:
     settings = request.app.state.settings
     return map_style(
         str(request.base_url).rstrip("/"),
         who.readable(CATALOGUE),
-        plan=plan,
-        district=district,
+        plan=shown.plan,
+        district=shown.district,
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
     )

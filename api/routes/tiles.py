@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, caller, collection_role, require
 from api.routes.common import NOT_MODIFIED
-from api.routes.features import DistrictParam, PlanParam, sees_drafts
+from api.routes.features import PlanChoice, Shown, sees_drafts
 from gis.errors import CommgridError, InputError
 from tiles.catalogue import CATALOGUE, Collection
 from tiles.layers import LABELS, Layer
@@ -117,24 +117,19 @@ async def tile_answer(
 async def _serve(
     request: Request,
     layers: list[Layer],
-    z: int,
-    y: int,
-    x: int,
-    plan: str | None,
+    tile: tuple[int, int, int],
+    shown: PlanChoice,
     private: bool,
-    *,
-    district: str | None = None,
-    drafts: bool = False,
 ):
     status, headers, body = await tile_answer(
         request.app.state.tiles,
         layers,
-        (z, y, x),
-        plan=plan,
+        tile,
+        plan=shown.plan,
         if_none_match=request.headers.get("if-none-match"),
         private=private,
-        district=district,
-        drafts=drafts,
+        district=shown.district,
+        drafts=shown.drafts,
     )
     return Response(body, status_code=status, headers=headers)
 
@@ -201,12 +196,10 @@ def _tilesets(request: Request, title: str, tiles_path: str) -> dict:
     }
 
 
-def tilejson(
-    request: Request, name: str, layers: list[Layer], tiles_path: str, plan: str | None, district: str | None = None
-) -> dict:
+def tilejson(request: Request, name: str, layers: list[Layer], tiles_path: str, shown: PlanChoice) -> dict:
     """A TileJSON 3.0.0 document for ``layers`` served under ``tiles_path``."""
     url = f"{_base(request)}{tiles_path}/{TMS_ID}/{{z}}/{{y}}/{{x}}"
-    query = {k: v for k, v in (("plan", plan), ("district", district)) if v is not None}
+    query = {k: v for k, v in (("plan", shown.plan), ("district", shown.district)) if v is not None}
     if query:
         url += "?" + urlencode(query)
     return {
@@ -292,12 +285,11 @@ def dataset_tilejson(
     request: Request,
     who: Who,
     tms_id: TmsParam,
-    plan: PlanParam = None,
+    shown: Shown,
     collections: CollectionsParam = None,
-    district: DistrictParam = None,
 ) -> dict:
     _check_tms(tms_id)
-    return tilejson(request, "commgrid", _dataset_layers(who, collections), "/tiles", plan, district)
+    return tilejson(request, "commgrid", _dataset_layers(who, collections), "/tiles", shown)
 
 
 @router.get(
@@ -314,15 +306,11 @@ async def dataset_tile(
     z: ZParam,
     y: YParam,
     x: XParam,
-    plan: PlanParam = None,
+    shown: Shown,
     collections: CollectionsParam = None,
-    district: DistrictParam = None,
 ) -> Response:
     _check_tms(tms_id)
-    layers = _dataset_layers(who, collections)
-    return await _serve(
-        request, layers, z, y, x, plan, private=who.role > Role.PUBLIC, district=district, drafts=sees_drafts(who)
-    )
+    return await _serve(request, _dataset_layers(who, collections), (z, y, x), shown, private=who.role > Role.PUBLIC)
 
 
 def _collection_routes(c: Collection) -> None:
@@ -336,24 +324,20 @@ def _collection_routes(c: Collection) -> None:
         _check_tms(tms_id)
         return _tileset(request, c.title, [c.layer], path)
 
-    def tilejson_doc(
-        request: Request, tms_id: TmsParam, plan: PlanParam = None, district: DistrictParam = None
-    ) -> dict:
+    def tilejson_doc(request: Request, tms_id: TmsParam, shown: Shown) -> dict:
         _check_tms(tms_id)
-        return tilejson(request, c.id, [c.layer], path, plan, district)
+        return tilejson(request, c.id, [c.layer], path, shown)
 
     async def tile(
         request: Request,
-        who: Who,
         tms_id: TmsParam,
         z: ZParam,
         y: YParam,
         x: XParam,
-        plan: PlanParam = None,
-        district: DistrictParam = None,
+        shown: Shown,
     ):
         _check_tms(tms_id)
-        return await _serve(request, [c.layer], z, y, x, plan, private, district=district, drafts=sees_drafts(who))
+        return await _serve(request, [c.layer], (z, y, x), shown, private)
 
     routes: list[tuple[str, Callable, str, str, dict]] = [
         (path, tilesets, "tilesets", f"Tilesets of {c.title.lower()}", {}),
