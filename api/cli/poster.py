@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
@@ -78,20 +77,11 @@ def _public_base(public_url: str | None, db: str | None) -> str:
 
 
 def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: bool) -> list:
-    from tiles.paper.poster import read_poster
+    from tiles.paper.poster import read_posters
 
-    return [
-        read_poster(
-            conn,
-            code,
-            public_url=f"{base}/public/grids/{quote(code, safe='')}",
-            plan=plan,
-            service_hours=hours,
-            office_phone=office,
-            with_map=with_map,
-        )
-        for code in codes
-    ]
+    return read_posters(
+        conn, codes, base_url=base, plan=plan, service_hours=hours, office_phone=office, with_map=with_map
+    )
 
 
 def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:

@@ -32,7 +32,7 @@ from gis.search import MAX_QUERY_CHARS, search_public
 from gis.store import connect, lookup
 from tiles.paper.cards import render_cards
 from tiles.paper.community_sheet import read_community_sheet, render_community_sheet
-from tiles.paper.poster import NO_WORKER, Poster, read_poster, render_poster
+from tiles.paper.poster import NO_WORKER, Poster, grid_page_url, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
 __all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields"]
@@ -137,7 +137,7 @@ def _base(request: Request) -> str:
 
 
 def _page_url(request: Request, code: str) -> str:
-    return f"{_base(request)}/public/grids/{quote(code, safe='')}"
+    return grid_page_url(_base(request), code)
 
 
 async def _sheet(

@@ -71,7 +71,7 @@ ORDER BY c.relname
 """
 
 # Run first in the restore's transaction: remove whatever commgrid objects the target
-# holds (any schema version), keeping what extensions own.
+# holds (any schema version), keeping what extensions own: relations, then functions, then types.
 _DROP_STORE = r"""
 DO $commgrid$
 DECLARE
@@ -88,21 +88,13 @@ BEGIN
         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
           AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-    ), '{}')
-    LOOP
-        EXECUTE item;
-    END LOOP;
-    FOREACH item IN ARRAY coalesce((
+    ), '{}') || coalesce((
         SELECT array_agg(format('DROP FUNCTION IF EXISTS %s CASCADE', p.oid::regprocedure))
         FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
         WHERE n.nspname = 'public' AND p.prokind = 'f'
           AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-    ), '{}')
-    LOOP
-        EXECUTE item;
-    END LOOP;
-    FOREACH item IN ARRAY coalesce((
+    ), '{}') || coalesce((
         SELECT array_agg(format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname))
         FROM pg_type AS t JOIN pg_namespace AS n ON n.oid = t.typnamespace
         WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')

@@ -38,7 +38,7 @@ from tiles.paper.poster import (
     _wkb,
     community_grid_codes,
     read_area_map,
-    read_poster,
+    read_posters,
 )
 from tiles.paper.printing import FONT_FAMILY, data_uri, escape, fit_text, html_to_pdf, pdf_to_png, qr_svg
 
@@ -117,20 +117,16 @@ def read_community_sheet(
     NotFoundError
         When the plan has no grids of that community, or no plan is published.
     """
-    base = base_url.rstrip("/")
     codes = community_grid_codes(conn, community, plan=plan)
-    grids = [
-        read_poster(
-            conn,
-            code,
-            public_url=f"{base}/public/grids/{quote(code, safe='')}",
-            plan=plan,
-            service_hours=service_hours,
-            office_phone=office_phone,
-            with_map=False,
-        )
-        for code in codes
-    ]
+    grids = read_posters(
+        conn,
+        codes,
+        base_url=base_url,
+        plan=plan,
+        service_hours=service_hours,
+        office_phone=office_phone,
+        with_map=False,
+    )
     plan_row = lookup.plan(conn, plan, None)
     rows = conn.execute(
         select(Grid.id, Grid.geom, Community.community_id, Community.name, District.working_crs)
@@ -159,7 +155,7 @@ def read_community_sheet(
         community_name=name,
         office_phone=first.office_phone,
         service_hours=first.service_hours or DEFAULT_SERVICE_HOURS,
-        public_url=community_page_url(base, name),
+        public_url=community_page_url(base_url, name),
         plan=first.plan,
         grids=grids,
         map=grid_map,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import numpy as np
 import shapely
@@ -42,11 +43,13 @@ __all__ = [
     "Poster",
     "PosterLayout",
     "community_grid_codes",
+    "grid_page_url",
     "grid_title",
     "poster_html",
     "poster_layout",
     "read_area_map",
     "read_poster",
+    "read_posters",
     "render_poster",
     "render_poster_png",
 ]
@@ -209,6 +212,36 @@ def _grid_row(conn: Connection, code: str, plan: str | None):
         where = "the published plan" if plan is None else f"plan {plan!r}"
         raise NotFoundError(f"{where} has no grid {code!r}; grid codes are listed at /collections/grids/items")
     return rows[0]
+
+
+def grid_page_url(base_url: str, code: str) -> str:
+    """The public page of grid ``code`` under the site at ``base_url``: what a poster's QR code opens."""
+    return f"{base_url.rstrip('/')}/public/grids/{quote(code, safe='')}"
+
+
+def read_posters(
+    conn: Connection,
+    codes: list[str],
+    *,
+    base_url: str,
+    plan: str | None = None,
+    service_hours: str | None = None,
+    office_phone: str | None = None,
+    with_map: bool = True,
+) -> list[Poster]:
+    """:func:`read_poster` for each of ``codes``, each pointing to its page under ``base_url``."""
+    return [
+        read_poster(
+            conn,
+            code,
+            public_url=grid_page_url(base_url, code),
+            plan=plan,
+            service_hours=service_hours,
+            office_phone=office_phone,
+            with_map=with_map,
+        )
+        for code in codes
+    ]
 
 
 def read_poster(
