@@ -15,7 +15,7 @@ import shapely
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
-from gis.errors import GeometryError, MissingCRSError
+from gis.errors import GeometryError, MissingCRSError, feature_positions
 
 __all__ = [
     "OFFSET_DATUMS",
@@ -305,12 +305,6 @@ def _lonlat_bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]
     return tuple(float(v) for v in box) if np.isfinite(box).all() else None  # type: ignore[return-value]
 
 
-def _where(frame: gpd.GeoDataFrame, mask: np.ndarray, id_field: str | None) -> tuple[list[int], list | None]:
-    positions = np.flatnonzero(mask)
-    ids = frame[id_field].iloc[positions].tolist() if id_field is not None and id_field in frame.columns else None
-    return positions.tolist(), ids
-
-
 def _check_swapped_in_area(frame: gpd.GeoDataFrame, *, file: str | Path, id_field: str | None) -> None:
     """Refuse lon/lat swapped where the CRS's area of use shows it (a regional geographic CRS).
 
@@ -327,7 +321,7 @@ def _check_swapped_in_area(frame: gpd.GeoDataFrame, *, file: str | Path, id_fiel
     swapped = (box[1], box[0], box[3], box[2])
     if not _inside(swapped, area.bounds):
         return  # elsewhere altogether: area_of_use_notes says so
-    positions, ids = _where(frame, np.ones(len(frame), dtype=bool), id_field)
+    positions, ids = feature_positions(frame, np.ones(len(frame), dtype=bool), id_field)
     raise MissingCRSError(
         f"longitude and latitude look swapped: read as x=longitude, y=latitude the data spans longitude "
         f"{box[0]:.6g}..{box[2]:.6g}, latitude {box[1]:.6g}..{box[3]:.6g}, outside the area of use of "
@@ -352,7 +346,7 @@ def _check_projected_not_degrees(frame: gpd.GeoDataFrame, *, file: str | Path, i
     b = bounds[finite]
     if not ((np.abs(b[:, [0, 2]]) <= 180).all() and (np.abs(b[:, [1, 3]]) <= 90).all()):
         return
-    positions, ids = _where(frame, finite, id_field)
+    positions, ids = feature_positions(frame, finite, id_field)
     sample = b[0]
     raise MissingCRSError(
         f"all {len(positions)} features have coordinates within ±180/±90 (e.g. x {sample[0]:.6g}, y "

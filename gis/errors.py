@@ -26,6 +26,7 @@ __all__ = [
     "NotFoundError",
     "OutputError",
     "OutsideBoundaryError",
+    "feature_positions",
 ]
 
 
@@ -132,6 +133,23 @@ class InputError(CommgridError):
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(prefix + message, option=option, see=see)
 
+    @classmethod
+    def of_features(
+        cls, frame: Any, mask: Any, message: str, *, file: str | Path, id_field: str | None = None, **where: Any
+    ) -> InputError:
+        """The error naming the features ``mask`` selects in ``frame``: "N features have <message>".
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"id": ["a", "b", "c"]})
+        >>> print(InputError.of_features(frame, frame["id"] != "b", "a bad value", file="u.csv", id_field="id"))
+        file 'u.csv', feature [0, 2], id [a, c]: 2 features have a bad value
+        """
+        positions, ids = feature_positions(frame, mask, id_field)
+        have = "1 feature has" if len(positions) == 1 else f"{len(positions)} features have"
+        return cls(f"{have} {message}", file=file, index=positions, feature_id=ids, **where)
+
     def to_dict(self) -> dict[str, Any]:
         """The error as JSON-ready data, for API bodies and reports."""
         return {
@@ -142,6 +160,15 @@ class InputError(CommgridError):
             "feature_id": self.feature_id,
             "field": self.field,
         }
+
+
+def feature_positions(frame: Any, mask: Any, id_field: str | None) -> tuple[list[int], list[Any] | None]:
+    """Positions (0-based) and ids (when ``frame`` has ``id_field``) of the features ``mask`` selects."""
+    import numpy as np
+
+    positions = np.flatnonzero(np.asarray(mask))
+    ids = frame[id_field].iloc[positions].tolist() if id_field is not None and id_field in frame.columns else None
+    return positions.tolist(), ids
 
 
 def _short(value: Any, limit: int = 10) -> str:

@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import is_metric, pick_metric_crs
-from gis.errors import CountError, DuplicateIdError, GeometryError, InputError, OutsideBoundaryError
+from gis.errors import CountError, DuplicateIdError, GeometryError, InputError, OutsideBoundaryError, feature_positions
 
 __all__ = [
     "MAX_COUNT",
@@ -53,13 +53,6 @@ MAX_VERTICES = 1_000_000
 MAX_COUNT = 2**31 - 1
 
 
-def _where(frame: pd.DataFrame, mask: np.ndarray, id_field: str | None) -> tuple[list[int], list[Any] | None]:
-    """Positions and ids of the features selected by ``mask``."""
-    positions = np.flatnonzero(mask)
-    ids = frame[id_field].iloc[positions].tolist() if id_field and id_field in frame.columns else None
-    return positions.tolist(), ids
-
-
 def _values(series: pd.Series, mask: np.ndarray) -> str:
     """The first few offending values, quoted, for a message."""
     shown = series[mask].iloc[:_SHOWN].tolist()
@@ -71,10 +64,6 @@ def _either(names: Collection[str]) -> str:
     """``"A, B or C"``."""
     names = sorted(names)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def _features(n: int) -> str:
-    return "1 feature has" if n == 1 else f"{n} features have"
 
 
 def validate_unique_ids(frame: pd.DataFrame, *, id_field: str, file: str | Path = "<frame>") -> None:
@@ -103,17 +92,16 @@ def validate_unique_ids(frame: pd.DataFrame, *, id_field: str, file: str | Path 
     ids = frame[id_field]
     blank = ids.isna().to_numpy() | ids.astype("string").str.strip().eq("").fillna(False).to_numpy(bool)
     if blank.any():
-        positions, _ = _where(frame, blank, None)
-        raise InputError(
-            f"{_features(len(positions))} a blank id; every feature needs its own id. Fill them in or "
-            "pick another id field",
+        raise InputError.of_features(
+            frame,
+            blank,
+            "a blank id; every feature needs its own id. Fill them in or pick another id field",
             file=file,
-            index=positions,
             field=id_field,
         )
     repeated = ids.duplicated(keep=False).to_numpy()
     if repeated.any():
-        positions, found = _where(frame, repeated, id_field)
+        positions, found = feature_positions(frame, repeated, id_field)
         n_ids = ids[repeated].nunique()
         raise DuplicateIdError(
             f"{n_ids} {'id occurs' if n_ids == 1 else 'ids occur'} on more than one feature "
@@ -189,16 +177,16 @@ def validate_vertex_counts(
     counts = shapely.get_num_coordinates(frame.geometry.values)
     over = counts > limit
     if over.any():
-        positions, ids = _where(frame, over, id_field)
         shown = "[" + ", ".join(f"{n:,}" for n in counts[over][:_SHOWN]) + "]"
-        raise GeometryError(
-            f"{_features(len(positions))} more than {limit:,} vertices ({shown}); no unit, community or "
+        raise GeometryError.of_features(
+            frame,
+            over,
+            f"more than {limit:,} vertices ({shown}); no unit, community or "
             "boundary needs that many, and working on such a shape would take minutes. Simplify these "
             "features to about a metre (QGIS: Vector > Geometry Tools > Simplify; or "
             "`ogr2ogr -simplify 1 OUT IN`) or split them",
             file=file,
-            index=positions,
-            feature_id=ids,
+            id_field=id_field,
         )
 
 
@@ -241,13 +229,12 @@ def validate_geometries(
     geoms = frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
-        positions, ids = _where(frame, missing, id_field)
-        raise GeometryError(
-            f"{_features(len(positions))} no geometry (missing or empty); every feature needs a "
-            "location. Draw them or remove these features",
+        raise GeometryError.of_features(
+            frame,
+            missing,
+            "no geometry (missing or empty); every feature needs a location. Draw them or remove these features",
             file=file,
-            index=positions,
-            feature_id=ids,
+            id_field=id_field,
         )
     invalid = ~shapely.is_valid(geoms)
     frame = frame.copy()
@@ -260,13 +247,13 @@ def validate_geometries(
     fixed[other] = shapely.make_valid(fixed[other])
     collapsed = shapely.is_empty(fixed)
     if collapsed.any():
-        positions, ids = _where(frame, collapsed, id_field)
-        raise GeometryError(
-            f"{_features(len(positions))} an invalid geometry that repair leaves empty (e.g. a polygon "
-            "with no area); redraw or remove these features",
+        raise GeometryError.of_features(
+            frame,
+            collapsed,
+            "an invalid geometry that repair leaves empty (e.g. a polygon with no area); redraw or remove "
+            "these features",
             file=file,
-            index=positions,
-            feature_id=ids,
+            id_field=id_field,
         )
     frame[frame.geometry.name] = gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs)
     return frame, int(invalid.sum())
@@ -288,13 +275,13 @@ def refuse_invalid_geometries(
     geoms = frame.geometry.values
     invalid = ~shapely.is_valid(geoms) & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if invalid.any():
-        positions, ids = _where(frame, invalid, id_field)
         reason = shapely.is_valid_reason(geoms[invalid][0])
-        raise GeometryError(
-            f"{_features(len(positions))} an invalid geometry ({reason}); redraw it, or partition again",
+        raise GeometryError.of_features(
+            frame,
+            invalid,
+            f"an invalid geometry ({reason}); redraw it, or partition again",
             file=file,
-            index=positions,
-            feature_id=ids,
+            id_field=id_field,
             field="geometry",
         )
 
@@ -342,14 +329,13 @@ def validate_geometry_types(
     types = frame.geom_type
     wrong = ~types.isin(list(allowed)).to_numpy()
     if wrong.any():
-        positions, ids = _where(frame, wrong, id_field)
         found = ", ".join(sorted(types[wrong].unique()))
-        raise GeometryError(
-            f"{_features(len(positions))} geometry type {found}, but {what} must be "
-            f"{_either(allowed)}; pass the right file or layer",
+        raise GeometryError.of_features(
+            frame,
+            wrong,
+            f"geometry type {found}, but {what} must be {_either(allowed)}; pass the right file or layer",
             file=file,
-            index=positions,
-            feature_id=ids,
+            id_field=id_field,
         )
     members = [types.isin(list(kind)).to_numpy() for kind in one_of]
     present = [m for m in members if m.any()]
@@ -357,15 +343,15 @@ def validate_geometry_types(
         return
     majority = max(present, key=lambda m: int(m.sum()))
     minority = ~majority
-    positions, ids = _where(frame, minority, id_field)
     found = ", ".join(sorted(types[minority].unique()))
     main = ", ".join(sorted(types[majority].unique()))
-    raise GeometryError(
-        f"{_features(len(positions))} geometry type {found}, while the rest ({int(majority.sum())}) are "
-        f"{main}; {what} must all be polygons or all points. Split the file, or remove these features",
+    raise GeometryError.of_features(
+        frame,
+        minority,
+        f"geometry type {found}, while the rest ({int(majority.sum())}) are {main}; {what} must all be "
+        "polygons or all points. Split the file, or remove these features",
         file=file,
-        index=positions,
-        feature_id=ids,
+        id_field=id_field,
     )
 
 
@@ -461,18 +447,18 @@ def _raise_count_error(
     file: str | Path,
     id_field: str | None,
 ) -> None:
-    positions, ids = _where(frame, mask, id_field)
     if what.startswith("a blank"):
         shown = ""
         fix = "fill them in, or have blank counts read as zero for unpopulated areas"
     else:
         shown = " " + _values(series, mask)
         fix = "correct these values in the file"
-    raise CountError(
-        f"{_features(len(positions))} {what}{shown}; expected a whole number ≥ 0. Fix: {fix}",
+    raise CountError.of_features(
+        frame,
+        mask,
+        f"{what}{shown}; expected a whole number ≥ 0. Fix: {fix}",
         file=file,
-        index=positions,
-        feature_id=ids,
+        id_field=id_field,
         field=field,
         option="missing_counts" if what.startswith("a blank") else None,
     )
@@ -524,15 +510,14 @@ def validate_within(
     shapely.prepare(grown)
     outside = ~shapely.covers(grown, points)
     if outside.any():
-        positions, ids = _where(frame, outside, id_field)
-        raise OutsideBoundaryError(
-            f"{_features(len(positions))} a representative point more than {tolerance:g} m outside the "
-            "boundary; check that the boundary and the units are the same district and CRS, "
-            "or remove these units",
+        raise OutsideBoundaryError.of_features(
+            frame,
+            outside,
+            f"a representative point more than {tolerance:g} m outside the boundary; check that the boundary "
+            "and the units are the same district and CRS, or remove these units",
             file=file,
+            id_field=id_field,
             option="input_crs",
-            index=positions,
-            feature_id=ids,
         )
 
 
@@ -586,15 +571,14 @@ def validate_admin_codes(
     good = text.str.fullmatch(r"\d{12}").fillna(False).to_numpy(bool)
     wrong = ~blank & ~good
     if wrong.any():
-        positions, ids = _where(frame, wrong, id_field)
-        raise InputError(
-            f"{_features(len(positions))} an admin code that is not 12 digits {_values(series, wrong)}; "
-            "expected 6 county + 3 street + 3 community digits. Name the field holding such codes, "
-            "or leave it out",
+        raise InputError.of_features(
+            frame,
+            wrong,
+            f"an admin code that is not 12 digits {_values(series, wrong)}; expected 6 county + 3 street + "
+            "3 community digits. Name the field holding such codes, or leave it out",
             file=file,
+            id_field=id_field,
             option="community_code",
-            index=positions,
-            feature_id=ids,
             field=field,
         )
     return pd.Series(np.where(blank, None, text.to_numpy(object, na_value=None)), index=frame.index, dtype=object)
@@ -627,13 +611,12 @@ def warn_population_below_households(
     below = (frame[population] < frame[households]).to_numpy(bool)
     if not below.any():
         return []
-    positions, ids = _where(frame, below, id_field)
     # built as an error to reuse its where-prefix, never raised
-    note = InputError(
-        f"{_features(len(positions))} population below households ({population!r} < {households!r}); "
-        "check the two fields are not swapped",
+    note = InputError.of_features(
+        frame,
+        below,
+        f"population below households ({population!r} < {households!r}); check the two fields are not swapped",
         file=file,
-        index=positions,
-        feature_id=ids,
+        id_field=id_field,
     )
     return [str(note)]
