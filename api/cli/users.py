@@ -65,6 +65,21 @@ def add(
 
 @app.command()
 @handle_errors
+def link(
+    name: Annotated[str, typer.Argument(help="User name of a grid_worker account.")],
+    worker: Annotated[int, typer.Option("--worker", help="The worker record id (see `commgrid workers list`).")],
+    db: DbOpt = None,
+) -> None:
+    """Link a grid_worker account to the worker record it acts for (own patrols, incidents, compliance)."""
+    from gis.store.users import link_worker
+
+    with store_connection(db) as conn:
+        link_worker(conn, name, worker)
+    console.print(f"linked {name} to grid worker {worker}")
+
+
+@app.command()
+@handle_errors
 def token(name: Annotated[str, typer.Argument(help="User name.")], db: DbOpt = None) -> None:
     """Give a user a new token; the old one stops working at once."""
     from gis.store.users import renew_token
