@@ -51,7 +51,10 @@ def add(
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`)."""
+    """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`).
+
+    Names of the service's own identities (open311, import, cli:..., system:...) are refused.
+    """
     from gis.store import lookup
     from gis.store.users import add_user
 

@@ -139,7 +139,7 @@ def test_supervisors_see_their_grids_only(db_conn, district):
     assert supervised_grids(db_conn, "office-b") == frozenset({(did, "B")})
     assert list_supervisors(db_conn, district_id=did) == [("office-b", did, "B")]
     add_user(db_conn, "office-analyst", role="analyst")
-    with pytest.raises(InputError, match="only a grid_leader leads grids.*--role grid_leader"):
+    with pytest.raises(InputError, match=r"only a grid_leader leads grids.*--role grid_leader"):
         add_supervisor(db_conn, "office-analyst", district_id=did, grid_codes=["B"])
     with pytest.raises(NotFoundError, match=r"no grid \['Z'\]"):
         add_supervisor(db_conn, "office-b", district_id=did, grid_codes=["Z"])
