@@ -52,28 +52,31 @@ def editor_layers(
     return workbench_layers(conn, plan, wanted, outlines=outlines)
 
 
-@router.put(
+def _lock(on: bool):
+    def route(conn: Conn, who: Who, name: str, code: str) -> dict:
+        locked = set_lock(conn, name, code, on, actor=who.name)
+        conn.commit()
+        return {"plan": name, "locked": locked}
+
+    return route
+
+
+router.add_api_route(
     "/plans/{name}/grids/{code}/lock",
+    _lock(True),
+    methods=["PUT"],
     operation_id="grid_lock",
     summary="Lock a grid of a draft: no moves in or out, re-division keeps it (stored with the plan)",
     responses=CONFLICT,
 )
-def lock_grid(conn: Conn, who: Who, name: str, code: str) -> dict:
-    locked = set_lock(conn, name, code, True, actor=who.name)
-    conn.commit()
-    return {"plan": name, "locked": locked}
-
-
-@router.delete(
+router.add_api_route(
     "/plans/{name}/grids/{code}/lock",
+    _lock(False),
+    methods=["DELETE"],
     operation_id="grid_unlock",
     summary="Unlock a grid of a draft",
     responses=CONFLICT,
 )
-def unlock_grid(conn: Conn, who: Who, name: str, code: str) -> dict:
-    locked = set_lock(conn, name, code, False, actor=who.name)
-    conn.commit()
-    return {"plan": name, "locked": locked}
 
 
 class ReassignRequest(BaseModel):
