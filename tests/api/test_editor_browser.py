@@ -389,3 +389,37 @@ def test_editor_starts_a_draft_from_the_published_plan_and_brushes_whole_compoun
     page.screenshot(path=str(shots / "8-brushed.png"))
     assert errors == []
     page.close()
+
+
+def test_editor_locks_are_stored_with_the_plan_for_every_planner(browser, workbench, shots):
+    engine = workbench["engine"]
+    with begin(engine) as conn:
+        copy_plan(conn, "pub", "shared")
+        second = add_user(conn, "wb-second-planner", role="planner")
+    unit, _, target = a_move(engine, "shared")
+    page, errors = open_editor(browser, workbench["url"], "shared", workbench["tokens"]["planner"])
+    page.check(f"#grids tr[data-code='{target}'] input.lock")
+    message(page, "locked")
+
+    # another planner opening the draft sees the lock, on the list and on the map, and cannot paint into it
+    other, other_errors = open_editor(browser, workbench["url"], "shared", second)
+    assert other.evaluate("window.__commgrid.locked") == [target]
+    assert other.is_checked(f"#grids tr[data-code='{target}'] input.lock")
+    assert other.evaluate("window.__commgrid.map.getFilter('locked-line')[2][1]") == [target]
+    other.evaluate(
+        "([u, t]) => { window.__commgrid.api.pick(t); return window.__commgrid.api.stroke([u]); }", [unit, target]
+    )
+    assert "locked" in message(other, "^refused")
+    other.screenshot(path=str(shots / "9-locked-seen-by-another-planner.png"))
+    other.close()
+
+    # a reload keeps it; unlocking is stored too
+    page.reload()
+    page.wait_for_function("window.__commgrid && window.__commgrid.ready", timeout=60_000)
+    assert page.is_checked(f"#grids tr[data-code='{target}'] input.lock")
+    page.uncheck(f"#grids tr[data-code='{target}'] input.lock")
+    message(page, "unlocked")
+    with engine.connect() as conn:
+        assert stored_locks(conn, "shared") == []
+    assert errors == [] and other_errors == []
+    page.close()
