@@ -119,7 +119,9 @@ _OTHER_ROUTES: dict[str, Role] = {
     "district_add": Role.ADMIN,
     "district_remove": Role.ADMIN,
     "plan_create": Role.PLANNER,
-    **dict.fromkeys(("editor_layers", "plan_redivide", "plan_copy"), Role.PLANNER),  # the workbench
+    **dict.fromkeys(
+        ("editor_layers", "plan_redivide", "plan_copy", "grid_lock", "grid_unlock", "plan_reassign"), Role.PLANNER
+    ),  # the workbench
     "editor_page": Role.PUBLIC,  # the page holds no data, like /map; what it calls is for planners
     "job_status": Role.PLANNER,
     # grid workers (personal data): planners keep them, the grid team reads its scope (api/routes/workers.py,

@@ -96,6 +96,9 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
             for x, y in ((a, b), (b, a)):
                 if new_units[x] and previous[y] >= 0:
                     trouble[previous[y]] = True
+    # a grid kept must still be one piece over the container's usable steps: a hard barrier (a river,
+    # a railway) stored since the plan was made may cut it, and then it is re-solved as a grid off range is
+    trouble |= _cut_by_hard_barriers(task, previous, n_prev)
     trouble &= ~is_locked
 
     neighbours = _grid_neighbours(task, previous, n_prev)
@@ -137,6 +140,17 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
     red.proofs = list(proofs.values())
     red.exact_work = 0.0 if budget is None else round(budget.spent, 3)
     return red
+
+
+def _cut_by_hard_barriers(task, previous: np.ndarray, n_prev: int) -> np.ndarray:
+    """Per previous grid: whether its atoms fall apart over the usable steps (none crosses a hard barrier)."""
+    inside = (previous[task.left] == previous[task.right]) & (previous[task.left] >= 0)
+    piece = components(len(previous), task.left[inside], task.right[inside])
+    known = previous >= 0
+    if not known.any():
+        return np.zeros(n_prev, dtype=bool)
+    grid_pieces = np.unique(np.stack([previous[known], piece[known]], axis=1), axis=0)
+    return np.bincount(grid_pieces[:, 0], minlength=n_prev) > 1
 
 
 def _grid_neighbours(task, previous: np.ndarray, n_prev: int) -> list[set[int]]:

@@ -160,9 +160,9 @@ GRID_LABELS = Layer(
     title="Grid labels",
     geometry="point",
     depends_on=("plans",),
-    fields={"code": "String", "name": "String"},
+    fields={"code": "String", "name": "String", "households": "Number"},
     rows="""
-        SELECT g.code, g.name, ST_AsMVTGeom(pt, env.box, 4096, 0, true) AS geom
+        SELECT g.code, g.name, g.households, ST_AsMVTGeom(pt, env.box, 4096, 0, true) AS geom
         FROM env
         JOIN grid AS g ON g.geom_3857 && env.wide
         JOIN plans AS p ON p.id = g.plan_id

@@ -19,6 +19,8 @@ from api.access import Caller, caller
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
 from api.routes.map import VENDOR, WebMapMissingError
+from gis.plans.edits import reassign_units
+from gis.plans.locks import set_lock
 from gis.plans.redivide import redivide_community
 from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
 
@@ -42,9 +44,71 @@ def editor_layers(
     conn: Conn,
     plan: Annotated[str, Query(min_length=1, description="plan name")],
     layers: Annotated[str | None, Query(description=f"comma-separated, of {', '.join(LAYERS)}; all by default")] = None,
+    outlines: Annotated[
+        bool, Query(description="false: attributes only (geometry null), for a map drawn from the vector tiles")
+    ] = True,
 ) -> dict:
     wanted = tuple(x.strip() for x in layers.split(",") if x.strip()) if layers else LAYERS
-    return workbench_layers(conn, plan, wanted)
+    return workbench_layers(conn, plan, wanted, outlines=outlines)
+
+
+def _lock(on: bool):
+    def route(conn: Conn, who: Who, name: str, code: str) -> dict:
+        locked = set_lock(conn, name, code, on, actor=who.name)
+        conn.commit()
+        return {"plan": name, "locked": locked}
+
+    return route
+
+
+router.add_api_route(
+    "/plans/{name}/grids/{code}/lock",
+    _lock(True),
+    methods=["PUT"],
+    operation_id="grid_lock",
+    summary="Lock a grid of a draft: no moves in or out, re-division keeps it (stored with the plan)",
+    responses=CONFLICT,
+)
+router.add_api_route(
+    "/plans/{name}/grids/{code}/lock",
+    _lock(False),
+    methods=["DELETE"],
+    operation_id="grid_unlock",
+    summary="Unlock a grid of a draft",
+    responses=CONFLICT,
+)
+
+
+class ReassignRequest(BaseModel):
+    """A community's units put into the grids named for them, as one edit (the workbench's undo of a re-division)."""
+
+    assignment: dict[str, str] = Field(min_length=1, description="unit id -> grid code; missing codes are made anew")
+    version: PlanVersionField = None
+    dry_run: bool = Field(default=False, description="validate only; keep nothing")
+
+
+@router.put(
+    "/plans/{name}/communities/{community}/assignment",
+    operation_id="plan_reassign",
+    summary="Put a community's units into the grids named for them, validated and versioned like a move",
+    responses=STALE_DRAFT,
+)
+def reassign(
+    response: Response,
+    conn: Conn,
+    who: Who,
+    name: str,
+    community: str,
+    body: ReassignRequest,
+    if_match: IfMatchHeader = None,
+) -> dict:
+    version = plan_version(body.version, if_match)
+    result = reassign_units(
+        conn, name, body.assignment, version=version, community=community, dry_run=body.dry_run, actor=who.name
+    )
+    conn.commit()
+    response.headers["ETag"] = f'"{result.version}"'
+    return result.to_dict()
 
 
 class RedivideRequest(BaseModel):

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 
 from gis import columns as C
 from gis.store import lookup
-from gis.store.models import SRID, Community, Grid, GridAssignment, Unit
+from gis.store.models import SRID, Barrier, Community, Grid, GridAssignment, Unit
 
-__all__ = ["read_assignment", "read_district_communities", "read_district_units"]
+__all__ = ["read_assignment", "read_district_barriers", "read_district_communities", "read_district_units"]
 
 
 def _frame(conn: Connection, query) -> gpd.GeoDataFrame:
@@ -52,6 +52,25 @@ def read_district_communities(conn: Connection, district_id: int) -> gpd.GeoData
     }
     query = _select(columns, Community.geom).where(Community.district_id == district_id)
     return _frame(conn, query.order_by(Community.community_id))
+
+
+def read_district_barriers(conn: Connection, district_id: int, community: str | None = None) -> gpd.GeoDataFrame:
+    """The district's stored barriers (streets, rivers, railways) with ``barrier_class`` and ``hard``, in EPSG:4326.
+
+    With ``community`` (a community id), only those that meet the extent of its units:
+    the ones a re-division of that community can follow or must not cross.
+    """
+    columns = {C.BARRIER_CLASS: Barrier.barrier_class, C.HARD: Barrier.hard}
+    query = _select(columns, Barrier.geom).where(Barrier.district_id == district_id)
+    if community is not None:
+        extent = (
+            select(func.ST_Envelope(func.ST_Collect(Unit.geom)))
+            .join(Community, Community.id == Unit.community_id)
+            .where(Unit.district_id == district_id, Community.community_id == community)
+            .scalar_subquery()
+        )
+        query = query.where(func.ST_Intersects(Barrier.geom, extent))
+    return _frame(conn, query.order_by(Barrier.id))
 
 
 def _select(columns: dict[str, Any], geom: Any) -> Select:

@@ -29,8 +29,10 @@ __all__ = [
     "PlanDiff",
     "check_plan",
     "diff_plans",
+    "draft_for_update",
     "move_units",
     "plan_targets",
+    "reassign_units",
 ]
 
 # Problems an edit may not introduce: they break the rules a plan is made by. Grids out of
@@ -215,21 +217,7 @@ def move_units(
     if not unit_ids:
         raise InputError("name at least one unit to move", field="units")
     with atomic(conn):
-        row = conn.execute(
-            text("SELECT id, name, district_id, status, version, params FROM grid_plan WHERE name = :n FOR UPDATE"),
-            {"n": plan},
-        ).first()
-        if row is None:
-            lookup.plan(conn, plan, None)  # raises NotFoundError listing the plans
-        if row.status != "draft":
-            raise ConflictError(
-                f"plan {plan!r} is {row.status} and read-only; edit a draft (store the plan again under a new name)"
-            )
-        if row.version != version:
-            raise ConflictError(
-                f"plan {plan!r} is at version {row.version}, the edit was made against version {version}; "
-                "reload the plan and apply the edit again"
-            )
+        row = draft_for_update(conn, plan, version)
         target = conn.execute(
             text("SELECT id, community_id FROM grid WHERE plan_id = :p AND code = :c"), {"p": row.id, "c": grid}
         ).first()
@@ -252,49 +240,238 @@ def move_units(
                 field="units",
                 feature_id=missing,
             )
-        sources = {r.grid_id for r in found} - {target.id}
-        affected = sorted(sources | {target.id})
-        before = {c.code: c for c in _check_grids(conn, row, affected)}
-        savepoint = conn.begin_nested()
-        conn.execute(
-            text("UPDATE grid_assignment SET grid_id = :g WHERE plan_id = :p AND unit_id = ANY(:u)"),
-            {"g": target.id, "p": row.id, "u": [r.id for r in found]},
+        moves = [(r.id, target.id) for r in found]
+        _refuse_locked(conn, row, {r.grid_id for r in found if r.grid_id != target.id} | {target.id})
+        return _apply_moves(
+            conn,
+            row,
+            moves,
+            set(),
+            dry_run=dry_run,
+            actor=actor,
+            action="plan.edit",
+            detail={"units": sorted(r.unit_id for r in found)[:100], "grid": grid},  # enough to trace
         )
-        retired = _refresh_grids(conn, row, affected)
-        checks = _check_grids(conn, row, [g for g in affected if g not in retired.values()])
-        broken = _newly_broken(before, checks)
-        if broken:
-            savepoint.rollback()
-            check, codes, reasons = broken
-            raise PlanCheckError(
-                f"the edit of plan {plan!r} is refused, nothing was stored: grid {', '.join(codes)} "
-                f"{'; '.join(reasons)}",
-                report={"grids": [{**asdict(c), "ok": c.ok} for c in checks]},
-                grids=codes,
-                check=check,
+
+
+def reassign_units(
+    conn: Connection,
+    plan: str,
+    assignment: dict[str, str],
+    *,
+    version: int,
+    community: str | None = None,
+    dry_run: bool = False,
+    actor: str | None = None,
+) -> EditResult:
+    """Put units of a draft into the grids named for them at once, validated and versioned as :func:`move_units`.
+
+    The workbench undoes (and redoes) a re-division with it: the community's assignment
+    before the engine ran, sent back as one edit. A grid code the plan no longer has (one
+    the re-division retired) is made again, in the community of the units it receives.
+
+    Parameters
+    ----------
+    assignment
+        Source unit id → grid code.
+    community
+        When given, every unit must belong to this community (``community_id``).
+
+    Raises
+    ------
+    ConflictError
+        When the plan is not a draft, ``version`` is stale, or a grid the edit changes is locked.
+    InputError
+        For units the plan does not hold (or outside ``community``), no units, or a new grid
+        whose units span several communities.
+    PlanCheckError
+        When the edit would break a rule the grids kept (contiguity, nesting, compounds).
+    """
+    if not assignment:
+        raise InputError("name at least one unit and its grid", field="assignment")
+    with atomic(conn):
+        row = draft_for_update(conn, plan, version)
+        found = conn.execute(
+            text(
+                """
+                SELECT u.unit_id, u.id, x.grid_id, c.community_id FROM unit u
+                JOIN grid_assignment x ON x.unit_id = u.id AND x.plan_id = :p
+                LEFT JOIN community c ON c.id = u.community_id
+                WHERE u.district_id = :d AND u.unit_id = ANY(:ids)
+                """
+            ),
+            {"p": row.id, "d": row.district_id, "ids": list(assignment)},
+        ).all()
+        missing = sorted(set(assignment) - {r.unit_id for r in found})
+        outside = sorted(r.unit_id for r in found if community is not None and r.community_id != community)
+        if missing or outside:
+            bad = missing or outside
+            where = f"plan {plan!r}" if missing else f"community {community!r} of plan {plan!r}"
+            raise InputError(
+                f"{where} holds no unit {', '.join(map(repr, bad[:10]))}", field="assignment", feature_id=bad
             )
-        _mark(conn, row.id, checks)
-        new_version = row.version if dry_run else row.version + 1
-        if dry_run:
-            savepoint.rollback()
-        else:
-            _keep_edit(
-                conn,
-                savepoint,
-                row,
-                new_version,
-                actor=actor,
-                action="plan.edit",
-                detail={
-                    "plan": plan,
-                    "moved": len(found),
-                    "units": sorted(r.unit_id for r in found)[:100],  # enough to trace; bulk moves stay small
-                    "grid": grid,
-                    "version": [row.version, new_version],
-                    "retired": sorted(retired),
-                },
-            )
-    return EditResult(plan, new_version, len(found), checks, sorted(retired), not dry_run)
+        grids = dict(
+            conn.execute(
+                text("SELECT code, id FROM grid WHERE plan_id = :p AND code = ANY(:c)"),
+                {"p": row.id, "c": sorted(set(assignment.values()))},
+            ).all()
+        )
+        savepoint = conn.begin_nested()
+        made = set()
+        for code in sorted(set(assignment.values()) - set(grids)):
+            grids[code] = made_id = _new_grid(conn, row, code, [r for r in found if assignment[r.unit_id] == code])
+            made.add(made_id)
+        moves = [(r.id, grids[assignment[r.unit_id]]) for r in found if grids[assignment[r.unit_id]] != r.grid_id]
+        changed = {r.grid_id for r in found if grids[assignment[r.unit_id]] != r.grid_id}
+        _refuse_locked(conn, row, changed | {g for _, g in moves})
+        return _apply_moves(
+            conn,
+            row,
+            moves,
+            made,
+            dry_run=dry_run,
+            actor=actor,
+            action="plan.reassign",
+            detail={
+                "community": community,
+                "units": len(moves),
+                "made": sorted(c for c, i in grids.items() if i in made),
+            },
+            savepoint=savepoint,
+        )
+
+
+def draft_for_update(conn: Connection, plan: str, version: int) -> Any:
+    """The draft ``plan``'s row, locked for the edit; refused when it is not a draft or not at ``version``."""
+    row = conn.execute(
+        text("SELECT id, name, district_id, status, version, params FROM grid_plan WHERE name = :n FOR UPDATE"),
+        {"n": plan},
+    ).first()
+    if row is None:
+        lookup.plan(conn, plan, None)  # raises NotFoundError listing the plans
+    if row.status != "draft":
+        raise ConflictError(
+            f"plan {plan!r} is {row.status} and read-only; edit a draft (store the plan again under a new name)"
+        )
+    if row.version != version:
+        raise ConflictError(
+            f"plan {plan!r} is at version {row.version}, the edit was made against version {version}; "
+            "reload the plan and apply the edit again"
+        )
+    return row
+
+
+def _refuse_locked(conn: Connection, row: Any, grid_ids: set[int]) -> None:
+    locked = (
+        conn.execute(
+            text(
+                "SELECT g.code FROM grid_lock l JOIN grid g ON g.id = l.grid_id WHERE l.grid_id = ANY(:ids) ORDER BY 1"
+            ),
+            {"ids": sorted(grid_ids)},
+        )
+        .scalars()
+        .all()
+    )
+    if locked:
+        raise ConflictError(
+            f"grid {', '.join(locked)} of plan {row.name!r} is locked: no units move in or out; unlock it first"
+        )
+
+
+def _new_grid(conn: Connection, row: Any, code: str, units: list[Any]) -> int:
+    """A grid row for ``code`` (outline and counts are recomputed from its units once they are in)."""
+    communities = {u.community_id for u in units}
+    if len(communities) != 1:
+        raise InputError(
+            f"new grid {code!r} would hold units of communities {sorted(map(str, communities))}; a grid stays in one",
+            field="assignment",
+            feature_id=[code],
+        )
+    return conn.execute(
+        text(
+            """
+            INSERT INTO grid (plan_id, code, community_id, households, population, n_units, status, geom)
+            SELECT :p, :code, c.id, 0, 0, 0, 'ok', ST_Multi(ST_Union(u.geom))
+            FROM unit u LEFT JOIN community c ON c.district_id = u.district_id AND c.community_id = :c
+            WHERE u.id = ANY(:units) GROUP BY c.id RETURNING id
+            """
+        ),
+        {"p": row.id, "code": code, "c": communities.pop(), "units": [u.id for u in units]},
+    ).scalar_one()
+
+
+def _apply_moves(
+    conn: Connection,
+    row: Any,
+    moves: list[tuple[int, int]],
+    made: set[int],
+    *,
+    dry_run: bool,
+    actor: str | None,
+    action: str,
+    detail: dict,
+    savepoint: Any = None,
+) -> EditResult:
+    """Move units (``(unit pk, grid pk)``) in a locked draft; refuse rules newly broken; keep or roll back.
+
+    ``made`` are grids created for this edit (they had no check before it).
+    """
+    affected = sorted({g for _, g in moves} | made | set(_grids_of(conn, row.id, [u for u, _ in moves])))
+    before = {c.code: c for c in _check_grids(conn, row, [g for g in affected if g not in made])}
+    savepoint = savepoint or conn.begin_nested()
+    conn.execute(
+        text(
+            """
+            UPDATE grid_assignment x SET grid_id = m.grid_id
+            FROM unnest(CAST(:u AS integer[]), CAST(:g AS integer[])) AS m(unit_id, grid_id)
+            WHERE x.plan_id = :p AND x.unit_id = m.unit_id
+            """
+        ),
+        {"u": [u for u, _ in moves], "g": [g for _, g in moves], "p": row.id},
+    )
+    retired = _refresh_grids(conn, row, affected)
+    checks = _check_grids(conn, row, [g for g in affected if g not in retired.values()])
+    broken = _newly_broken(before, checks)
+    if broken:
+        savepoint.rollback()
+        check, codes, reasons = broken
+        raise PlanCheckError(
+            f"the edit of plan {row.name!r} is refused, nothing was stored: grid {', '.join(codes)} "
+            f"{'; '.join(reasons)}",
+            report={"grids": [{**asdict(c), "ok": c.ok} for c in checks]},
+            grids=codes,
+            check=check,
+        )
+    _mark(conn, row.id, checks)
+    new_version = row.version if dry_run else row.version + 1
+    if dry_run:
+        savepoint.rollback()
+    else:
+        _keep_edit(
+            conn,
+            savepoint,
+            row,
+            new_version,
+            actor=actor,
+            action=action,
+            detail={
+                "plan": row.name,
+                "moved": len(moves),
+                **detail,
+                "version": [row.version, new_version],
+                "retired": sorted(retired),
+            },
+        )
+    return EditResult(row.name, new_version, len(moves), checks, sorted(retired), not dry_run)
+
+
+def _grids_of(conn: Connection, plan_id: int, unit_pks: list[int]) -> list[int]:
+    return list(
+        conn.execute(
+            text("SELECT DISTINCT grid_id FROM grid_assignment WHERE plan_id = :p AND unit_id = ANY(:u)"),
+            {"p": plan_id, "u": unit_pks},
+        ).scalars()
+    )
 
 
 def _keep_edit(

@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis import columns as C
-from gis.errors import CommgridError, ConflictError, InputError, NotFoundError
-from gis.plans.districts import read_district_communities, read_district_units
-from gis.plans.edits import GridCheck, _check_grids, _keep_edit, _refresh_grids, plan_targets
-from gis.store import lookup
+from gis.errors import CommgridError, InputError, NotFoundError
+from gis.plans.districts import read_district_barriers, read_district_communities, read_district_units
+from gis.plans.edits import GridCheck, _check_grids, _keep_edit, _refresh_grids, draft_for_update, plan_targets
+from gis.plans.locks import locked_codes
 from gis.store.engine import atomic
 
 __all__ = ["CommunityRedivision", "redivide_community"]
@@ -58,23 +58,6 @@ class CommunityRedivision:
         return out
 
 
-def _draft_for_update(conn: Connection, plan: str, version: int) -> Any:
-    row = conn.execute(
-        text("SELECT id, name, district_id, status, version, params FROM grid_plan WHERE name = :n FOR UPDATE"),
-        {"n": plan},
-    ).first()
-    if row is None:
-        lookup.plan(conn, plan, None)  # raises NotFoundError listing the plans
-    if row.status != "draft":
-        raise ConflictError(f"plan {plan!r} is {row.status} and read-only; re-divide a draft")
-    if row.version != version:
-        raise ConflictError(
-            f"plan {plan!r} is at version {row.version}, the re-division was asked against version {version}; "
-            "reload the plan and ask again"
-        )
-    return row
-
-
 def redivide_community(
     conn: Connection,
     plan: str,
@@ -98,7 +81,8 @@ def redivide_community(
     version
         The plan version the request was made against; another current version is a conflict.
     locked
-        Codes of grids that must not change (codes of other communities are refused).
+        Codes of grids that must not change (codes of other communities are refused), on top
+        of the community's grids locked in the plan (:mod:`gis.plans.locks`).
     dry_run
         Run the engine and report, keeping nothing.
     actor
@@ -119,7 +103,7 @@ def redivide_community(
     started = time.perf_counter()
     locked = sorted(set(locked or []))
     with atomic(conn):
-        row = _draft_for_update(conn, plan, version)
+        row = draft_for_update(conn, plan, version)
         district = conn.execute(
             text("SELECT id, working_crs FROM district WHERE id = :d"), {"d": row.district_id}
         ).one()
@@ -161,6 +145,9 @@ def redivide_community(
                 field="lock",
                 feature_id=foreign,
             )
+        # the locks stored with the plan hold whoever asks, as well as those the request names
+        locked = sorted(set(locked) | set(locked_codes(conn, row.id, community_pk)))
+        barriers = read_district_barriers(conn, row.district_id, community)
         (h_lo, h_hi), (p_lo, p_hi) = plan_targets(row.params)
         result = partition(
             units,
@@ -171,6 +158,8 @@ def redivide_community(
             source=f"community {community!r} of plan {plan!r}",
             previous=before,
             locked=locked,
+            # the district's stored streets and rivers: a re-divided village follows them as the full partition does
+            barriers=barriers if len(barriers) else None,
         )
         failed = result.report.get("failed_containers") or []
         if failed:

@@ -33,56 +33,78 @@ def _collection(features: str, source: str) -> str:
     )
 
 
-def _feature(key: str, properties: str, geom: str) -> str:
+def _feature(key: str, properties: str, geom: str | None) -> str:
+    shape = f"ST_AsGeoJSON({geom}, {_PRECISION})::json" if geom is not None else "NULL::json"
     return (
         f"json_build_object('type', 'Feature', 'id', {key}, 'properties', json_build_object({properties}), "
-        f"'geometry', ST_AsGeoJSON({geom}, {_PRECISION})::json)"
+        f"'geometry', {shape})"
     )
 
 
-# each layer: one subquery over the plan ``p`` (id, district_id) answering a FeatureCollection
-_LAYERS = {
-    "units": _collection(
-        _feature(
-            "u.id",
-            "'unit_id', u.unit_id, 'households', u.households, 'population', u.population, "
-            "'compound', u.compound, 'community', c.community_id, 'grid', g.code, "
-            "'anchor', json_build_array(round(ST_X(a.pt)::numeric, 6), round(ST_Y(a.pt)::numeric, 6))",
-            "u.geom",
-        )
-        + " ORDER BY u.unit_id",
-        "p JOIN unit u ON u.district_id = p.district_id CROSS JOIN LATERAL (SELECT ST_PointOnSurface(u.geom) AS pt) a "
-        "LEFT JOIN grid_assignment x ON x.plan_id = p.id AND x.unit_id = u.id LEFT JOIN grid g ON g.id = x.grid_id "
-        "LEFT JOIN community c ON c.id = u.community_id",
-    ),
-    "grids": _collection(
-        _feature(
-            "g.id",
-            "'code', g.code, 'community', c.community_id, 'community_name', c.name, 'households', g.households, "
-            "'population', g.population, 'units', g.n_units, 'status', g.status, 'reason', g.reason",
-            "g.geom",
-        )
-        + " ORDER BY g.code",
-        "p JOIN grid g ON g.plan_id = p.id LEFT JOIN community c ON c.id = g.community_id",
-    ),
-    "communities": _collection(
-        _feature("c.id", "'community_id', c.community_id, 'name', c.name", "c.geom") + " ORDER BY c.community_id",
-        "p JOIN community c ON c.district_id = p.district_id",
-    ),
-    "streets": _collection(
-        _feature("b.id", "'class', b.barrier_class, 'hard', b.hard, 'name', b.name", "b.geom"),
-        "p JOIN barrier b ON b.district_id = p.district_id",
-    ),
-}
-LAYERS = tuple(_LAYERS)
+def _layer_sql(outlines: bool) -> dict[str, str]:
+    """Each layer: one subquery over the plan ``p`` (id, district_id) answering a FeatureCollection.
+
+    Without ``outlines`` the features carry their properties only (geometry null): the
+    workbench draws the shapes from the vector tiles and keeps the attributes to edit.
+    """
+
+    def geom(column: str) -> str | None:
+        return column if outlines else None
+
+    return {
+        "units": _collection(
+            _feature(
+                "u.id",
+                "'unit_id', u.unit_id, 'households', u.households, 'population', u.population, "
+                "'compound', u.compound, 'community', c.community_id, 'grid', g.code, "
+                "'anchor', json_build_array(round(ST_X(a.pt)::numeric, 6), round(ST_Y(a.pt)::numeric, 6))",
+                geom("u.geom"),
+            )
+            + " ORDER BY u.unit_id",
+            "p JOIN unit u ON u.district_id = p.district_id "
+            "CROSS JOIN LATERAL (SELECT ST_PointOnSurface(u.geom) AS pt) a "
+            "LEFT JOIN grid_assignment x ON x.plan_id = p.id AND x.unit_id = u.id LEFT JOIN grid g ON g.id = x.grid_id "
+            "LEFT JOIN community c ON c.id = u.community_id",
+        ),
+        "grids": _collection(
+            _feature(
+                "g.id",
+                "'code', g.code, 'community', c.community_id, 'community_name', c.name, 'households', g.households, "
+                "'population', g.population, 'units', g.n_units, 'status', g.status, 'reason', g.reason, "
+                "'locked', l.grid_id IS NOT NULL",
+                geom("g.geom"),
+            )
+            + " ORDER BY g.code",
+            "p JOIN grid g ON g.plan_id = p.id LEFT JOIN community c ON c.id = g.community_id "
+            "LEFT JOIN grid_lock l ON l.grid_id = g.id",
+        ),
+        "communities": _collection(
+            _feature("c.id", "'community_id', c.community_id, 'name', c.name", geom("c.geom"))
+            + " ORDER BY c.community_id",
+            "p JOIN community c ON c.district_id = p.district_id",
+        ),
+        "streets": _collection(
+            _feature("b.id", "'class', b.barrier_class, 'hard', b.hard, 'name', b.name", geom("b.geom")),
+            "p JOIN barrier b ON b.district_id = p.district_id",
+        ),
+    }
 
 
-def workbench_layers(conn: Connection, plan: str, layers: tuple[str, ...] = LAYERS) -> dict[str, Any]:
+_LAYERS = {True: _layer_sql(True), False: _layer_sql(False)}
+LAYERS = tuple(_LAYERS[True])
+
+
+def workbench_layers(
+    conn: Connection, plan: str, layers: tuple[str, ...] = LAYERS, *, outlines: bool = True
+) -> dict[str, Any]:
     """A plan, its district's published plan, and its layers as GeoJSON (EPSG:4326), for the workbench.
 
     ``units`` carry their grid code in the plan, counts, compound and an ``anchor`` point
     inside them; ``grids`` their counts, status and reason; ``streets`` are the district's
     stored barriers (empty when none were loaded). ``layers`` picks some of :data:`LAYERS`.
+    Without ``outlines`` the features carry no geometry (the workbench paints from the
+    vector tiles and keeps only the attributes). ``plan.bounds`` is the district's extent
+    (``[[west, south], [east, north]]``), for the first view.
 
     Raises
     ------
@@ -97,7 +119,11 @@ def workbench_layers(conn: Connection, plan: str, layers: tuple[str, ...] = LAYE
             """
             SELECT p.name, p.status, p.version, p.params, d.name AS district,
                    (SELECT q.name FROM grid_plan q WHERE q.district_id = p.district_id AND q.status = 'published')
-                       AS published
+                       AS published,
+                   (SELECT json_build_array(json_build_array(ST_XMin(e), ST_YMin(e)),
+                                             json_build_array(ST_XMax(e), ST_YMax(e)))
+                    FROM (SELECT ST_Extent(u.geom) AS e FROM unit u WHERE u.district_id = p.district_id) AS x
+                    WHERE e IS NOT NULL) AS bounds
             FROM grid_plan p JOIN district d ON d.id = p.district_id WHERE p.id = :p
             """
         ),
@@ -107,7 +133,7 @@ def workbench_layers(conn: Connection, plan: str, layers: tuple[str, ...] = LAYE
     if unknown:
         raise InputError(f"unknown layers {unknown}; the workbench has {', '.join(LAYERS)}", field="layers")
     wanted = [name for name in LAYERS if name in layers]
-    columns = ", ".join(f"{_LAYERS[name]} AS {name}" for name in wanted)
+    columns = ", ".join(f"{_LAYERS[outlines][name]} AS {name}" for name in wanted)
     found_layers = conn.execute(
         text(f"WITH p AS (SELECT id, district_id FROM grid_plan WHERE id = :p) SELECT {columns}"), {"p": found.id}
     ).one()
@@ -120,6 +146,7 @@ def workbench_layers(conn: Connection, plan: str, layers: tuple[str, ...] = LAYE
             "district": head.district,
             "published": head.published,
             "targets": {"households": [h_lo, h_hi], "population": [p_lo, p_hi]},
+            "bounds": head.bounds,
         },
         **{name: getattr(found_layers, name) for name in wanted},
     }

@@ -282,6 +282,21 @@ class GridAssignment(Base):
     population: Mapped[int] = mapped_column(comment="the unit's population as this plan counts them")
 
 
+class GridLock(Base):
+    """A grid a planner locked in a plan: edits leave it alone and re-division keeps it.
+
+    Stored with the plan, so a lock outlives the page that set it and every planner sees
+    it; it goes with its grid (a grid deleted, or its plan, drops the lock).
+    """
+
+    __tablename__ = "grid_lock"
+
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True)
+    plan_id: Mapped[int] = _fk("grid_plan.id")
+    locked_by: Mapped[str | None] = mapped_column(comment="user name of the planner who locked it")
+    locked_at: Mapped[datetime]
+
+
 class GridWorker(Base):
     """A grid worker (网格员). PERSONAL DATA: name, phone and photo identify a person."""
 

@@ -138,6 +138,43 @@ def message(page, pattern: str) -> str:
     return page.evaluate("window.__commgrid.message")
 
 
+def assignment(page, community: str) -> dict[str, str]:
+    """The community's units and their grids as the page holds them."""
+    return page.evaluate(
+        "c => Object.fromEntries(window.__commgrid.layers.units.features.map(f => f.properties)"
+        ".filter(p => p.community === c).map(p => [p.unit_id, p.grid]))",
+        community,
+    )
+
+
+def stored_assignment(engine, plan: str, community: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT u.unit_id, g.code FROM grid_plan p JOIN grid_assignment x ON x.plan_id = p.id
+                JOIN grid g ON g.id = x.grid_id JOIN unit u ON u.id = x.unit_id
+                JOIN community c ON c.id = u.community_id
+                WHERE p.name = :p AND c.community_id = :c
+                """
+            ),
+            {"p": plan, "c": community},
+        ).all()
+    return dict(rows)
+
+
+def stored_locks(conn, plan: str) -> list[str]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT g.code FROM grid_lock l JOIN grid g ON g.id = l.grid_id JOIN grid_plan p ON p.id = l.plan_id "
+                "WHERE p.name = :p ORDER BY 1"
+            ),
+            {"p": plan},
+        ).scalars()
+    )
+
+
 def test_editor_refuses_the_public_and_analysts(browser, workbench):
     for token in (None, workbench["tokens"]["analyst"]):
         page, _ = open_editor(browser, workbench["url"], "draft", token)
@@ -202,16 +239,33 @@ def test_editor_walks_a_planner_through_a_draft(browser, workbench, shots):
     locked = others[0] if others else None
     if locked:
         page.check(f"#grids tr[data-code='{locked}'] input.lock")
+        message(page, "locked")
         assert page.evaluate("window.__commgrid.locked") == [locked]
+        with engine.connect() as conn:  # stored with the plan, not in the tab
+            assert stored_locks(conn, "draft") == [locked]
         held = page.evaluate(
             "c => [...window.__commgrid.layers.units.features]"
             ".filter(f => f.properties.grid === c).map(f => f.properties.unit_id).sort()",
             locked,
         )
     page.select_option("#community", community)
+    before_redivision = assignment(page, community)
     page.click("#redivide")
     shown = message(page, "^re-divided")
     result = page.evaluate("window.__commgrid.redivision")
+    after_redivision = assignment(page, community)
+    assert result["moved_units"] and after_redivision != before_redivision
+
+    # the re-division is undone as one stored edit (the grids it retired made again), and redone
+    version = page.evaluate("window.__commgrid.plan.version")
+    page.click("#undo")
+    message(page, "^undo")
+    assert assignment(page, community) == before_redivision
+    assert stored_assignment(engine, "draft", community) == before_redivision
+    assert page.evaluate("window.__commgrid.plan.version") == version + 1
+    page.click("#redo")
+    message(page, "^redo")
+    assert assignment(page, community) == after_redivision == stored_assignment(engine, "draft", community)
     assert result["applied"] and result["community"] == community
     assert f"{result['households_moved']} households moved" in shown
     assert result["locked"] == ([locked] if locked else [])
@@ -334,4 +388,38 @@ def test_editor_starts_a_draft_from_the_published_plan_and_brushes_whole_compoun
     assert carried == len(members)
     page.screenshot(path=str(shots / "8-brushed.png"))
     assert errors == []
+    page.close()
+
+
+def test_editor_locks_are_stored_with_the_plan_for_every_planner(browser, workbench, shots):
+    engine = workbench["engine"]
+    with begin(engine) as conn:
+        copy_plan(conn, "pub", "shared")
+        second = add_user(conn, "wb-second-planner", role="planner")
+    unit, _, target = a_move(engine, "shared")
+    page, errors = open_editor(browser, workbench["url"], "shared", workbench["tokens"]["planner"])
+    page.check(f"#grids tr[data-code='{target}'] input.lock")
+    message(page, "locked")
+
+    # another planner opening the draft sees the lock, on the list and on the map, and cannot paint into it
+    other, other_errors = open_editor(browser, workbench["url"], "shared", second)
+    assert other.evaluate("window.__commgrid.locked") == [target]
+    assert other.is_checked(f"#grids tr[data-code='{target}'] input.lock")
+    assert other.evaluate("window.__commgrid.map.getFilter('locked-line')[2][1]") == [target]
+    other.evaluate(
+        "([u, t]) => { window.__commgrid.api.pick(t); return window.__commgrid.api.stroke([u]); }", [unit, target]
+    )
+    assert "locked" in message(other, "^refused")
+    other.screenshot(path=str(shots / "9-locked-seen-by-another-planner.png"))
+    other.close()
+
+    # a reload keeps it; unlocking is stored too
+    page.reload()
+    page.wait_for_function("window.__commgrid && window.__commgrid.ready", timeout=60_000)
+    assert page.is_checked(f"#grids tr[data-code='{target}'] input.lock")
+    page.uncheck(f"#grids tr[data-code='{target}'] input.lock")
+    message(page, "unlocked")
+    with engine.connect() as conn:
+        assert stored_locks(conn, "shared") == []
+    assert errors == [] and other_errors == []
     page.close()
