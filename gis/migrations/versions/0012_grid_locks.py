@@ -4,7 +4,7 @@ A locked grid takes no manual moves in or out and re-division keeps it. One row 
 locked grid; deleting the grid (or its plan) drops the lock.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-07 03:40:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0009"  # the lead re-chains it after 0010 and 0011 at merge
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
