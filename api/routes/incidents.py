@@ -22,9 +22,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from api import incident_classes
 from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Instant
 from api.text import Code, Description, Name, Note, Phone
@@ -33,6 +34,7 @@ from gis.errors import InputError
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
 from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
+from gis.incidents.workflow import APPROVAL_STEPS
 from gis.store import lookup
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
@@ -163,13 +165,15 @@ def incident_taxonomy(tax: Tax) -> list[dict[str, Any]]:
     status_code=status.HTTP_201_CREATED,
 )
 def incident_create(
-    request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response
-) -> dict[str, Any]:
+    request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response,
+    background: BackgroundTasks,
+) -> dict[str, Any]:  # fmt: skip
     if body.reported_at is not None:
         _check_reported_at(body.reported_at, who)
     new = create_incident(
         conn, actor=who.name or "public", taxonomy=tax, source="api", **duplicate_window(request), **body.model_dump()
     )
+    incident_classes.notify_after_intake(request, conn, new, background)  # emergencies: contacts told after commit
     detail = _detail(conn, new, tax, cal)  # its deadline is computed before anything is kept
     conn.commit()
     response.headers.update(_PRIVATE)
@@ -230,8 +234,11 @@ def incident_detail(
 def incident_transition(
     conn: Conn, incident_id: IncidentId, body: TransitionIn, who: Who, tax: Tax, cal: Cal, response: Response
 ) -> dict[str, Any]:
-    steps = _on_site(conn, incident_id, body.to, who)
-    transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
+    if body.to in APPROVAL_STEPS:  # each by its role, of the incident's community (api/incident_classes.py)
+        incident_classes.take_approval_step(conn, incident_id, body.to, who, body.note)
+    else:
+        steps = _on_site(conn, incident_id, body.to, who)
+        transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
     detail = _detail(conn, incident_id, tax, cal)
     conn.commit()
     response.headers.update(_PRIVATE)
