@@ -280,6 +280,17 @@ def test_an_emergency_reaches_the_webhook_and_the_mailbox_at_once(routed):
         ]
         quiet = client.post("/incidents", json=body("sanitation.garbage"), headers=headers["gw1"]).json()
         assert quiet["routing"]["notifications"] == [] and len(hooks) == 1 and len(mail) == 1
+        # a resident's report through Open311 is told at once too, without their phone
+        lon, lat = tiny.lonlat([(500, 300)])[0]
+        form = {"service_code": "emergency.flooding", "lat": lat, "long": lon, "first_name": "Li", "phone": PHONE}
+        posted = client.post("/open311/v2/requests.json", data=form)
+        assert posted.status_code == 201, posted.text
+        assert len(hooks) == 2 and len(mail) == 2
+        flooding = json.loads(hooks[1]["body"])["incident"]
+        assert (flooding["id"], flooding["category"], flooding["grid_code"]) == (
+            int(posted.json()[0]["service_request_id"]), "emergency.flooding", "B"
+        )  # fmt: skip
+        assert PHONE not in hooks[1]["body"].decode() and PHONE not in mail[1].content.decode("utf-8", "replace")
 
 
 def test_a_contact_that_is_down_fails_no_report_and_the_notify_command_retries(routed):
