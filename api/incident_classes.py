@@ -13,8 +13,10 @@ from sqlalchemy.engine import Connection
 from api.access import Caller, PermissionDeniedError, Role
 from api.settings import Settings
 from gis.incidents.approval import community_of, take_step
+from gis.incidents.deadlines import WorkingCalendar
 from gis.incidents.departments import Department
 from gis.incidents.notify import Contacts, deliver, queue
+from gis.incidents.taxonomy import Taxonomy
 from gis.incidents.workflow import APPROVAL_STEPS
 
 __all__ = ["contacts", "departments", "notify_after_intake", "take_approval_step"]
@@ -41,13 +43,22 @@ def contacts(settings: Settings) -> Contacts:
     )
 
 
-def notify_after_intake(request: Request, conn: Connection, incident_id: int, background: BackgroundTasks) -> None:
+def notify_after_intake(
+    request: Request,
+    conn: Connection,
+    incident_id: int,
+    background: BackgroundTasks,
+    *,
+    taxonomy: Taxonomy,
+    calendar: WorkingCalendar,
+) -> None:
     """For an emergency: queue its notifications (caller commits) and deliver them once the answer is sent."""
     settings: Settings = request.app.state.settings
     reach = contacts(settings)
     ids = queue(conn, incident_id, reach)
     if ids:
-        background.add_task(deliver, request.app.state.engine, reach, ids=ids)
+        engine = request.app.state.engine
+        background.add_task(deliver, engine, reach, ids=ids, taxonomy=taxonomy, calendar=calendar)
 
 
 def take_approval_step(conn: Connection, incident_id: int, step: str, who: Caller, comment: str | None) -> None:

@@ -116,12 +116,16 @@ def notify(db: DbOpt = None) -> None:
     """
     from api.database import open_store
     from api.incident_classes import contacts
+    from gis.incidents import DEFAULT, read_taxonomy
+    from gis.incidents.deadlines import WorkingCalendar, read_calendar
     from gis.incidents.notify import deliver
 
     settings = settings_from(db)
+    taxonomy = read_taxonomy(settings.incident_taxonomy) if settings.incident_taxonomy else DEFAULT
+    calendar = read_calendar(settings.incident_calendar) if settings.incident_calendar else WorkingCalendar()
     engine = open_store(settings)
     try:
-        done = deliver(engine, contacts(settings))
+        done = deliver(engine, contacts(settings), taxonomy=taxonomy, calendar=calendar)
     finally:
         engine.dispose()
     for d in done:

@@ -173,7 +173,7 @@ def incident_create(
     new = create_incident(
         conn, actor=who.name or "public", taxonomy=tax, source="api", **duplicate_window(request), **body.model_dump()
     )
-    incident_classes.notify_after_intake(request, conn, new, background)  # emergencies: contacts told after commit
+    incident_classes.notify_after_intake(request, conn, new, background, taxonomy=tax, calendar=cal)  # emergencies
     detail = _detail(conn, new, tax, cal)  # its deadline is computed before anything is kept
     conn.commit()
     response.headers.update(_PRIVATE)

@@ -24,7 +24,7 @@ from api.bodies import parse_json
 from api.dependencies import Conn, Instant
 from api.incident_classes import notify_after_intake
 from api.routes.common import MAX_ID
-from api.routes.incidents import Tax, duplicate_window
+from api.routes.incidents import Tax, calendar, duplicate_window
 from api.text import CODE_CHARS, DESCRIPTION_CHARS, NAME_CHARS, PHONE_CHARS
 from gis import clock
 from gis.errors import InputError
@@ -150,7 +150,7 @@ async def open311_request_create(request: Request, tax: Tax, background: Backgro
                 source="open311",
                 **duplicate_window(request),
             )
-            notify_after_intake(request, conn, new, background)  # emergencies: contacts told after commit
+            notify_after_intake(request, conn, new, background, taxonomy=tax, calendar=calendar(request))
             return new
 
     new = await run_in_threadpool(store)
