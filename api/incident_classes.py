@@ -14,12 +14,12 @@ from api.access import Caller, PermissionDeniedError, Role
 from api.settings import Settings
 from gis.incidents.approval import community_of, take_step
 from gis.incidents.deadlines import WorkingCalendar
-from gis.incidents.departments import Department
+from gis.incidents.departments import Department, check_dispatch
 from gis.incidents.notify import Contacts, deliver, queue
 from gis.incidents.taxonomy import Taxonomy
 from gis.incidents.workflow import APPROVAL_STEPS
 
-__all__ = ["contacts", "departments", "notify_after_intake", "take_approval_step"]
+__all__ = ["contacts", "departments", "notify_after_intake", "routed_move", "take_approval_step"]
 
 
 def departments(settings: Settings) -> list[Department]:
@@ -59,6 +59,20 @@ def notify_after_intake(
     if ids:
         engine = request.app.state.engine
         background.add_task(deliver, engine, reach, ids=ids, taxonomy=taxonomy, calendar=calendar)
+
+
+def routed_move(conn: Connection, incident_id: int, to: str, who: Caller, note: str | None) -> bool:
+    """Take a move of ``POST /incidents/{id}/transitions`` that a handling class routes; ``False`` for the others.
+
+    Approval steps are taken here (:func:`take_approval_step`). A filed coordinated incident
+    is dispatched only by a hand-off naming the department (409 here, pointing to it).
+    """
+    if to in APPROVAL_STEPS:
+        take_approval_step(conn, incident_id, to, who, note)
+        return True
+    if to == "dispatched" and who.role >= Role.ANALYST:  # below, the on-site check answers 403
+        check_dispatch(conn, incident_id)
+    return False
 
 
 def take_approval_step(conn: Connection, incident_id: int, step: str, who: Caller, comment: str | None) -> None:

@@ -34,7 +34,6 @@ from gis.errors import InputError
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
 from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
-from gis.incidents.workflow import APPROVAL_STEPS
 from gis.store import lookup
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
@@ -234,9 +233,8 @@ def incident_detail(
 def incident_transition(
     conn: Conn, incident_id: IncidentId, body: TransitionIn, who: Who, tax: Tax, cal: Cal, response: Response
 ) -> dict[str, Any]:
-    if body.to in APPROVAL_STEPS:  # each by its role, of the incident's community (api/incident_classes.py)
-        incident_classes.take_approval_step(conn, incident_id, body.to, who, body.note)
-    else:
+    # approval steps by their roles, coordinated dispatch by hand-off only (api/incident_classes.py)
+    if not incident_classes.routed_move(conn, incident_id, body.to, who, body.note):
         steps = _on_site(conn, incident_id, body.to, who)
         transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
     detail = _detail(conn, incident_id, tax, cal)

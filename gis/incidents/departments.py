@@ -28,7 +28,7 @@ from gis.incidents.store import read_incident, transition
 from gis.incidents.taxonomy import DEFAULT, Taxonomy
 from gis.store.audit import record
 
-__all__ = ["Department", "add_feedback", "find_department", "hand_off", "work_sheet"]
+__all__ = ["Department", "add_feedback", "check_dispatch", "find_department", "hand_off", "work_sheet"]
 
 # a hand-off on from one department to another keeps the incident where it is
 _HANDED_ON = ("dispatched", "handling")
@@ -61,6 +61,22 @@ def find_department(departments: Sequence[Department], department_id: str) -> De
         else f"no departments are configured, so {department_id!r} is unknown: set incident_departments",
         field="department",
     )
+
+
+def check_dispatch(conn: Connection, incident_id: int) -> None:
+    """Raise when the incident is coordinated and filed: it is dispatched by a hand-off, which names the department.
+
+    Raises
+    ------
+    ConflictError
+        For a filed coordinated incident (409), saying how to hand it off.
+    """
+    row = conn.execute(text("SELECT status, handling_class FROM incident WHERE id = :i"), {"i": incident_id}).first()
+    if row is not None and row.handling_class == "coordinated" and row.status == "filed":
+        raise ConflictError(
+            f"coordinated incident {incident_id} is dispatched by handing it to a department: "
+            f"POST /incidents/{incident_id}/handoff with the department's id (GET /departments lists them)"
+        )
 
 
 def hand_off(
