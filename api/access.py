@@ -162,6 +162,12 @@ _OTHER_ROUTES: dict[str, Role] = {
     "incident_detail": Role.GRID_WORKER,
     "incident_transition": Role.GRID_WORKER,
     "incident_list": Role.GRID_WORKER,
+    # incident classes that route (api/routes/incident_routing.py): the centre hands coordinated incidents
+    # to departments and records their feedback; approval steps are transitions checked by role and community
+    "incident_departments": Role.ANALYST,
+    "incident_handoff": Role.ANALYST,
+    "incident_worksheet": Role.ANALYST,
+    "incident_feedback": Role.ANALYST,
     "analytics_hotspots": Role.ANALYST,
     "analytics_grids": Role.ANALYST,
     "analytics_heatmap": Role.ANALYST,

@@ -12,12 +12,30 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gis.cluster import default_home
 
-__all__ = ["Settings"]
+__all__ = ["DepartmentSetting", "Settings"]
+
+# shipped departments for coordinated incidents; a city names its own (incident_departments)
+_DEPARTMENTS = (
+    ("urban_management", "城管局 Urban management"),
+    ("housing", "住建局 Housing and construction"),
+    ("fire", "消防救援大队 Fire and rescue"),
+    ("police", "派出所 Police station"),
+    ("market", "市场监管所 Market regulation"),
+    ("sanitation", "环卫所 Sanitation"),
+    ("utilities", "水电气公司 Water, power and gas"),
+)
+
+
+class DepartmentSetting(BaseModel):
+    """One department of the list: a short id (letters, digits, _ and -) and its name."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    name: str = Field(min_length=1, max_length=200)
 
 
 class Settings(BaseSettings):
@@ -80,6 +98,27 @@ class Settings(BaseSettings):
     )
     incident_duplicate_metres: float = Field(default=50, ge=0, description="Near-duplicate search radius.")
     incident_duplicate_hours: float = Field(default=24, ge=0, description="Near-duplicate search window.")
+    incident_departments: list[DepartmentSetting] = Field(
+        default_factory=lambda: [DepartmentSetting(id=i, name=n) for i, n in _DEPARTMENTS],
+        description="Departments coordinated incidents are handed to, as JSON: "
+        '[{"id": "housing", "name": "住建局 Housing"}, ...]; ids are what the API takes.',
+    )
+    emergency_webhook_url: str | None = Field(
+        default=None, description="Emergencies are POSTed as JSON to this http(s) address at once; unset: none."
+    )
+    emergency_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="E-mail addresses emergencies are sent to (comma-separated), through smtp_host.",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for emergency e-mail; unset: no e-mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_from: str | None = Field(default=None, description="Sender address of emergency e-mail.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server asks for one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password for smtp_user.")
+    notify_timeout: float = Field(
+        default=10, gt=0, description="Seconds one webhook or SMTP delivery may take before it counts as failed."
+    )
     max_body_bytes: int = Field(
         default=1 << 20,
         ge=0,
@@ -136,7 +175,26 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) address without query or fragment, e.g. https://grid.example.org")
         return value.strip().rstrip("/")
 
-    @field_validator("cors_origins", "cors_methods", mode="before")
+    @field_validator("emergency_webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) address, e.g. https://alerts.example.org/hook")
+        return value.strip()
+
+    @field_validator("incident_departments")
+    @classmethod
+    def _unique_departments(cls, value: list[DepartmentSetting]) -> list[DepartmentSetting]:
+        ids = [d.id for d in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"department ids must be unique; {twice} appear more than once")
+        return value
+
+    @field_validator("cors_origins", "cors_methods", "emergency_email_to", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         # "a,b" from the environment, or a JSON list (what `commgrid serve --workers` passes on)

@@ -1,4 +1,4 @@
-"""``commgrid incidents``: bulk import of incident files (CSV, GeoJSON) with a field mapping."""
+"""``commgrid incidents``: bulk import of incident files (CSV, GeoJSON) with a field mapping; notification retries."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import typer
 
 from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
 
-app = typer.Typer(help="Incidents (事件): bulk import with a field mapping.", no_args_is_help=True)
+app = typer.Typer(
+    help="Incidents (事件): bulk import with a field mapping; emergency notification retries.", no_args_is_help=True
+)
 
 
 def pairs(values: list[str] | None, *, option: str, example: str) -> dict[str, str]:
@@ -107,3 +109,36 @@ def import_(
             duplicate_hours=float(settings.incident_duplicate_hours),
         )
     console.print(f"{mapped.summary()}; {result.summary()}", highlight=False)
+
+
+@app.command(name="notify")
+@handle_errors
+def notify(db: DbOpt = None) -> None:
+    """Send the emergency notifications not sent yet: those that failed, and any left pending.
+
+    Each attempt is recorded on its notification (sent or failed, the error, when), so
+    running this again only retries what still failed. Run it from a timer (cron, a
+    systemd timer) every few minutes; it exits 1 when some notification still failed.
+    Contacts come from the settings (emergency_webhook_url, smtp_*, emergency_email_to).
+    """
+    from api.database import open_store
+    from api.incident_classes import contacts
+    from gis.incidents import DEFAULT, read_taxonomy
+    from gis.incidents.deadlines import WorkingCalendar, read_calendar
+    from gis.incidents.notify import deliver
+
+    settings = settings_from(db)
+    taxonomy = read_taxonomy(settings.incident_taxonomy) if settings.incident_taxonomy else DEFAULT
+    calendar = read_calendar(settings.incident_calendar) if settings.incident_calendar else WorkingCalendar()
+    engine = open_store(settings)
+    try:
+        done = deliver(engine, contacts(settings), taxonomy=taxonomy, calendar=calendar)
+    finally:
+        engine.dispose()
+    for d in done:
+        outcome = "sent" if d.sent else f"failed: {d.error}"
+        console.print(f"incident {d.incident_id} {d.channel} (notification {d.id}): {outcome}", highlight=False)
+    failed = sum(not d.sent for d in done)
+    console.print(f"{len(done) - failed} sent, {failed} failed", highlight=False)
+    if failed:
+        raise typer.Exit(1)

@@ -30,9 +30,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from api import incident_classes
 from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Instant
 from api.scope import reach
@@ -194,8 +195,9 @@ def incident_taxonomy(tax: Tax) -> list[dict[str, Any]]:
     status_code=status.HTTP_201_CREATED,
 )
 def incident_create(
-    request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response
-) -> dict[str, Any]:
+    request: Request, conn: Conn, body: IncidentIn, who: Who, tax: Tax, cal: Cal, response: Response,
+    background: BackgroundTasks,
+) -> dict[str, Any]:  # fmt: skip
     if body.reported_at is not None:
         _check_reported_at(body.reported_at, who)
     new = create_incident(
@@ -207,6 +209,7 @@ def incident_create(
         **duplicate_window(request),
         **body.model_dump(),
     )
+    incident_classes.notify_after_intake(request, conn, new, background, taxonomy=tax, calendar=cal)  # emergencies
     detail = _detail(conn, new, tax, cal, who)  # its deadline is computed before anything is kept
     conn.commit()
     response.headers.update(_PRIVATE)
@@ -288,8 +291,10 @@ def incident_detail(
 def incident_transition(
     conn: Conn, incident_id: IncidentId, body: TransitionIn, who: Who, tax: Tax, cal: Cal, response: Response
 ) -> dict[str, Any]:
-    steps = _on_site(conn, incident_id, body.to, who)
-    transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
+    # approval steps by their roles, coordinated dispatch by hand-off only (api/incident_classes.py)
+    if not incident_classes.routed_move(conn, incident_id, body.to, who, body.note):
+        steps = _on_site(conn, incident_id, body.to, who)
+        transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
     detail = _detail(conn, incident_id, tax, cal, who)
     conn.commit()
     response.headers.update(_PRIVATE)

@@ -17,13 +17,14 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api.bodies import parse_json
 from api.dependencies import Conn, Instant
+from api.incident_classes import notify_after_intake
 from api.routes.common import MAX_ID
-from api.routes.incidents import Tax, duplicate_window
+from api.routes.incidents import Tax, calendar, duplicate_window
 from api.text import CODE_CHARS, DESCRIPTION_CHARS, NAME_CHARS, PHONE_CHARS
 from gis import clock
 from gis.errors import InputError
@@ -120,7 +121,7 @@ def _coordinate(fields: dict[str, str], name: str, bound: float) -> float:
     status_code=status.HTTP_201_CREATED,
     openapi_extra={"requestBody": {"required": True, "content": {kind: {"schema": _FORM} for kind in _KINDS}}},
 )
-async def open311_request_create(request: Request, tax: Tax) -> list[dict[str, Any]]:
+async def open311_request_create(request: Request, tax: Tax, background: BackgroundTasks) -> list[dict[str, Any]]:
     from starlette.concurrency import run_in_threadpool
 
     from gis.store import begin
@@ -136,7 +137,7 @@ async def open311_request_create(request: Request, tax: Tax) -> list[dict[str, A
 
     def store() -> int:
         with begin(request.app.state.engine) as conn:
-            return create_incident(
+            new = create_incident(
                 conn,
                 category=fields["service_code"],
                 lon=lon,
@@ -149,6 +150,8 @@ async def open311_request_create(request: Request, tax: Tax) -> list[dict[str, A
                 source="open311",
                 **duplicate_window(request),
             )
+            notify_after_intake(request, conn, new, background, taxonomy=tax, calendar=calendar(request))
+            return new
 
     new = await run_in_threadpool(store)
     return [{"service_request_id": str(new), "service_notice": "", "account_id": None}]

@@ -8,6 +8,10 @@ of one day, so three working days from Friday 17:00 end on Wednesday 17:00.
 
 An incident that is not finished is flagged ``yellow`` once its limit has passed and
 ``red`` once twice its limit (``red_factor``) has passed.
+
+Emergencies run on a continuous timer: for incidents of a class in
+:data:`CONTINUOUS_CLASSES` working time is read as clock time (a working hour is an
+hour, a working day 24 hours), so nights, weekends and holidays do not pause them.
 """
 
 from __future__ import annotations
@@ -22,9 +26,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gis.errors import FormatError, InputError
 
-__all__ = ["LIMIT_KINDS", "WorkingCalendar", "add_working_hours", "due_at", "flag", "read_calendar"]
+__all__ = [
+    "CONTINUOUS_CLASSES",
+    "LIMIT_KINDS",
+    "WorkingCalendar",
+    "add_working_hours",
+    "due_at",
+    "flag",
+    "is_continuous",
+    "read_calendar",
+]
 
 LIMIT_KINDS = ("hours", "working_hours", "working_days")
+CONTINUOUS_CLASSES = frozenset({"emergency"})
 _SEARCH_DAYS = 3660  # a limit that needs more than ten years of working time is a mistake
 
 
@@ -86,8 +100,23 @@ def add_working_hours(start: datetime, hours: float, calendar: WorkingCalendar) 
     raise InputError(f"{hours} working hours do not fit in ten years of this calendar; check its working days")
 
 
-def due_at(reported_at: datetime, limit: Mapping[str, float], calendar: WorkingCalendar) -> datetime:
+def is_continuous(handling_class: str | None) -> bool:
+    """Whether incidents of ``handling_class`` run on the clock without working-hours pauses."""
+    return handling_class in CONTINUOUS_CLASSES
+
+
+def due_at(
+    reported_at: datetime, limit: Mapping[str, float], calendar: WorkingCalendar, *, continuous: bool = False
+) -> datetime:
     """When an incident reported at ``reported_at`` is due under ``limit`` (one of :data:`LIMIT_KINDS`).
+
+    With ``continuous`` (emergencies), working hours count as hours and working days as 24 hours.
+
+    Examples
+    --------
+    >>> friday = datetime(2026, 11, 20, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> due_at(friday, {"working_hours": 2}, WorkingCalendar(), continuous=True).isoformat()
+    '2026-11-20T19:00:00+08:00'
 
     Raises
     ------
@@ -96,8 +125,8 @@ def due_at(reported_at: datetime, limit: Mapping[str, float], calendar: WorkingC
     """
     check_limit(limit)
     (kind, amount), *_ = limit.items()
-    if kind == "hours":
-        return reported_at + timedelta(hours=amount)
+    if kind == "hours" or continuous:
+        return reported_at + timedelta(hours=amount * (24 if kind == "working_days" else 1))
     hours = amount if kind == "working_hours" else amount * calendar.hours_per_day
     return add_working_hours(reported_at, hours, calendar)
 
@@ -119,17 +148,18 @@ def flag(
     calendar: WorkingCalendar,
     finished: bool = False,
     red_factor: float = 2.0,
+    continuous: bool = False,
 ) -> str:
     """``none``, ``yellow`` (past its limit) or ``red`` (past ``red_factor`` times its limit).
 
-    Finished incidents and those without a limit are never flagged.
+    Finished incidents and those without a limit are never flagged; ``continuous`` as in :func:`due_at`.
     """
     if finished or not limit:
         return "none"
     (kind, amount), *_ = limit.items()
-    if now >= due_at(reported_at, {kind: amount * red_factor}, calendar):
+    if now >= due_at(reported_at, {kind: amount * red_factor}, calendar, continuous=continuous):
         return "red"
-    if now >= due_at(reported_at, limit, calendar):
+    if now >= due_at(reported_at, limit, calendar, continuous=continuous):
         return "yellow"
     return "none"
 

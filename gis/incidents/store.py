@@ -26,8 +26,9 @@ from sqlalchemy.engine import Connection
 
 from gis import clock
 from gis.errors import ConflictError, InputError, NotFoundError, OutsideBoundaryError
-from gis.incidents.deadlines import WorkingCalendar, due_at, flag
+from gis.incidents.deadlines import WorkingCalendar, due_at, flag, is_continuous
 from gis.incidents.placement import place_points
+from gis.incidents.routing import routing_of
 from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Taxonomy
 from gis.incidents.workflow import FINAL, allowed, check_transition
 from gis.store.audit import record
@@ -244,17 +245,20 @@ def read_incident(
     calendar = calendar or WorkingCalendar()
     limit = None if kind is None or kind.limit is None else dict([kind.limit])
     out["limit"] = limit
+    continuous = is_continuous(row["handling_class"])  # emergencies: no working-hours pause
     try:
-        out["due_at"] = None if limit is None else due_at(row["reported_at"], limit, calendar)
+        out["due_at"] = None if limit is None else due_at(row["reported_at"], limit, calendar, continuous=continuous)
         out["flag"] = flag(
             row["reported_at"],
             limit,
             now=now or clock.now(),
             calendar=calendar,
             finished=row["status"] in FINAL,
+            continuous=continuous,
         )
     except OverflowError:  # a row stored before reports were checked (year 9999): no deadline, still readable
         out["due_at"], out["flag"] = None, "none"
+    out["routing"] = routing_of(conn, incident_id)  # hand-offs, feedback, approval steps, notifications
     return out
 
 
@@ -826,9 +830,11 @@ def list_overdue(
     out = []
     for row in rows:
         limit_ = limits[row["category"]]
-        found = flag(row["reported_at"], limit_, now=now, calendar=calendar)
+        continuous = is_continuous(row["handling_class"])
+        found = flag(row["reported_at"], limit_, now=now, calendar=calendar, continuous=continuous)
         if found in wanted:
-            out.append({**row, "due_at": due_at(row["reported_at"], limit_, calendar), "flag": found})
+            due = due_at(row["reported_at"], limit_, calendar, continuous=continuous)
+            out.append({**row, "due_at": due, "flag": found})
     out.sort(key=lambda r: (r["due_at"], r["id"]))
     return out[:limit]
 

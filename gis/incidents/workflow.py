@@ -10,16 +10,36 @@
 Handling classes add shortcuts: ``on_site`` incidents, handled where they were found,
 go from ``reported`` straight to ``verifying``; ``emergency`` ones straight to
 ``dispatched``. A parked incident resumes only where it was parked.
+
+``approval`` incidents take their own road instead of accepting and filing: a line
+check by the community's station master, a review by its community director, then the
+street office's approval, each step by its role (:data:`APPROVAL_STEPS`)::
+
+    reported → line_checked → director_reviewed → approved → dispatched → handling → …
+        line_checked, director_reviewed ↘ returned → line_checked | invalid
+
+So none of the three can be skipped, nor taken twice or out of order (409).
 """
 
 from __future__ import annotations
 
 from gis.errors import ConflictError, InputError
 
-__all__ = ["FINAL", "ON_SITE_STEPS", "STATES", "TRANSITIONS", "allowed", "check_transition"]
+__all__ = [
+    "APPROVAL_STEPS",
+    "FINAL",
+    "ON_SITE_STEPS",
+    "STATES",
+    "TRANSITIONS",
+    "allowed",
+    "check_transition",
+]
 
 STATES = (
     "reported",
+    "line_checked",
+    "director_reviewed",
+    "approved",
     "accepted",
     "filed",
     "dispatched",
@@ -33,7 +53,7 @@ STATES = (
     "duplicate",
 )
 FINAL = frozenset({"closed", "invalid", "duplicate"})
-_PARKABLE = ("accepted", "filed", "dispatched", "handling")
+_PARKABLE = ("accepted", "approved", "filed", "dispatched", "handling")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "reported": frozenset({"accepted", "returned", "invalid", "duplicate"}),
@@ -61,6 +81,24 @@ _SHORTCUTS: dict[str, dict[str, frozenset[str]]] = {
     "on_site": {"reported": frozenset({"verifying"})},
     "emergency": {"reported": frozenset({"dispatched"})},
 }
+# The approval chain: each step's state and the role that takes it. Team roles act for the
+# incident's community (the community of its grid in force); the street office is the
+# centre (analysts and up). See api/routes/incident_routing.py.
+APPROVAL_STEPS: dict[str, str] = {
+    "line_checked": "station_master",
+    "director_reviewed": "community_director",
+    "approved": "analyst",
+}
+# Per class, states whose moves replace the common ones (not added to them).
+_ROUTES: dict[str, dict[str, frozenset[str]]] = {
+    "approval": {
+        "reported": frozenset({"line_checked", "returned", "invalid", "duplicate"}),
+        "line_checked": frozenset({"director_reviewed", "returned"}),
+        "director_reviewed": frozenset({"approved", "returned"}),
+        "approved": frozenset({"dispatched", "parked"}),
+        "returned": frozenset({"line_checked", "invalid"}),
+    },
+}
 
 
 def allowed(status: str, *, handling_class: str, parked_from: str | None = None) -> list[str]:
@@ -70,10 +108,14 @@ def allowed(status: str, *, handling_class: str, parked_from: str | None = None)
     --------
     >>> allowed("reported", handling_class="emergency")
     ['accepted', 'dispatched', 'returned', 'invalid', 'duplicate']
-    >>> allowed("parked", handling_class="approval", parked_from="filed")
-    ['filed']
+    >>> allowed("reported", handling_class="approval")
+    ['line_checked', 'returned', 'invalid', 'duplicate']
+    >>> allowed("parked", handling_class="approval", parked_from="approved")
+    ['approved']
     """
-    targets = set(TRANSITIONS.get(status, ())) | set(_SHORTCUTS.get(handling_class, {}).get(status, ()))
+    route = _ROUTES.get(handling_class, {})
+    common = route[status] if status in route else TRANSITIONS.get(status, frozenset())
+    targets = set(common) | set(_SHORTCUTS.get(handling_class, {}).get(status, ()))
     if status == "parked":
         targets = {parked_from} & targets if parked_from else targets
     return [s for s in STATES if s in targets]

@@ -359,6 +359,70 @@ class IncidentEvent(Base):
     note: Mapped[str | None]
 
 
+class IncidentHandoff(Base):
+    """A coordinated incident handed to a department of the configured list, with its work sheet."""
+
+    __tablename__ = "incident_handoff"
+    __table_args__ = (Index(None, "incident_id", "at"),)
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
+    department_id: Mapped[str] = mapped_column(comment="id of the department in the settings' list")
+    department_name: Mapped[str] = mapped_column(comment="its name when handed off (the list may change)")
+    note: Mapped[str | None]
+    by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    at: Mapped[created]
+
+
+class IncidentFeedback(Base):
+    """A department's feedback on a hand-off, entered on its behalf by an office user."""
+
+    __tablename__ = "incident_feedback"
+
+    id: Mapped[intpk]
+    handoff_id: Mapped[int] = _fk("incident_handoff.id")
+    text: Mapped[str]
+    by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    at: Mapped[created]
+
+
+class IncidentApproval(Base):
+    """One step of an approval incident's chain: who (user id) took it, when, with what comment."""
+
+    __tablename__ = "incident_approval"
+    __table_args__ = (Index(None, "incident_id", "at"),)
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
+    step: Mapped[str] = mapped_column(comment="line_checked, director_reviewed or approved")
+    by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    at: Mapped[created]
+    comment: Mapped[str | None]
+
+
+class IncidentNotification(Base):
+    """An emergency notification to one configured contact, and how its delivery went."""
+
+    __tablename__ = "incident_notification"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'email')", name="channel_known"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+        Index(None, "incident_id"),
+        Index("ix_incident_notification_unsent", "id", postgresql_where=text("status <> 'sent'")),
+    )
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the index above serves
+    channel: Mapped[str] = mapped_column(comment="webhook or email")
+    target: Mapped[str] = mapped_column(comment="the webhook URL or the e-mail recipients")
+    status: Mapped[str] = mapped_column(server_default="pending", comment="pending, sent or failed")
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(comment="why the last attempt failed")
+    created_at: Mapped[created]
+    attempted_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
 class IncidentBin(Base):
     """Incidents per density cell, category, status and public flag, over all time.
 

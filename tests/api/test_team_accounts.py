@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli
 from gis.store import begin, create_engine
-from gis.workers.store import assign_worker
+from gis.workers.store import assign_worker, retire_worker
 from tests.api.conftest import bearer
 
 
 @pytest.fixture(scope="module")
-def team(api_db, client) -> dict:
+def team(api_db, client) -> Iterator[dict]:
     """A worker record and the codes of two published grids of the sample district."""
     codes = [f["id"] for f in client.get("/collections/grids/items", params={"limit": 3}).json()["features"]]
     engine = create_engine(api_db)
     with begin(engine) as conn:
         worker = assign_worker(conn, grid_code=codes[0], name="张网格", work_phone="0755-1234 5678")
+    yield {"worker": worker.id, "codes": codes}
+    # retired afterwards: posters and the map of the shared database show the grid without a worker
+    with begin(engine) as conn:
+        retire_worker(conn, worker.id)
     engine.dispose()
-    return {"worker": worker.id, "codes": codes}
 
 
 def add(db: str, *args: str):

@@ -46,6 +46,16 @@ def test_flags_turn_yellow_at_the_limit_and_red_at_twice_it():
     assert flag(FRIDAY_5PM, None, now=late, calendar=CAL) == "none"
 
 
+def test_emergencies_run_on_the_clock_through_nights_weekends_and_holidays():
+    holiday = WorkingCalendar(holidays=frozenset({date(2026, 11, 20)}))  # the Friday itself is off
+    for cal in (CAL, holiday):
+        assert due_at(FRIDAY_5PM, {"working_hours": 8}, cal, continuous=True) == datetime(2026, 11, 21, 1, tzinfo=SH)
+        assert due_at(FRIDAY_5PM, {"working_days": 1}, cal, continuous=True) == datetime(2026, 11, 21, 17, tzinfo=SH)
+    saturday_2am = datetime(2026, 11, 21, 2, tzinfo=SH)
+    assert flag(FRIDAY_5PM, {"working_hours": 8}, now=saturday_2am, calendar=CAL, continuous=True) == "yellow"
+    assert flag(FRIDAY_5PM, {"working_hours": 8}, now=saturday_2am, calendar=CAL) == "none"  # paused for the night
+
+
 def test_limits_are_inherited_and_checked():
     assert DEFAULT.find("sanitation.garbage.bulky").limit == ("working_hours", 8)
     assert DEFAULT.find("emergency.fire").limit == ("hours", 2)

@@ -12,10 +12,41 @@ from gis.incidents import FINAL, HANDLING_CLASSES, STATES, allowed, check_transi
 MAIN = ("reported", "accepted", "filed", "dispatched", "handling", "verifying", "closed")
 
 
-@pytest.mark.parametrize("klass", HANDLING_CLASSES)
-def test_every_class_may_walk_the_main_path(klass):
+APPROVAL = (
+    "reported",
+    "line_checked",
+    "director_reviewed",
+    "approved",
+    "dispatched",
+    "handling",
+    "verifying",
+    "closed",
+)
+
+
+@pytest.mark.parametrize("klass", [k for k in HANDLING_CLASSES if k != "approval"])
+def test_every_class_but_approval_may_walk_the_main_path(klass):
     for here, there in itertools.pairwise(MAIN):
         check_transition(here, there, handling_class=klass)
+
+
+def test_approval_incidents_walk_their_chain_and_skip_no_step():
+    for here, there in itertools.pairwise(APPROVAL):
+        check_transition(here, there, handling_class="approval")
+    for here, there in itertools.combinations(APPROVAL[:4], 2):
+        if APPROVAL.index(there) - APPROVAL.index(here) > 1:
+            with pytest.raises(ConflictError, match=rf"{here} \(approval\) cannot move to '{there}'"):
+                check_transition(here, there, handling_class="approval")
+    with pytest.raises(ConflictError, match=r"may move to \['line_checked', 'returned', 'invalid', 'duplicate'\]"):
+        check_transition("reported", "accepted", handling_class="approval")  # no way round the chain
+    assert allowed("line_checked", handling_class="approval") == ["director_reviewed", "returned"]
+    assert allowed("returned", handling_class="approval") == [
+        "line_checked",
+        "invalid",
+    ]  # checked again, from the start
+    for klass in ("on_site", "coordinated", "emergency"):
+        with pytest.raises(ConflictError):
+            check_transition("reported", "line_checked", handling_class=klass)
 
 
 def test_shortcuts_belong_to_their_class():
@@ -49,11 +80,14 @@ def test_an_unknown_state_is_bad_input_not_a_conflict():
 
 
 def test_every_state_is_reachable_from_reported():
-    seen, todo = {"reported"}, ["reported"]
-    while todo:
-        here = todo.pop()
-        for there in allowed(here, handling_class="on_site"):
-            if there not in seen:
-                seen.add(there)
-                todo.append(there)
-    assert seen == set(STATES)
+    seen = set()
+    for klass in HANDLING_CLASSES:
+        todo = ["reported"]
+        while todo:
+            here = todo.pop()
+            for there in allowed(here, handling_class=klass):
+                if (klass, there) not in seen:
+                    seen.add((klass, there))
+                    todo.append(there)
+    assert {state for _, state in seen} | {"reported"} == set(STATES)
+    assert {s for k, s in seen if k == "approval"} >= {"line_checked", "director_reviewed", "approved", "closed"}
