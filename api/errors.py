@@ -45,9 +45,11 @@ def _unavailable(code: str = DatabaseUnavailableError.__name__) -> JSONResponse:
 # The next step an error names (gis.errors.ACTIONS), as a request; the CLI has its own words.
 ACTION_REQUESTS = {
     "add_district": "POST /districts",
+    "add_grid_leader": "an administrator adds grid leaders (commgrid users add NAME --role grid_leader)",
     "add_user": "an administrator adds users (commgrid users add)",
     "assign_worker": "POST /workers",
     "dump": "an administrator's store dump (commgrid dump)",
+    "handoff": "POST /incidents/{id}/handoff (GET /departments lists the departments)",
     "incident_taxonomy": "GET /incidents/taxonomy",
     "list_communities": "GET /collections/communities/items",
     "list_incidents": "GET /incidents",

@@ -35,9 +35,11 @@ __all__ = [
 ACTIONS = frozenset(
     {
         "add_district",
+        "add_grid_leader",
         "add_user",
         "assign_worker",
         "dump",
+        "handoff",
         "incident_taxonomy",
         "list_communities",
         "list_incidents",

@@ -577,7 +577,7 @@ def _is_parquet(path: Path) -> bool:
 def _refuse_layer(path: Path, layer: str | int | None, kind: str) -> None:
     if layer is not None:
         raise InputError(
-            f"a {kind} file has a single layer, but layer={layer!r} was given; leave --layer out", file=path
+            f"a {kind} file has a single layer, but layer {layer!r} was named; name none", file=path, option="layer"
         )
 
 
@@ -611,8 +611,9 @@ def _read_ogr(path: Path, *, layer: str | int | None) -> gpd.GeoDataFrame:
         raise _unreadable(path, exc) from None
     if layer is None and len(layers) > 1:
         raise FormatError(
-            f"the file has {len(layers)} layers {layers}; pass layer=NAME (--layer NAME) to pick one",
+            f"the file has {len(layers)} layers {layers}; name the one to read",
             file=path,
+            option="layer",
         )
     if isinstance(layer, str) and layer not in layers:
         close = difflib.get_close_matches(layer, layers, n=1)

@@ -58,9 +58,11 @@ def handle_errors(fn: F) -> F:
 # The next step an error names (gis.errors.ACTIONS), as a command.
 ACTION_COMMANDS = {
     "add_district": "`commgrid districts add`",
+    "add_grid_leader": "`commgrid users add NAME --role grid_leader --grid CODE`",
     "add_user": "`commgrid users add NAME --role ROLE`",
     "assign_worker": "`commgrid workers import ROSTER.csv`",
     "dump": "`commgrid dump`",
+    "handoff": "the service's POST /incidents/{id}/handoff (GET /departments lists the departments)",
     "incident_taxonomy": "the service's GET /incidents/taxonomy",
     "list_communities": "`commgrid communities list`",
     "list_incidents": "the service's GET /incidents",
@@ -88,15 +90,15 @@ def _flag(command: Callable[..., Any] | None, option: str) -> str | None:
     if option == "working_crs" and "input_crs" in params:
         candidates = ("working_crs", "crs")
     for name in candidates:
-        if name not in params:
-            continue
-        info = next(
-            (m for m in getattr(params[name].annotation, "__metadata__", ()) if hasattr(m, "param_decls")), None
-        )
-        if info is None or type(info).__name__ == "ArgumentInfo":
-            return None
-        decls = [d for d in (info.param_decls or ()) if d.startswith("--")]
-        return max(decls, key=len) if decls else "--" + name.replace("_", "-")
+        for pname, param in params.items():
+            info = next((m for m in getattr(param.annotation, "__metadata__", ()) if hasattr(m, "param_decls")), None)
+            if info is None or type(info).__name__ == "ArgumentInfo":
+                continue
+            decls = [d for d in (info.param_decls or ()) if d.startswith("--")]
+            flag = max(decls, key=len) if decls else "--" + pname.replace("_", "-")
+            # by name (input_crs), or by the flag when the name differs (fmt for --format)
+            if pname == name or "--" + name.replace("_", "-") in decls:
+                return flag
     return None
 
 

@@ -42,7 +42,7 @@ def community_of(conn: Connection, incident_id: int) -> tuple[int, str] | None:
         {"i": incident_id},
     ).first()
     if row is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     return None if row.community_id is None else (int(row.district_id), str(row.community_id))
 
 

@@ -55,8 +55,8 @@ def find_department(departments: Sequence[Department], department_id: str) -> De
             return department
     known = [d.id for d in departments]
     raise InputError(
-        f"unknown department {department_id!r}: expected one of {known} (GET /departments lists them; the "
-        "setting incident_departments configures them)"
+        f"unknown department {department_id!r}: expected one of {known} (the setting incident_departments "
+        "configures them)"
         if known
         else f"no departments are configured, so {department_id!r} is unknown: set incident_departments",
         field="department",
@@ -74,8 +74,8 @@ def check_dispatch(conn: Connection, incident_id: int) -> None:
     row = conn.execute(text("SELECT status, handling_class FROM incident WHERE id = :i"), {"i": incident_id}).first()
     if row is not None and row.handling_class == "coordinated" and row.status == "filed":
         raise ConflictError(
-            f"coordinated incident {incident_id} is dispatched by handing it to a department: "
-            f"POST /incidents/{incident_id}/handoff with the department's id (GET /departments lists them)"
+            f"coordinated incident {incident_id} is dispatched by handing it to a department, with the department's id",
+            see="handoff",
         )
 
 
@@ -106,7 +106,7 @@ def hand_off(
         text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
     ).first()
     if row is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     if row.handling_class != "coordinated":
         raise ConflictError(
             f"incident {incident_id} is {row.handling_class}: only coordinated incidents are handed to a department"
@@ -145,7 +145,7 @@ def add_feedback(
     if not feedback.strip():
         raise InputError("the feedback is empty: write what the department answered", field="text")
     if conn.execute(text("SELECT 1 FROM incident WHERE id = :i"), {"i": incident_id}).first() is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     handoff = conn.execute(
         text(
             "SELECT id, department_id, department_name FROM incident_handoff WHERE incident_id = :i "
@@ -155,8 +155,8 @@ def add_feedback(
     ).first()
     if handoff is None:
         raise ConflictError(
-            f"incident {incident_id} was never handed to a department; hand it off first "
-            f"(POST /incidents/{incident_id}/handoff)"
+            f"incident {incident_id} was never handed to a department; hand it off first",
+            see="handoff",
         )
     when = conn.execute(
         text("INSERT INTO incident_feedback (handoff_id, text, by_user_id, at) VALUES (:h, :x, :u, :t) RETURNING at"),
@@ -194,8 +194,8 @@ def work_sheet(
     handoffs = incident["routing"]["handoffs"]
     if not handoffs:
         raise NotFoundError(
-            f"incident {incident_id} was never handed to a department, so it has no work sheet "
-            f"(POST /incidents/{incident_id}/handoff hands it off)"
+            f"incident {incident_id} was never handed to a department, so it has no work sheet",
+            see="handoff",
         )
     last = handoffs[-1]
     return {

@@ -86,7 +86,11 @@ def read_incident_table(path: str | Path, *, fmt: str | None = None) -> tuple[pd
             return table, crs
     except (OSError, ValueError, DataSourceError) as exc:
         raise FormatError(f"cannot read {path}: {exc}", file=str(path)) from None
-    raise FormatError(f"{path}: unknown format {kind!r}; expected csv or geojson (use --format)", file=str(path))
+    raise FormatError(
+        f"{path}: unknown format {kind!r}; expected csv or geojson, named as the format",
+        file=str(path),
+        option="format",
+    )
 
 
 def _check_csv_rows(path: Path) -> None:
@@ -167,9 +171,11 @@ def map_incidents(
             )
     for needed in ("category", "x", "y"):
         if needed not in columns:
-            raise InputError(f"map the field {needed!r} to a column, e.g. --map {needed}=COLUMN", file=file)
+            raise InputError(f"map the field {needed!r} to a column ({needed}=COLUMN)", file=file, option="map")
     if crs is None:
-        raise MissingCRSError("give the CRS of the coordinates, e.g. --crs EPSG:4326 for lon/lat", file=file)
+        raise MissingCRSError(
+            "give the CRS of the coordinates, e.g. EPSG:4326 for lon/lat", file=file, option="input_crs"
+        )
     x = pd.to_numeric(table[columns["x"]], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(table[columns["y"]], errors="coerce").to_numpy(dtype=float)
     located = np.isfinite(x) & np.isfinite(y)
@@ -217,8 +223,10 @@ def _categories(raw: pd.Series, values: Mapping[str, str], taxonomy: Taxonomy, f
         shown = ", ".join(f"{v!r} ({n})" for v, n in counts.head(10).items())
         raise InputError(
             f"{int(counts.sum())} rows have category values that are no taxonomy code: {shown}; "
-            "map each to a code with --category 'VALUE=CODE' (GET /incidents/taxonomy lists the codes)",
+            "map each to a code (VALUE=CODE)",
             file=file,
+            option="category",
+            see="incident_taxonomy",
             field="category",
         )
     for code in set(values.values()):
@@ -273,8 +281,9 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
         parsed = pd.to_datetime(pd.DataFrame(parts), errors="coerce")
     else:
         raise InputError(
-            "map the time, --map reported_at=COLUMN or --map year=.. --map month=.. --map day=..",
+            "map the time: reported_at=COLUMN, or year=.., month=.. and day=..",
             file=file,
+            option="map",
             field="reported_at",
         )
     years = parsed.dt.year.to_numpy()  # NaN where the time did not parse
@@ -294,8 +303,9 @@ def _times(rows: pd.DataFrame, columns: Mapping[str, str], timezone: str | None,
         return parsed.dt.tz_convert("UTC")
     if timezone is None:
         raise InputError(
-            "times have no UTC offset; give their zone, e.g. --timezone Asia/Shanghai",
+            "times have no UTC offset; give their zone, e.g. Asia/Shanghai",
             file=file,
+            option="timezone",
             field="reported_at",
         )
     # A local time the clocks pass twice (the autumn change) is taken as the first, daylight-saving one;

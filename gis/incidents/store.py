@@ -154,9 +154,9 @@ def create_incident(
     ).first()
     if place is None:
         raise OutsideBoundaryError(
-            f"the point ({lon}, {lat}) lies in no stored district; give lon/lat in EPSG:4326 inside a district "
-            "(`commgrid load` stores districts)",
+            f"the point ({lon}, {lat}) lies in no stored district; give lon/lat in EPSG:4326 inside a district",
             field="lon/lat",
+            see="add_district",
         )
     row = conn.execute(
         text(
@@ -224,7 +224,7 @@ def read_incident(
         .first()
     )
     if row is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     events = [
         dict(e)
         for e in conn.execute(
@@ -305,7 +305,7 @@ def transition(
         text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
     ).first()
     if row is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     parked_from = None
     if row.status == "parked":
         parked_from = conn.execute(
@@ -352,7 +352,7 @@ def in_reach(conn: Connection, incident_id: int, reach: Reach | None) -> bool:
         text(f"SELECT {where} FROM incident AS i {GRID_IN_FORCE} WHERE i.id = :i"), {"i": incident_id, **params}
     ).first()
     if found is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     return bool(found[0])
 
 
@@ -372,7 +372,7 @@ def reporter_of(conn: Connection, incident_id: int) -> str:
         {"i": incident_id},
     ).scalar()
     if actor is None:
-        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+        raise NotFoundError(f"no incident {incident_id}", see="list_incidents")
     return str(actor)
 
 

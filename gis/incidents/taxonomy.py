@@ -86,8 +86,9 @@ class Taxonomy:
             tops = [c.code for c in self if c.level == 1]
             raise InputError(
                 f"unknown category {code!r}: expected a code of the incident taxonomy, one of {tops} "
-                "or a sub-category such as 'sanitation.garbage' (GET /incidents/taxonomy lists them all)",
+                "or a sub-category such as 'sanitation.garbage'",
                 field=field,
+                see="incident_taxonomy",
             ) from None
 
     def to_dicts(self) -> list[dict[str, Any]]:

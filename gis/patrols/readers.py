@@ -101,8 +101,9 @@ def read_tracks(
     if kind is None:
         raise FormatError(
             f"cannot tell the format from the suffix {Path(name).suffix!r}; use .gpx, .csv or .geojson, "
-            "or name the format (--format gpx|csv|geojson)",
+            "or name the format (gpx, csv or geojson)",
             file=name,
+            option="format",
         )
     raw = _bytes(name, data)
     if kind == "gpx":
@@ -258,7 +259,7 @@ def _pick_columns(header: list[str], given: Mapping[str, str], name: str) -> dic
     if missing:
         raise InputError(
             f"has no column for {missing}; its columns are {header}. Name a column for each, e.g. "
-            f"--column {missing[0]}=HEADER (recognised names: "
+            f"{missing[0]}=HEADER (recognised names: "
             + "; ".join(f"{f}: {', '.join(CSV_COLUMNS[f])}" for f in missing)
             + ")",
             file=name,
@@ -331,8 +332,9 @@ def _times(values: pd.Series, name: str, field: str, timezone: str | None) -> pd
         if timezone is None:
             raise InputError(
                 f"times such as {strings.iloc[0]!r} have no UTC offset, so the time zone they were written in "
-                "is unknown; name it (--timezone Asia/Shanghai, or timezone=...) or write offsets",
+                "is unknown; name it (e.g. Asia/Shanghai) or write offsets",
                 file=name,
+                option="timezone",
                 index=0,
                 field=field,
             )

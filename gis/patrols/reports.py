@@ -90,9 +90,7 @@ _user = AppUser.__table__
 def _user_id(conn: Connection, name: str) -> int:
     found = conn.execute(select(_user.c.id).where(_user.c.name == name)).scalar()
     if found is None:
-        raise NotFoundError(
-            f"no user named {name!r}; add a grid leader with `commgrid users add {name} --role grid_leader --grid CODE`"
-        )
+        raise NotFoundError(f"no user named {name!r}; add them as a grid leader", see="add_grid_leader")
     return found
 
 
@@ -115,9 +113,9 @@ def add_supervisor(conn: Connection, user: str, *, district_id: int, grid_codes:
     if role != "grid_leader":
         raise InputError(
             f"user {user!r} is {role}: only a grid_leader leads grids (planners and admins see every grid already, "
-            "analysts no worker's personal data); add one with "
-            f"`commgrid users add NAME --role grid_leader --grid CODE`",
+            "analysts no worker's personal data); add one",
             field="user",
+            see="add_grid_leader",
         )
     codes = sorted(set(grid_codes))
     unknown = lookup.unknown_grid_codes(conn, district_id, codes)

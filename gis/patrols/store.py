@@ -166,9 +166,9 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
     zone = timezone or (row.timezone if row is not None else None)
     if zone is None:
         raise InputError(
-            "the district has no patrol time zone yet; name the one its days are counted in, e.g. "
-            "--timezone Asia/Shanghai",
+            "the district has no patrol time zone yet; name the one its days are counted in, e.g. Asia/Shanghai",
             field="timezone",
+            option="timezone",
         )
     check_timezone(zone)
     values = {"timezone": zone, "params": rule.to_dict(), "updated_at": clock.now()}
@@ -197,8 +197,9 @@ def read_rule(conn: Connection, district_id: int) -> DistrictRule:
     if row.timezone is None:
         raise InputError(
             f"district {row.name!r} has no patrol rule yet, so its days cannot be counted; set its time zone "
-            f"with `commgrid patrols rule --district {row.name} --timezone Asia/Shanghai` (or its own zone)",
+            "(e.g. Asia/Shanghai)",
             field="timezone",
+            see="patrol_rule",
         )
     return DistrictRule(district_id, row.name, row.timezone, row.working_crs, PatrolRule.from_dict(row.params))
 
@@ -220,7 +221,7 @@ def add_device(conn: Connection, device: str, worker_id: int) -> None:
     if not device:
         raise InputError("the device name is empty", field="device")
     if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
-        raise NotFoundError(f"no grid worker with id {worker_id}; list them with `commgrid workers list`")
+        raise NotFoundError(f"no grid worker with id {worker_id}", see="list_workers")
     conn.execute(delete(_device).where(_device.c.device == device))
     conn.execute(insert(_device).values(device=device, worker_id=worker_id))
 
@@ -305,9 +306,9 @@ def resolve_workers(
             if bad.any():
                 i = int(np.flatnonzero(named)[np.flatnonzero(bad.to_numpy())[0]])
                 raise InputError(
-                    f"row {i} names worker {fixes[WORKER].iloc[i]!r}; expected a grid worker id (a whole number, "
-                    "see `commgrid workers list`)",
+                    f"row {i} names worker {fixes[WORKER].iloc[i]!r}; expected a grid worker id (a whole number)",
                     file=file,
+                    see="list_workers",
                     index=i,
                     field=WORKER_ID,
                 )
@@ -320,8 +321,9 @@ def resolve_workers(
                 i = int(np.flatnonzero(missing)[0])
                 raise InputError(
                     f"row {i} names neither a worker nor a device ({int(missing.sum())} such rows); add a worker_id "
-                    "or device column, or import the file for one worker (--worker ID)",
+                    "or device column, or import the file for one worker",
                     file=file,
+                    option="worker",
                     index=i,
                     field=DEVICE,
                 )
@@ -334,8 +336,9 @@ def resolve_workers(
                 first = int(np.flatnonzero(rest & np.isin(devices.astype(str), unknown))[0])
                 raise InputError(
                     f"device(s) {unknown[:5]}{' and more' if len(unknown) > 5 else ''} belong to no worker (first at "
-                    f"row {first}); register each with `commgrid patrols devices add DEVICE --worker ID`",
+                    f"row {first}); register each with its worker",
                     file=file,
+                    see="register_device",
                     index=first,
                     feature_id=unknown[0],
                     field=DEVICE,
@@ -350,9 +353,9 @@ def resolve_workers(
     if unknown_ids:
         first = int(np.flatnonzero(np.isin(ids, unknown_ids))[0])
         raise InputError(
-            f"worker id(s) {unknown_ids[:5]} are not stored (first at row {first}); check the ids with "
-            "`commgrid workers list`",
+            f"worker id(s) {unknown_ids[:5]} are not stored (first at row {first}); check the ids",
             file=file,
+            see="list_workers",
             index=first,
             feature_id=unknown_ids[0],
             field=WORKER_ID,

@@ -177,7 +177,7 @@ def read_worker(conn: Connection, worker_id: int, *, lock: bool = False, reach: 
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         among = "" if reach is None else " among those you may see"
-        raise NotFoundError(f"no grid worker with id {worker_id}{among}; list them with GET /workers")
+        raise NotFoundError(f"no grid worker with id {worker_id}{among}", see="list_workers")
     return Worker(*row)
 
 
@@ -352,7 +352,8 @@ def change_worker(
         if not current.active:
             raise ConflictError(
                 f"grid worker {worker_id} ({current.name}) is retired; retired records are history. Assign a new "
-                "worker with POST /workers"
+                "worker",
+                see="assign_worker",
             )
         where = Where(feature_id=current.grid_code)
         values: dict[str, Any] = {}

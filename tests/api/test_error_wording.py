@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
 import shapely
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from api.errors import ACTION_REQUESTS
 from gis.errors import ACTIONS
 
 runner = CliRunner()
+GIS = Path(__file__).resolve().parents[2] / "gis"
 
 
 def _units_csv(path: Path, *, blank_household: bool = False) -> Path:
@@ -82,3 +84,27 @@ def test_the_api_names_a_request_not_a_command(client):
     assert answer.status_code == 404
     said = answer.json()["description"]
     assert said == "no community 'NOPE'; see GET /collections/communities/items"
+
+
+# every module below the edges but the migrations and the cluster, which runs server programs by their flags
+MODULES = sorted(
+    m for p in GIS.rglob("*.py") if not (m := p.relative_to(GIS).as_posix()).startswith("migrations/") and m != "cluster.py"
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_store_messages_name_no_flag_and_no_request(module):
+    """Below the edges, a message names no command-line flag, command or URL (docstrings and comments aside)."""
+    import ast
+
+    tree = ast.parse((GIS / module).read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Raise) or node.exc is None:
+            continue
+        for part in ast.walk(node.exc):
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                text = part.value
+                if re.search(r"(?<![\w-])--[a-z]|`commgrid |\b(GET|POST|PATCH|PUT|DELETE) /", text):
+                    found.append(f"line {part.lineno}: {text!r}")
+    assert not found, "\n".join(found)

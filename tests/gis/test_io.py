@@ -142,7 +142,7 @@ def test_geopackage_layers(district, tmp_path):
     path = tmp_path / "two.gpkg"
     district.to_file(path, layer="units")
     district.iloc[:1].to_file(path, layer="other")
-    with pytest.raises(FormatError, match=r"two\.gpkg.*2 layers \['units', 'other'\].*--layer"):
+    with pytest.raises(FormatError, match=r"two\.gpkg.*2 layers \['units', 'other'\].*name the one to read"):
         read_vector(path)
     with pytest.raises(FormatError, match=r"no layer 'unit'.*did you mean 'units'"):
         read_vector(path, layer="unit")

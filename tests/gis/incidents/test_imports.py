@@ -54,7 +54,7 @@ def test_chicago_assaults_with_iso_times_and_lon_lat(shared_data):
 @pytest.mark.parametrize(
     ("change", "error", "message"),
     [
-        ({"categories": {}}, InputError, r"no taxonomy code: 'Theft from Vehicle' \(10428\).*--category 'VALUE=CODE'"),
+        ({"categories": {}}, InputError, r"no taxonomy code: 'Theft from Vehicle' \(10428\).*map each to a code"),
         ({"crs": None}, MissingCRSError, "give the CRS of the coordinates"),
         ({"timezone": None}, InputError, "times have no UTC offset; give their zone"),
         ({"mapping": {**MAPPING, "x": "EAST"}}, InputError, r"column 'EAST' \(mapped to x\) is not in the file"),

@@ -33,7 +33,7 @@ def test_children_inherit_the_class_and_public_flag_unless_they_say_otherwise():
 
 
 def test_an_unknown_code_names_the_top_level_codes():
-    with pytest.raises(InputError, match=r"unknown category 'rubbish'.*'sanitation'.*GET /incidents/taxonomy"):
+    with pytest.raises(InputError, match=r"unknown category 'rubbish'.*'sanitation'.*'sanitation.garbage'"):
         DEFAULT.find("rubbish")
 
 

@@ -43,7 +43,7 @@ def test_a_broken_gpx_file_is_a_format_error():
 
 
 def test_real_tainan_times_need_their_zone(tainan_csv):
-    with pytest.raises(InputError, match=r"field 'timestamp_local': .* no UTC offset, .*--timezone"):
+    with pytest.raises(InputError, match=r"field 'timestamp_local': .* no UTC offset, .*name it"):
         read_tracks(tainan_csv)
     fixes = read_tracks(tainan_csv, timezone="Asia/Taipei")
     assert len(fixes) == 6502  # the README's count

@@ -76,7 +76,7 @@ def test_a_second_import_of_the_day_replaces_its_analysis(db_conn, district):
 
 def test_devices_name_the_worker(db_conn, district):
     fixes = tiny.walk(tiny.ring(500, 100), tiny.at(9), 10, worker=None, device="phone-b")
-    with pytest.raises(InputError, match=r"feature 0, id phone-b, field 'device': .*devices add DEVICE --worker"):
+    with pytest.raises(InputError, match=r"feature 0, id phone-b, field 'device': .*register each with its worker"):
         import_fixes(db_conn, fixes, file="b.csv")
     assert count(db_conn, "patrol_point") == 0  # nothing written
     add_device(db_conn, "phone-b", district["worker_b"])
@@ -88,7 +88,7 @@ def test_unknown_workers_and_missing_rules_refuse_the_import(db_conn, district):
     with pytest.raises(InputError, match=r"feature 0, id 999, field 'worker_id': worker id\(s\) \[999\]"):
         import_fixes(db_conn, tiny.walk(tiny.ring(0, 0), tiny.at(9), 5, worker=999))
     other = tiny.make_district(db_conn, name="no-rule", timezone=None)
-    with pytest.raises(InputError, match=r"district 'no-rule' has no patrol rule yet.*--timezone"):
+    with pytest.raises(InputError, match=r"district 'no-rule' has no patrol rule yet.*set its time zone"):
         import_fixes(db_conn, tiny.walk(tiny.ring(0, 0), tiny.at(9), 5, worker=other["worker_a"]))
     assert count(db_conn, "patrol_point") == 0
 
@@ -139,7 +139,7 @@ def test_supervisors_see_their_grids_only(db_conn, district):
     assert supervised_grids(db_conn, "office-b") == frozenset({(did, "B")})
     assert list_supervisors(db_conn, district_id=did) == [("office-b", did, "B")]
     add_user(db_conn, "office-analyst", role="analyst")
-    with pytest.raises(InputError, match=r"only a grid_leader leads grids.*--role grid_leader"):
+    with pytest.raises(InputError, match=r"only a grid_leader leads grids.*add one"):
         add_supervisor(db_conn, "office-analyst", district_id=did, grid_codes=["B"])
     with pytest.raises(NotFoundError, match=r"no grid \['Z'\]"):
         add_supervisor(db_conn, "office-b", district_id=did, grid_codes=["Z"])
