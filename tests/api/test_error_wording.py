@@ -88,7 +88,9 @@ def test_the_api_names_a_request_not_a_command(client):
 
 # every module below the edges but the migrations and the cluster, which runs server programs by their flags
 MODULES = sorted(
-    m for p in GIS.rglob("*.py") if not (m := p.relative_to(GIS).as_posix()).startswith("migrations/") and m != "cluster.py"
+    name
+    for path in GIS.rglob("*.py")
+    if not (name := path.relative_to(GIS).as_posix()).startswith("migrations/") and name != "cluster.py"
 )
 
 
