@@ -153,7 +153,8 @@ def test_a_log_entry_and_a_report_made_offline_are_sent_when_back_online(phone, 
     assert page.evaluate("__commgrid.rejected") == []
     entry = stored(
         served,
-        "SELECT worker_id, day::text, kind FROM work_log_entry WHERE body = '走访 3 户, 离线记录 visited three homes offline'",
+        "SELECT worker_id, day::text, kind FROM work_log_entry WHERE body = :body",
+        body="走访 3 户, 离线记录 visited three homes offline",
     )
     assert entry == [(served["ids"]["worker_a"], "2026-11-19", "household_visit")]  # Shanghai's day at NOW
     reported = stored(served, "SELECT grid_id IS NOT NULL FROM incident WHERE description LIKE '楼道堆物%'")
