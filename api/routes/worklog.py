@@ -8,9 +8,10 @@ Who may do what (the store narrows every query by ids, :mod:`gis.worklog.store`)
   master checked stays as checked).
 * A station master reads a day of their community's entries (``?day=&community=``) and
   marks entries reviewed, with a comment; the store records their user id and the time.
-* A community director reads their community's days; analysts, planners and admins read
-  any community's. Nobody else reads anyone's log: another worker, a grid leader or
-  another community's station master gets 403.
+* A grid leader reads a day of the workers of the grids they lead; a community director
+  their community's days; analysts, planners and admins any community's. Nobody reads
+  beyond that: another worker, a grid leader or another community's station master asking
+  for a community's logs gets 403, never its entries.
 
 Entries are personal data (they may name residents): answers are ``private, no-store``
 and every read is audited (:data:`api.audit.PERSONAL_READS`).
@@ -31,7 +32,16 @@ from api.routes.common import MAX_ID, IdPath
 from api.text import Note
 from gis.errors import InputError
 from gis.store import lookup
-from gis.worklog import TEXT_CHARS, EntryIn, add_entry, change_entry, community_entries, review_entry, worker_home
+from gis.worklog import (
+    TEXT_CHARS,
+    EntryIn,
+    add_entry,
+    change_entry,
+    day_entries,
+    local_today,
+    review_entry,
+    worker_home,
+)
 from gis.worklog.entries import MAX_INCIDENTS
 from gis.worklog.store import WorkerHome, worker_entries
 
@@ -83,17 +93,13 @@ def _home(conn: Conn, who: Caller) -> WorkerHome:
     return worker_home(conn, who.worker_id)
 
 
-def _readable_community(conn: Conn, who: Caller, community: str | None, district: str | None) -> tuple[int, str]:
+def _readable_community(conn: Conn, who: Caller, community: str, district: str | None) -> tuple[int, str]:
     """The ``(district_id, community)`` whose logs the caller asks for, if theirs to read; else 403."""
     if who.role < Role.STATION_MASTER:
         raise PermissionDeniedError(
             f"a {who.role.label} reads only their own work log (GET /worklog without community); a community's "
             "logs are for its station master, its community director and the office"
         )
-    if community is None:
-        if who.role.is_team and len(who.communities) == 1:
-            return next(iter(who.communities))
-        raise PermissionDeniedError("name the community whose logs to read: ?community=ID")
     district_id = lookup.district_id(conn, district)
     if who.role.is_team and (district_id, community) not in who.communities:
         raise PermissionDeniedError(
@@ -120,45 +126,78 @@ def worklog_create(conn: Conn, who: Who, body: EntryBody) -> JSONResponse:
 @router.get(
     "/worklog",
     operation_id="worklog_list",
-    summary="A worker's own log, or a community's entries of a day (its station master, director, the office)",
+    summary="The logs the caller may read: their own, their led grids' or community's day, or a named community's",
 )
 def worklog_list(
     conn: Conn,
     who: Who,
-    day: Annotated[Day | None, Query(description="the local day; a community's view needs it")] = None,
+    day: Annotated[Day | None, Query(description="the local day; today in the district by default")] = None,
     community: Annotated[str | None, Query(description="a community's id (e.g. SQ01): its workers' entries")] = None,
     district: Annotated[str | None, Query(description="district name; needed only when several are stored")] = None,
 ) -> JSONResponse:
-    if community is None and who.worker_id is not None:
-        home = worker_home(conn, who.worker_id)
-        end = day or home.today()
-        start: date = day or end - timedelta(days=_OWN_DAYS - 1)
-        entries = worker_entries(conn, home.worker_id, start=start, end=end)
+    if who.name is None:
+        raise AuthenticationError("the work log is personal data: send 'Authorization: Bearer <token>'")
+    if community is not None:
+        district_id, community = _readable_community(conn, who, community, district)
+        return _day(conn, district_id, day, community=community)
+    if who.worker_id is not None:
+        return _own(conn, who.worker_id, day)
+    if who.role == Role.GRID_WORKER:
+        # an account not linked to a worker record has written nothing, and reads no one else's
+        return JSONResponse({"worker_id": None, "entries": []}, headers=_PRIVATE)
+    if who.role == Role.GRID_LEADER:
+        districts = sorted({d for d, _ in who.grids})
+        days = [_entries(conn, d, day, grid_codes={c for e, c in who.grids if e == d}) for d in districts]
         return JSONResponse(
             {
-                # where the worker belongs, so their page can draw their grid and date their day
-                "worker_id": home.worker_id,
-                "district_id": home.district_id,
-                "grid_code": home.grid_code,
-                "community": home.community,
-                "today": home.today().isoformat(),
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "entries": entries,
+                "grids": [{"district_id": d, "grid_code": c} for d, c in sorted(who.grids)],
+                "days": {str(d): on.isoformat() for d, (on, _) in zip(districts, days, strict=True)},
+                "entries": [e for _, found in days for e in found],
             },
             headers=_PRIVATE,
         )
-    if who.name is None:
-        raise AuthenticationError("the work log is personal data: send 'Authorization: Bearer <token>'")
-    district_id, community = _readable_community(conn, who, community, district)
-    if day is None:
-        raise InputError("a community's logs are read a day at a time: add ?day=YYYY-MM-DD", field="day")
-    entries = community_entries(conn, district_id=district_id, community=community, day=day)
+    if who.role.is_team and len(who.communities) == 1:
+        district_id, community = next(iter(who.communities))
+        return _day(conn, district_id, day, community=community)
+    raise InputError(
+        "name the community whose logs to read: add ?community=ID (and ?day=YYYY-MM-DD)", field="community"
+    )
+
+
+def _own(conn: Conn, worker_id: int, day: date | None) -> JSONResponse:
+    """A worker's own entries: of ``day``, else of the last month up to their today."""
+    home = worker_home(conn, worker_id)
+    end = day or home.today()
+    start: date = day or end - timedelta(days=_OWN_DAYS - 1)
+    return JSONResponse(
+        {
+            # where the worker belongs, so their page can draw their grid and date their day
+            "worker_id": home.worker_id,
+            "district_id": home.district_id,
+            "grid_code": home.grid_code,
+            "community": home.community,
+            "today": home.today().isoformat(),
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "entries": worker_entries(conn, home.worker_id, start=start, end=end),
+        },
+        headers=_PRIVATE,
+    )
+
+
+def _entries(conn: Conn, district_id: int, day: date | None, **where) -> tuple[date, list[dict]]:
+    on = day or local_today(conn, district_id)
+    return on, day_entries(conn, district_id=district_id, day=on, **where)
+
+
+def _day(conn: Conn, district_id: int, day: date | None, *, community: str) -> JSONResponse:
+    """A community's entries of a day, with how many of them are reviewed."""
+    on, entries = _entries(conn, district_id, day, community=community)
     return JSONResponse(
         {
             "district_id": district_id,
             "community": community,
-            "day": day.isoformat(),
+            "day": on.isoformat(),
             "summary": {"entries": len(entries), "reviewed": sum(e["reviewed"] for e in entries)},
             "entries": entries,
         },

@@ -30,7 +30,8 @@ __all__ = [
     "add_entry",
     "add_log_summary",
     "change_entry",
-    "community_entries",
+    "day_entries",
+    "local_today",
     "read_entry",
     "review_entry",
     "weekly_summary",
@@ -60,17 +61,27 @@ class WorkerHome:
 
     def today(self) -> date:
         """The worker's local day by :mod:`gis.clock`, in the district's patrol time zone."""
-        if self.timezone is None:
-            raise InputError(
-                f"district {self.district_id} has no patrol rule, so its local day is unknown; set its time zone "
-                "with `commgrid patrols rule --timezone Asia/Shanghai` (or its own zone)",
-                field="date",
-            )
-        try:
-            zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(f"the district's time zone {self.timezone!r} is unknown", field="timezone") from None
-        return clock.today(zone)
+        return _today(self.district_id, self.timezone)
+
+
+def _today(district_id: int, timezone: str | None) -> date:
+    if timezone is None:
+        raise InputError(
+            f"district {district_id} has no patrol rule, so its local day is unknown; set its time zone "
+            "with `commgrid patrols rule --timezone Asia/Shanghai` (or its own zone)",
+            field="date",
+        )
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"the district's time zone {timezone!r} is unknown", field="timezone") from None
+    return clock.today(zone)
+
+
+def local_today(conn: Connection, district_id: int) -> date:
+    """Today in the district's patrol time zone (the days its workers log and patrol)."""
+    zone = conn.execute(text("SELECT timezone FROM patrol_rule WHERE district_id = :d"), {"d": district_id}).scalar()
+    return _today(district_id, zone)
 
 
 # A worker's grid's community in the plan in force (published first, else the latest).
@@ -252,29 +263,40 @@ def worker_entries(conn: Connection, worker_id: int, *, start: date, end: date) 
     return [_entry(r) for r in rows]
 
 
-def community_entries(conn: Connection, *, district_id: int, community: str, day: date) -> list[dict[str, Any]]:
-    """Entries of a day by the workers of a community (their grid's community), by grid and worker.
+def day_entries(
+    conn: Connection,
+    *,
+    district_id: int,
+    day: date,
+    community: str | None = None,
+    grid_codes: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Entries of a day by the workers of a community, or of some grids (by code), by grid and worker.
 
     Raises
     ------
     NotFoundError
         For a community the district does not have.
     """
-    known = conn.execute(
-        text("SELECT 1 FROM community WHERE district_id = :d AND community_id = :c"), {"d": district_id, "c": community}
-    ).first()
-    if known is None:
-        raise NotFoundError(f"no community {community!r} in district {district_id}")
+    if community is not None:
+        known = conn.execute(
+            text("SELECT 1 FROM community WHERE district_id = :d AND community_id = :c"),
+            {"d": district_id, "c": community},
+        ).first()
+        if known is None:
+            raise NotFoundError(f"no community {community!r} in district {district_id}")
     rows = conn.execute(
         text(
             f"""
             WITH home AS ({_HOME} WHERE gw.district_id = :d)
             {_ENTRY} JOIN home h ON h.worker_id = e.worker_id
-            WHERE e.district_id = :d AND e.day = :day AND h.community = :c
+            WHERE e.district_id = :d AND e.day = :day
+              AND (CAST(:c AS text) IS NULL OR h.community = :c)
+              AND (CAST(:codes AS text[]) IS NULL OR h.grid_code = ANY(:codes))
             ORDER BY gw.grid_code NULLS LAST, e.worker_id, e.id
             """
         ),
-        {"d": district_id, "c": community, "day": day},
+        {"d": district_id, "c": community, "day": day, "codes": None if grid_codes is None else sorted(grid_codes)},
     ).mappings()
     return [_entry(r) for r in rows]
 

@@ -157,7 +157,11 @@ def test_users_cli_add_renew_remove(api_db, client):
 def test_grid_workers_report_but_read_no_analyst_routes():
     """The role table: grid workers report and handle (their own, checked by the routes), nothing more."""
     worker_routes = {op for op, role in ROUTE_ROLES.items() if role == Role.GRID_WORKER}
-    assert worker_routes == {"incident_create", "incident_detail", "incident_transition"}
+    assert worker_routes == {"incident_create", "incident_detail", "incident_transition"} | {
+        "worklog_create",
+        "worklog_list",
+        "worklog_change",  # their own log only (tests/api/test_worklog.py)
+    }
     for op in ("incidents_items", "incidents_tile", "incident_list", "analytics_hotspots", "analytics_heatmap"):
         assert ROUTE_ROLES[op] == Role.ANALYST, op
 

@@ -55,6 +55,8 @@ def team(create_database: Callable[..., URL]):
                 add_user(conn, "wl-director", role="community_director", district_id=did, community="C1")
             ),
             "leader": bearer(add_user(conn, "wl-leader", role="grid_leader", district_id=did, grids=["A", "B"])),
+            "leader_b": bearer(add_user(conn, "wl-leader-b", role="grid_leader", district_id=did, grids=["B"])),
+            "unlinked": bearer(add_user(conn, "wl-unlinked", role="grid_worker")),
             "planner": bearer(add_user(conn, "wl-planner", role="planner")),
         }
         ids["master_user"] = conn.execute(text("SELECT id FROM app_user WHERE name = 'wl-master'")).scalar_one()
@@ -198,3 +200,23 @@ def test_the_weekly_report_shows_each_workers_log_summary(team):
     # a week without entries counts none
     earlier = client.get("/patrols/weekly", params={"week": "2026-W40", "f": "json"}, headers=headers["planner"])
     assert all(r["log_days"] == 0 for r in earlier.json()["rows"])
+
+
+def test_without_a_community_each_reads_what_is_theirs(team):
+    """No ?community=: a leader the led grids' day, a station master their community's today, the office 400."""
+    client, headers, ids = team
+    a = post_entry(client, headers["worker_a"], text="A 今天").json()
+    b = post_entry(client, headers["worker_b"], text="B 今天").json()
+    led_b = client.get("/worklog", headers=headers["leader_b"]).json()
+    assert b["id"] in [e["id"] for e in led_b["entries"]]
+    assert {e["worker_id"] for e in led_b["entries"]} == {ids["worker_b"]}
+    assert led_b["days"] == {str(ids["district"]): TODAY}
+    both = client.get("/worklog", headers=headers["leader"]).json()
+    assert {a["id"], b["id"]} <= {e["id"] for e in both["entries"]}
+    station = client.get("/worklog", headers=headers["master"]).json()
+    assert station["community"] == "C1" and station["day"] == TODAY
+    assert {a["id"], b["id"]} <= {e["id"] for e in station["entries"]}
+    assert client.get("/worklog", headers=headers["master_c2"]).json()["entries"] == []
+    assert client.get("/worklog", headers=headers["unlinked"]).json() == {"worker_id": None, "entries": []}
+    office = client.get("/worklog", headers=headers["planner"])
+    assert office.status_code == 400 and "?community=" in office.json()["description"]
