@@ -6,10 +6,14 @@ what the ones below it are. :data:`ROUTE_ROLES` gives every route (by operation 
 least role it needs; :func:`check_routes` makes the app refuse to start when a route is
 missing from it, so no route is ever open by accident.
 
-Grid workers (``grid_worker``, between the public and analysts) report incidents and
-do the on-site steps of the ones they reported (see :mod:`api.routes.incidents`); they
-see maps and density as the public does, never raw incident points or other people's
-reporters.
+The grid team (``grid_worker`` … ``community_director``, between the public and
+analysts) reaches a route's data only within its scope, which the routes hand to the
+store queries (:mod:`api.scope`): a grid worker their own worker record and incidents
+(reported by them, or in their own grid), a grid leader the grids they lead, a station
+master or community director their community. They see maps and density as the public
+does, never raw incident points. Routes of workers' personal data (patrols, worker
+records) stay closed to analysts: their role is above the team's, but their work is
+incident statistics (see :func:`api.scope.personal_reach`).
 """
 
 from __future__ import annotations
@@ -118,13 +122,14 @@ _OTHER_ROUTES: dict[str, Role] = {
     **dict.fromkeys(("editor_layers", "plan_redivide", "plan_copy"), Role.PLANNER),  # the workbench
     "editor_page": Role.PUBLIC,  # the page holds no data, like /map; what it calls is for planners
     "job_status": Role.PLANNER,
-    # grid workers (personal data): planners keep them; the public sees only posted fields
-    "workers_list": Role.PLANNER,
-    "worker": Role.PLANNER,
+    # grid workers (personal data): planners keep them, the grid team reads its scope (api/routes/workers.py,
+    # analysts 403); the public sees only posted fields
+    "workers_list": Role.GRID_WORKER,
+    "worker": Role.GRID_WORKER,
     "worker_assign": Role.PLANNER,
     "worker_change": Role.PLANNER,
     "worker_retire": Role.PLANNER,
-    "worker_photo": Role.PLANNER,
+    "worker_photo": Role.GRID_WORKER,
     # posters, contact cards and the public page: published grids, posted fields only
     "grid_poster_pdf": Role.PUBLIC,
     "grid_poster_png": Role.PUBLIC,
@@ -140,20 +145,21 @@ _OTHER_ROUTES: dict[str, Role] = {
     "community_settings_change": Role.PLANNER,
     "community_poster_pdf": Role.PUBLIC,
     "community_poster_png": Role.PUBLIC,
-    # patrol tracks (personal data): supervisors only, never the public (api/routes/patrols.py)
-    "patrols_import": Role.PLANNER,
-    "patrols_compliance": Role.PLANNER,
-    "patrols_tracks": Role.PLANNER,
-    "patrols_tile": Role.PLANNER,
-    "patrols_calendar": Role.PLANNER,
-    "patrols_weekly": Role.PLANNER,
-    # incidents (reporter fields are personal data): grid workers report them and may read and
-    # move (on-site steps only) those they reported, which the routes check; analysts see all
+    # patrol tracks (personal data): planners all, the grid team its scope (a grid worker uploads and
+    # reads their own), never the public nor analysts (api/routes/patrols.py)
+    "patrols_import": Role.GRID_WORKER,
+    "patrols_compliance": Role.GRID_WORKER,
+    "patrols_tracks": Role.GRID_WORKER,
+    "patrols_tile": Role.GRID_WORKER,
+    "patrols_calendar": Role.GRID_WORKER,
+    "patrols_weekly": Role.GRID_WORKER,
+    # incidents (reporter fields are personal data): the grid team reports them, lists, reads and
+    # moves (on-site steps only) those in its scope, which the store queries apply; analysts see all
     "incident_taxonomy": Role.PUBLIC,
     "incident_create": Role.GRID_WORKER,
     "incident_detail": Role.GRID_WORKER,
     "incident_transition": Role.GRID_WORKER,
-    "incident_list": Role.ANALYST,
+    "incident_list": Role.GRID_WORKER,
     "analytics_hotspots": Role.ANALYST,
     "analytics_grids": Role.ANALYST,
     "analytics_heatmap": Role.ANALYST,
@@ -167,7 +173,7 @@ _OTHER_ROUTES: dict[str, Role] = {
     "worklog_create": Role.GRID_WORKER,
     "worklog_list": Role.GRID_WORKER,
     "worklog_change": Role.GRID_WORKER,
-    "worklog_review": Role.STATION_MASTER,
+    "worklog_review": Role.GRID_WORKER,  # the route lets only a station master of the worker's community
     # the worker's mobile page and its service worker hold no data, like /map; what they call needs a token
     "worker_page": Role.PUBLIC,
     "worker_service_worker": Role.PUBLIC,

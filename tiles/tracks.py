@@ -49,6 +49,7 @@ TRACKS = Layer(
         WHERE t.day = %(day)s
           AND (%(district)s::int IS NULL OR gw.district_id = %(district)s::int)
           AND (%(scope)s::text[] IS NULL OR (gw.district_id::text || ':' || gw.grid_code) = ANY(%(scope)s::text[]))
+          AND (%(worker)s::int IS NULL OR gw.id = %(worker)s::int)
     """,
 )
 
@@ -68,17 +69,20 @@ async def track_tile(
     day: date,
     district_id: int | None = None,
     scope: frozenset[tuple[int, str]] | None = None,
+    worker_id: int | None = None,
     if_none_match: str | None = None,
 ) -> Tile:
     """The tracks tile at ``tile`` for ``day`` (local date), limited to the grids in ``scope``.
 
     ``district_id`` keeps one district's workers; ``scope`` holds the ``(district_id,
-    grid_code)`` pairs the caller may see (``None``: all) and is part of the cache key and
-    ETag. ``service`` serves the tile through :meth:`~tiles.service.TileService.serve`, so
+    grid_code)`` pairs the caller may see (``None``: all), ``worker_id`` the one worker a
+    grid worker sees; both are part of the cache key and ETag. ``service`` serves the tile
+    through :meth:`~tiles.service.TileService.serve`, so
     ``if_none_match`` and the errors are its.
     """
     pairs = None if scope is None else sorted(f"{d}:{c}" for d, c in scope)
-    key = (TRACKS.id, tile.z, tile.x, tile.y, day.isoformat(), district_id, None if pairs is None else tuple(pairs))
+    scoped = None if pairs is None else tuple(pairs)
+    key = (TRACKS.id, tile.z, tile.x, tile.y, day.isoformat(), district_id, scoped, worker_id)
     params = {
         "z": tile.z,
         "x": tile.x,
@@ -86,6 +90,7 @@ async def track_tile(
         "day": day,
         "district": district_id,
         "scope": pairs,
+        "worker": worker_id,
         "tolerance": _WORLD_M / (EXTENT * 2**tile.z) / 10,
     }
 

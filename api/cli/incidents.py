@@ -57,7 +57,14 @@ def import_(
     taxonomy: Annotated[
         Path | None, typer.Option("--taxonomy", help="A JSON taxonomy instead of the default one.")
     ] = None,
-    actor: Annotated[str, typer.Option("--actor", help="Recorded as the reporter of every incident.")] = "import",
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--actor",
+            help="Recorded on every incident's first event, for people to read; imported incidents belong to no "
+            "account (the default is the reserved identity of bulk imports).",
+        ),
+    ] = "import",
     db: DbOpt = None,
 ) -> None:
     """Import incidents with one COPY, each placed in its district and grid by its point (all or nothing).

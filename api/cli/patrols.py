@@ -240,13 +240,15 @@ def purge(
 @app.command()
 @handle_errors
 def supervise(
-    user: Annotated[str, typer.Argument(help="The API user (e.g. a community office account with role analyst).")],
+    user: Annotated[
+        str, typer.Argument(help="A grid_leader account (`commgrid users add NAME --role grid_leader --grid CODE`).")
+    ],
     grid: Annotated[list[str] | None, typer.Option("--grid", help="Grid code (repeatable).")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Remove the links instead (all when no --grid).")] = False,
     district: DistrictOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Let a user see the tracks and compliance of some grids' workers (or list the links)."""
+    """Change the grids a grid leader leads (or list them): they see those grids' workers, patrols and incidents."""
     from gis.errors import InputError
     from gis.patrols.reports import add_supervisor, list_supervisors, remove_supervisor
     from gis.store import lookup
@@ -258,12 +260,12 @@ def supervise(
             console.print(f"removed {done} supervisor links of {user}", highlight=False)
         elif grid:
             done = add_supervisor(conn, user, district_id=found.id, grid_codes=grid)
-            console.print(f"{user} now supervises {len(grid)} grids ({done} new links)", highlight=False)
+            console.print(f"{user} now leads {len(grid)} more grids ({done} new links)", highlight=False)
         elif user:
             links = [code for name, _, code in list_supervisors(conn, district_id=found.id) if name == user]
             if not links:
-                raise InputError(f"{user} supervises no grid; add some with --grid CODE", field="grid")
-            console.print(f"{user} supervises: {', '.join(links)}", highlight=False)
+                raise InputError(f"{user} leads no grid; add some with --grid CODE", field="grid")
+            console.print(f"{user} leads: {', '.join(links)}", highlight=False)
 
 
 @devices_app.command(name="add")

@@ -51,7 +51,10 @@ def add(
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`)."""
+    """Add a user and print their API token (send it as `Authorization: Bearer TOKEN`).
+
+    Names of the service's own identities (open311, import, cli:..., system:...) are refused.
+    """
     from gis.store import lookup
     from gis.store.users import add_user
 
@@ -61,6 +64,21 @@ def add(
             conn, name, role=role, worker_id=worker, district_id=district_id, community=community, grids=grid or ()
         )
     _print_token(name, token)
+
+
+@app.command()
+@handle_errors
+def link(
+    name: Annotated[str, typer.Argument(help="User name of a grid_worker account.")],
+    worker: Annotated[int, typer.Option("--worker", help="The worker record id (see `commgrid workers list`).")],
+    db: DbOpt = None,
+) -> None:
+    """Link a grid_worker account to the worker record it acts for (own patrols, incidents, compliance)."""
+    from gis.store.users import link_worker
+
+    with store_connection(db) as conn:
+        link_worker(conn, name, worker)
+    console.print(f"linked {name} to grid worker {worker}")
 
 
 @app.command()

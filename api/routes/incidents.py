@@ -1,14 +1,22 @@
-"""Incident intake and the handling workflow: report, look up, move through states, list overdue ones.
+"""Incident intake and the handling workflow: report, look up, list, move through states.
 
-Who may do what:
+Who may do what (scope by ids, :mod:`api.scope`; never by user names):
 
-* Grid workers (role ``grid_worker``) report incidents, read the incidents they reported
-  (the actor of the first event is their user name) and take the on-site steps of those
-  that are handled on the spot (:data:`gis.incidents.ON_SITE_STEPS`: reported → verifying,
-  rework → handling → verifying). Anything else is 403: other people's incidents and
-  reporters, the centre's steps (accepting, dispatching, closing, writing off), raw
-  incident points (the ``incidents`` collection) and hot spots stay with analysts.
-* Analysts and up read every incident, take every step, and list overdue incidents.
+* Grid team roles (grid worker, grid leader, station master, community director) report
+  incidents and read those in their scope: a grid worker the incidents they reported (the
+  account's id is stored on the incident) or that lie in their own grid; a grid leader
+  those of the grids they lead; a station master or community director those of their
+  community's grids. They take the on-site steps of on-site incidents in their scope
+  (:data:`gis.incidents.ON_SITE_STEPS`: reported → verifying, rework → handling →
+  verifying). Anything else is 403: incidents out of scope, the centre's steps
+  (accepting, dispatching, closing, writing off), raw incident points (the ``incidents``
+  collection) and hot spots stay with analysts. Reporter fields (personal data) reach a
+  team member only on their own reports.
+* Analysts and up read every incident, take every step, and list every incident.
+
+Intake without an account (Open311, bulk imports) is nobody's: it carries its source
+(``open311``, ``import:<file>``) and the reserved actor names no user may take
+(:data:`gis.store.users.RESERVED_NAMES`).
 
 The taxonomy is public. Responses of single incidents carry reporter data (personal
 data) and are marked ``private, no-store``.
@@ -27,12 +35,21 @@ from pydantic import BaseModel, Field
 
 from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Instant
+from api.scope import reach
 from api.text import Code, Description, Name, Note, Phone
 from gis import clock
 from gis.errors import InputError
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
-from gis.incidents.store import OVERDUE, create_incident, list_overdue, read_incident, reporter_of, transition
+from gis.incidents.store import (
+    OVERDUE,
+    create_incident,
+    in_reach,
+    list_incidents,
+    list_overdue,
+    read_incident,
+    transition,
+)
 from gis.store import lookup
 
 __all__ = ["duplicate_window", "router", "taxonomy"]
@@ -100,8 +117,13 @@ class TransitionIn(BaseModel):
     note: Note | None = None
 
 
-def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar) -> dict[str, Any]:
-    return read_incident(conn, incident_id, taxonomy=tax, calendar=cal)
+def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar, who: Caller) -> dict[str, Any]:
+    """The incident; reporter fields only for office roles and for the account that reported it."""
+    out = read_incident(conn, incident_id, taxonomy=tax, calendar=cal)
+    mine = who.user_id is not None and out.pop("reporter_user_id") == who.user_id
+    if who.role < Role.ANALYST and not mine:
+        out["reporter"] = {"name": None, "phone": None}
+    return out
 
 
 def _check_reported_at(reported_at: datetime, who: Caller) -> None:
@@ -122,14 +144,23 @@ def _check_reported_at(reported_at: datetime, who: Caller) -> None:
 
 
 def _own(conn: Any, incident_id: int, who: Caller) -> None:
-    """Below analysts, only the incidents one reported (403 otherwise, without saying whose they are)."""
+    """Below analysts, only incidents in the caller's scope (403 otherwise, without saying whose they are)."""
     if who.role >= Role.ANALYST:
         return
-    if reporter_of(conn, incident_id) != who.name:
+    if not in_reach(conn, incident_id, reach(conn, who)):
         raise PermissionDeniedError(
-            f"grid workers may read and move only the incidents they reported; incident {incident_id} was reported "
-            f"by someone else (user {who.name!r} is {who.role.label}; analysts see every incident)"
+            f"incident {incident_id} is outside your scope: {_SCOPES[who.role]} (user {who.name!r} is "
+            f"{who.role.label}; analysts see every incident)"
         )
+
+
+_SCOPES = {
+    Role.PUBLIC: "the public reads no single incident",
+    Role.GRID_WORKER: "a grid worker reads and moves those they reported and those in their own grid",
+    Role.GRID_LEADER: "a grid leader reads and moves those in the grids they lead",
+    Role.STATION_MASTER: "a station master reads and moves those in their community's grids",
+    Role.COMMUNITY_DIRECTOR: "a community director reads and moves those in their community's grids",
+}
 
 
 def _on_site(conn: Any, incident_id: int, to: str, who: Caller) -> frozenset[str] | None:
@@ -141,7 +172,7 @@ def _on_site(conn: Any, incident_id: int, to: str, who: Caller) -> frozenset[str
     if to not in ON_SITE_STEPS or klass != "on_site":
         steps = ", ".join(f"{sorted(f)} → {t}" for t, f in ON_SITE_STEPS.items())
         raise PermissionDeniedError(
-            f"grid workers take only the on-site steps of on-site incidents ({steps}); incident {incident_id} is "
+            f"the grid team takes only the on-site steps of on-site incidents ({steps}); incident {incident_id} is "
             f"{klass} and the move to {to!r} is the centre's (an analyst's)"
         )
     return ON_SITE_STEPS[to]
@@ -168,9 +199,15 @@ def incident_create(
     if body.reported_at is not None:
         _check_reported_at(body.reported_at, who)
     new = create_incident(
-        conn, actor=who.name or "public", taxonomy=tax, source="api", **duplicate_window(request), **body.model_dump()
+        conn,
+        actor=who.name or "public",
+        reporter_user_id=who.user_id,
+        taxonomy=tax,
+        source="api",
+        **duplicate_window(request),
+        **body.model_dump(),
     )
-    detail = _detail(conn, new, tax, cal)  # its deadline is computed before anything is kept
+    detail = _detail(conn, new, tax, cal, who)  # its deadline is computed before anything is kept
     conn.commit()
     response.headers.update(_PRIVATE)
     response.headers["Location"] = f"/incidents/{new}"
@@ -180,29 +217,50 @@ def incident_create(
 @router.get(
     "/incidents",
     operation_id="incident_list",
-    summary="Overdue incidents, the longest overdue first: past their time limit (yellow) or twice it (red) (analyst)",
+    summary="Incidents in the caller's scope, newest first; or the overdue ones, longest overdue first "
+    "(grid team: their scope; analysts: all)",
 )
 def incident_list(
     conn: Conn,
+    who: Who,
     tax: Tax,
     cal: Cal,
     response: Response,
     overdue: Annotated[
-        Literal["yellow", "red"],
-        Query(description="yellow: every incident past its limit; red: those past twice their limit"),
-    ],
+        Literal["yellow", "red"] | None,
+        Query(description="yellow: incidents past their limit; red: past twice their limit; default: every incident"),
+    ] = None,
     district: Annotated[str | None, Query(description="district name; default: every district")] = None,
+    mine: Annotated[bool, Query(description="only the incidents the caller reported")] = False,
+    state: Annotated[Code | None, Query(alias="status", description="only incidents in this state")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="most incidents returned")] = 1000,
 ) -> dict[str, Any]:
     place = None if district is None else lookup.district(conn, district)
-    rows = list_overdue(
-        conn,
-        level=overdue,
-        taxonomy=tax,
-        calendar=cal,
-        district_id=None if place is None else place.id,
-        limit=limit,
-    )
+    district_id = None if place is None else place.id
+    scope = reach(conn, who)
+    if mine and who.user_id is None:
+        raise PermissionDeniedError("mine=true lists the caller's own reports: send 'Authorization: Bearer <token>'")
+    if overdue is None:
+        rows = list_incidents(
+            conn,
+            reach=scope,
+            district_id=district_id,
+            reported_by=who.user_id if mine else None,
+            status=state,
+            limit=limit,
+        )
+    else:
+        rows = list_overdue(
+            conn,
+            level=overdue,
+            taxonomy=tax,
+            calendar=cal,
+            district_id=district_id,
+            reach=scope,
+            reported_by=who.user_id if mine else None,
+            limit=limit,
+        )
+        rows = [r for r in rows if state is None or r["status"] == state]
     response.headers.update(_PRIVATE)
     return {"overdue": overdue, "levels": list(OVERDUE), "count": len(rows), "incidents": rows}
 
@@ -217,7 +275,7 @@ def incident_detail(
 ) -> dict[str, Any]:
     _own(conn, incident_id, who)
     response.headers.update(_PRIVATE)
-    return _detail(conn, incident_id, tax, cal)
+    return _detail(conn, incident_id, tax, cal, who)
 
 
 @router.post(
@@ -232,7 +290,7 @@ def incident_transition(
 ) -> dict[str, Any]:
     steps = _on_site(conn, incident_id, body.to, who)
     transition(conn, incident_id, to=body.to, actor=who.name or "public", note=body.note, allowed_from=steps)
-    detail = _detail(conn, incident_id, tax, cal)
+    detail = _detail(conn, incident_id, tax, cal, who)
     conn.commit()
     response.headers.update(_PRIVATE)
     return detail

@@ -1,12 +1,13 @@
-"""Patrol tracks for supervisors: import, compliance, tracks (GeoJSON, tiles), calendars, weekly reports.
+"""Patrol tracks: import, compliance, tracks (GeoJSON, tiles), calendars, weekly reports.
 
-PERSONAL DATA: every route here needs the planner role (:data:`api.access.ROUTE_ROLES`);
-the public gets 401 and analysts 403. Responses are marked ``Cache-Control: private,
-no-store`` (tiles: ``private, no-cache`` with ETags). Each route also narrows what it
-returns to a caller's scope (:func:`_scope`): every grid for planners and admins, the
-grids a user is linked to as a supervisor (``commgrid patrols supervise``) for anyone
-else. With the planner role required, only the first applies; a route opened to analysts
-in ``ROUTE_ROLES`` would serve linked supervisors their grids and refuse other analysts.
+PERSONAL DATA: never the public (401) nor analysts (403, they work with incident
+statistics). Planners and admins see every worker; the grid team its scope, applied in
+the store queries (:func:`api.scope.personal_reach`): a grid worker their own record, a
+grid leader the workers of the grids they lead, a station master or community director
+those of their community. A grid worker uploads their own fixes (``POST /patrols``):
+they are attributed to the worker record the account is linked to, and a file naming
+another worker or another worker's device is refused. Responses are marked
+``Cache-Control: private, no-store`` (tiles: ``private, no-cache`` with ETags).
 
 While the service runs, tracks older than the retention period are purged once a day
 (the settings ``patrol_retention_days`` and ``patrol_purge_hours``, when present;
@@ -28,10 +29,11 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
+from api.access import Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Day
 from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
 from api.routes.tiles import tile_response
+from api.scope import not_linked, personal_reach
 from gis.csv_safety import frame_to_csv
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
@@ -40,13 +42,12 @@ from gis.patrols.reports import (
     parse_month,
     read_calendar,
     read_compliance,
-    supervised_grids,
     weekly_report,
 )
 from gis.patrols.reports import (
     read_tracks as read_track_features,
 )
-from gis.patrols.store import import_fixes, purge, read_rule
+from gis.patrols.store import foreign_claim, import_fixes, purge, read_rule
 from gis.store import begin, lookup
 from tiles.matrix import MAX_ZOOM, TMS_ID, check_tile
 from tiles.paper.patrol_sheets import calendar_png, weekly_csv, weekly_pdf
@@ -109,38 +110,30 @@ router = APIRouter(tags=["patrols"], lifespan=_purge_schedule)
 
 
 def _scope(conn: Any, who: Caller) -> Scope:
-    """``None`` for planners and admins; a supervisor's grids; else 401/403."""
-    if who.role >= Role.PLANNER:
-        return None
-    if who.name is None:
-        raise AuthenticationError("patrol tracks are personal data: send 'Authorization: Bearer <token>'")
-    grids = supervised_grids(conn, who.name)
-    if not grids:
-        raise PermissionDeniedError(
-            f"patrol tracks are for supervisors: the planner or admin role, or a supervisor link to grids "
-            f"(`commgrid patrols supervise {who.name} --grid CODE`); user {who.name!r} has neither"
-        )
-    return grids
+    """``None`` for planners and admins; a team member's reach; else 401/403."""
+    return personal_reach(conn, who, "patrol tracks")
 
 
 async def _scope_async(request: Request, who: Caller) -> Scope:
+    def work() -> Scope:
+        with request.app.state.engine.connect() as conn:
+            return _scope(conn, who)
+
+    return await run_in_threadpool(work)
+
+
+def _uploader(who: Caller) -> int | None:
+    """The worker a caller's upload is attributed to: ``None`` for planners and admins (the file says), else 403."""
     if who.role >= Role.PLANNER:
         return None
-    if who.name is None:
-        raise AuthenticationError("patrol tracks are personal data: send 'Authorization: Bearer <token>'")
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT s.district_id, s.grid_code FROM patrol_supervisor s JOIN app_user u ON u.id = s.user_id "
-            "WHERE u.name = %s",
-            (who.name,),
-        )
-        rows = await cur.fetchall()
-    if not rows:
-        raise PermissionDeniedError(
-            f"patrol tracks are for supervisors: the planner or admin role, or a supervisor link to grids; "
-            f"user {who.name!r} has neither"
-        )
-    return frozenset((int(d), str(c)) for d, c in rows)
+    if who.role == Role.GRID_WORKER:
+        if who.worker_id is None:
+            raise PermissionDeniedError(not_linked(who))
+        return who.worker_id
+    raise PermissionDeniedError(
+        f"POST /patrols takes a grid worker's own tracks, or any worker's from a planner; user {who.name!r} is "
+        f"{who.role.label} (each worker uploads their own, or a planner imports them)"
+    )
 
 
 def _records(frame) -> list[dict]:
@@ -155,18 +148,26 @@ def _records(frame) -> list[dict]:
 @router.post(
     "/patrols",
     operation_id="patrols_import",
-    summary="Import GPS fixes: a GPX, CSV or GeoJSON file as the body, or JSON points (planner)",
+    summary="Import GPS fixes: a GPX, CSV or GeoJSON file as the body, or JSON points "
+    "(planner; a linked grid worker: their own)",
     status_code=201,
     responses={400: {"description": "bad input: the body names the file, row and field"}},
 )
 async def patrols_import(
     request: Request,
+    who: Who,
     worker: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="the worker every fix belongs to (e.g. a GPX file)")
+        int | None,
+        Query(ge=1, le=MAX_ID, description="the worker every fix belongs to (e.g. a GPX file); a grid worker: self"),
     ] = None,
     timezone: Annotated[str | None, Query(description="zone of times written without an offset")] = None,
     name: Annotated[str | None, Query(description="the file's name, for messages")] = None,
 ) -> dict:
+    own = _uploader(who)
+    if own is not None and worker not in (None, own):
+        raise PermissionDeniedError(
+            f"a grid worker uploads only their own tracks: worker={worker} is not your worker record ({own})"
+        )
     body = await request.body()
     if not body:
         raise InputError("the request body is empty; send a GPX, CSV or GeoJSON file, or JSON points")
@@ -194,7 +195,13 @@ async def patrols_import(
                 file=source,
             )
         with begin(request.app.state.engine) as conn:
-            return import_fixes(conn, fixes, file=source, worker=worker).to_dict()
+            if own is not None:
+                claim = foreign_claim(conn, fixes, own)
+                if claim is not None:
+                    raise PermissionDeniedError(
+                        f"{source}: {claim}; a grid worker uploads only their own tracks (worker record {own})"
+                    )
+            return import_fixes(conn, fixes, file=source, worker=own or worker).to_dict()
 
     return await run_in_threadpool(work)
 
@@ -302,12 +309,14 @@ async def patrols_tile(
 ) -> Response:
     scope = await _scope_async(request, who)
     tile = check_tile(tms_id, z, x, y)
+    own = None if scope is None else scope.worker_id
     result = await track_tile(
         request.app.state.tiles,
         tile,
         day=day,
         district_id=district_id,
-        scope=scope,
+        scope=None if scope is None or own is not None else scope.grids,
+        worker_id=own,
         if_none_match=request.headers.get("if-none-match"),
     )
     return tile_response(result, private=True)

@@ -1,9 +1,13 @@
-"""Grid workers for planners: list, assign, change and retire (personal data, planner role).
+"""Grid workers: planners list, assign, change and retire them; the grid team reads its own (personal data).
 
 The public sees a worker only through the posted fields on posters, contact cards and
 the public page (:mod:`api.routes.public`); these routes are for the planners who
-keep them. Photos travel as base64 in JSON (``photo_base64``) and are stored
-re-encoded, without their metadata.
+keep them. Reading (list, one, photo) is also open to the grid team within its scope,
+applied in the store query (:func:`api.scope.personal_reach`): a grid worker their own
+record, a grid leader the workers of the grids they lead, a station master or
+community director those of their community. Analysts get 403 (no personal data).
+Photos travel as base64 in JSON (``photo_base64``) and are stored re-encoded, without
+their metadata.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import Caller, caller
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, IdPath
+from api.scope import personal_reach
 from gis.errors import InputError
 from gis.workers.roster import MAX_DUTIES_CHARS, MAX_NAME_CHARS
 from gis.workers.store import (
@@ -32,6 +38,9 @@ from gis.workers.store import (
 __all__ = ["WorkerAssign", "WorkerChange", "WorkerOut"]
 
 router = APIRouter(tags=["workers"])
+
+Who = Annotated[Caller, Depends(caller)]
+_RECORDS = "worker records"
 
 
 class WorkerOut(BaseModel):
@@ -87,14 +96,21 @@ def _photo(value: str | None) -> bytes | None:
         ) from None
 
 
-@router.get("/workers", operation_id="workers_list", summary="Grid workers (planner)", response_model=list[WorkerOut])
+@router.get(
+    "/workers",
+    operation_id="workers_list",
+    summary="Grid workers (planner; the grid team: those in its scope)",
+    response_model=list[WorkerOut],
+)
 def workers_list(
     conn: Conn,
+    who: Who,
     grid_code: Annotated[str | None, Query(description="only this grid's workers")] = None,
     district: Annotated[str | None, Query(description="only this district's (by name)")] = None,
     active: Annotated[bool | None, Query(description="true: posted, false: retired; both when absent")] = None,
 ) -> list[WorkerOut]:
-    return [_out(w) for w in list_workers(conn, district=district, grid_code=grid_code, active=active)]
+    reach = personal_reach(conn, who, _RECORDS)
+    return [_out(w) for w in list_workers(conn, district=district, grid_code=grid_code, active=active, reach=reach)]
 
 
 @router.post(
@@ -119,10 +135,13 @@ def worker_assign(conn: Conn, body: WorkerAssign) -> WorkerOut:
 
 
 @router.get(
-    "/workers/{worker_id}", operation_id="worker", summary="One grid worker (planner)", response_model=WorkerOut
+    "/workers/{worker_id}",
+    operation_id="worker",
+    summary="One grid worker (planner; the grid team: those in its scope)",
+    response_model=WorkerOut,
 )
-def worker(conn: Conn, worker_id: IdPath) -> WorkerOut:
-    return _out(read_worker(conn, worker_id))
+def worker(conn: Conn, who: Who, worker_id: IdPath) -> WorkerOut:
+    return _out(read_worker(conn, worker_id, reach=personal_reach(conn, who, _RECORDS)))
 
 
 @router.patch(
@@ -154,9 +173,10 @@ def worker_retire(conn: Conn, worker_id: IdPath) -> WorkerOut:
 @router.get(
     "/workers/{worker_id}/photo",
     operation_id="worker_photo",
-    summary="A worker's stored photo (planner)",
+    summary="A worker's stored photo (planner; the grid team: those in its scope)",
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def worker_photo_route(conn: Conn, worker_id: IdPath) -> Response:
-    return Response(worker_photo(conn, worker_id), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+def worker_photo_route(conn: Conn, who: Who, worker_id: IdPath) -> Response:
+    photo = worker_photo(conn, worker_id, reach=personal_reach(conn, who, _RECORDS))
+    return Response(photo, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

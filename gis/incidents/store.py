@@ -31,6 +31,7 @@ from gis.incidents.placement import place_points
 from gis.incidents.taxonomy import DEFAULT, HANDLING_CLASSES, Taxonomy
 from gis.incidents.workflow import FINAL, allowed, check_transition
 from gis.store.audit import record
+from gis.store.scope import Reach, incident_condition
 
 __all__ = [
     "OVERDUE",
@@ -38,7 +39,9 @@ __all__ = [
     "copy_incidents",
     "create_incident",
     "grid_counts",
+    "in_reach",
     "incident_points",
+    "list_incidents",
     "list_overdue",
     "public_requests",
     "read_incident",
@@ -103,6 +106,7 @@ def create_incident(
     public: bool | None = None,
     reported_at: datetime | None = None,
     source: str = "api",
+    reporter_user_id: int | None = None,
     duplicate_metres: float = 50.0,
     duplicate_hours: float = 24.0,
 ) -> int:
@@ -121,7 +125,13 @@ def create_incident(
     lon, lat
         The point in EPSG:4326.
     actor
-        Who reported it (a user name), stored on the first event.
+        Who reported it (a user name, or the intake's reserved identity), stored on the
+        first event for people to read; it decides nothing.
+    source
+        How it came in (``api``, ``open311``, ``import:<file>``).
+    reporter_user_id
+        The reporting account's id: the incident is theirs (grid workers read and move
+        their own). ``None`` for intake without an account (Open311, imports, commands).
     duplicate_metres, duplicate_hours
         The near-duplicate window; ``0`` for either turns the check off.
 
@@ -150,9 +160,9 @@ def create_incident(
     row = conn.execute(
         text(
             "INSERT INTO incident (district_id, grid_id, category, handling_class, status, reported_at, status_at, "
-            "description, reporter_name, reporter_phone, public, source, geom) "
+            "description, reporter_name, reporter_phone, public, source, reporter_user_id, geom) "
             "VALUES (:d, :g, :c, :h, 'reported', coalesce(:t, now()), coalesce(:t, now()), :desc, :rn, :rp, :pub, "
-            ":src, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id, reported_at"
+            ":src, :uid, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id, reported_at"
         ),
         {
             "d": place.district_id,
@@ -165,6 +175,7 @@ def create_incident(
             "rp": reporter_phone,
             "pub": kind.public if public is None else public,
             "src": source,
+            "uid": reporter_user_id,
             "lon": lon,
             "lat": lat,
         },
@@ -203,7 +214,7 @@ def read_incident(
             text(
                 "SELECT i.id, d.name AS district, i.category, i.handling_class, i.status, i.reported_at, "
                 "i.status_at, g.code AS grid_code, g.id AS grid_id, i.description, i.reporter_name, i.reporter_phone, "
-                "i.public, i.source, i.duplicate_of, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
+                "i.public, i.source, i.reporter_user_id, i.duplicate_of, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
                 "FROM incident AS i JOIN district AS d ON d.id = i.district_id " + GRID_IN_FORCE + " WHERE i.id = :i"
             ),
             {"i": incident_id},
@@ -324,8 +335,25 @@ def transition(
     return str(row.status)
 
 
+def in_reach(conn: Connection, incident_id: int, reach: Reach | None) -> bool:
+    """Whether an incident lies within ``reach`` (:mod:`gis.store.scope`; ``None``: always).
+
+    Raises
+    ------
+    NotFoundError
+        When no incident has this id.
+    """
+    where, params = incident_condition(reach)
+    found = conn.execute(
+        text(f"SELECT {where} FROM incident AS i {GRID_IN_FORCE} WHERE i.id = :i"), {"i": incident_id, **params}
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no incident {incident_id}; GET /collections/incidents/items lists them")
+    return bool(found[0])
+
+
 def reporter_of(conn: Connection, incident_id: int) -> str:
-    """Who reported an incident: the actor of its first event.
+    """The name recorded on an incident's first event, for people to read (ownership is :func:`in_reach`'s).
 
     Raises
     ------
@@ -724,6 +752,8 @@ def list_overdue(
     calendar: WorkingCalendar | None = None,
     now: datetime | None = None,
     district_id: int | None = None,
+    reach: Reach | None = None,
+    reported_by: int | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Unfinished incidents past their category's time limit, the longest overdue first.
@@ -739,6 +769,10 @@ def list_overdue(
         The moment to judge at (default: now).
     district_id
         Only this district's incidents.
+    reach
+        Only incidents within a team member's reach (``None``: all).
+    reported_by
+        Only those reported by this user id.
 
     Returns
     -------
@@ -764,6 +798,7 @@ def list_overdue(
         amount * (calendar.hours_per_day if kind == "working_days" else 1.0)
         for kind, amount in (next(iter(lim.items())) for lim in limits.values())
     )
+    scoped, params = incident_condition(reach)
     rows = conn.execute(
         text(
             f"""
@@ -772,11 +807,20 @@ def list_overdue(
             FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
             WHERE i.status <> ALL(:final) AND i.category = ANY(:codes)
               AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
-              AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))
+              AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND {scoped}
+              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
             ORDER BY i.reported_at, i.id
             """
         ),
-        {"final": sorted(FINAL), "codes": sorted(limits), "now": now, "hours": shortest, "d": district_id},
+        {
+            "final": sorted(FINAL),
+            "codes": sorted(limits),
+            "now": now,
+            "hours": shortest,
+            "d": district_id,
+            "u": reported_by,
+            **params,
+        },
     ).mappings()
     wanted = set(OVERDUE[OVERDUE.index(level) :])
     out = []
@@ -787,3 +831,47 @@ def list_overdue(
             out.append({**row, "due_at": due_at(row["reported_at"], limit_, calendar), "flag": found})
     out.sort(key=lambda r: (r["due_at"], r["id"]))
     return out[:limit]
+
+
+def list_incidents(
+    conn: Connection,
+    *,
+    reach: Reach | None = None,
+    district_id: int | None = None,
+    reported_by: int | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Incidents within ``reach``, the newest first (a worker's "my incidents", a leader's grids).
+
+    Parameters
+    ----------
+    reach
+        A team member's reach (:mod:`gis.store.scope`); ``None``: every incident.
+    reported_by
+        Only those reported by this user id.
+    status
+        Only those in this state.
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``district``, ``grid_code``, ``category``, ``handling_class``, ``status``,
+        ``reported_at``, ``status_at``, ``source``; no reporter fields.
+    """
+    scoped, params = incident_condition(reach)
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
+                   i.reported_at, i.status_at, i.source
+            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
+            WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))
+              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
+              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}
+            ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit
+            """
+        ),
+        {"d": district_id, "u": reported_by, "s": status, "limit": limit, **params},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -1,8 +1,10 @@
 """What supervisors read about patrols: compliance, tracks, calendars, weekly reports.
 
 PERSONAL DATA. Every reader takes a ``scope``: ``None`` for planners and admins, who
-see every grid, or the set of ``(district_id, grid_code)`` pairs a supervisor is linked
-to (:func:`supervised_grids`), outside which nothing is returned.
+see every grid, or a team member's :class:`gis.store.scope.Reach` (a grid worker's own
+record, a grid leader's led grids, a community's grids), outside which nothing is
+returned; the condition is part of each query. A grid leader's led grids are the
+supervisor links kept here (:func:`add_supervisor`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gis.patrols.analysis import COMPLIANCE_COLUMNS
 from gis.patrols.columns import DAY, WORKER_ID
 from gis.store import lookup
 from gis.store.models import AppUser, PatrolSupervisor
+from gis.store.scope import Reach, worker_condition
 from gis.worklog.store import SUMMARY_FIELDS, add_log_summary
 
 __all__ = [
@@ -43,7 +46,9 @@ __all__ = [
     "weekly_report",
 ]
 
-Scope = frozenset[tuple[int, str]] | None
+# None: every worker (planners, admins); a Reach (gis.store.scope): a team member's; a bare
+# set of (district_id, grid_code) pairs: those grids' workers
+Scope = Reach | frozenset[tuple[int, str]] | None
 
 # Each grid code of the district with its community, from the published plan, else the newest
 # one that had the code: a worker's grid may have been dropped by a later plan.
@@ -87,19 +92,35 @@ _user = AppUser.__table__
 def _user_id(conn: Connection, name: str) -> int:
     found = conn.execute(select(_user.c.id).where(_user.c.name == name)).scalar()
     if found is None:
-        raise NotFoundError(f"no user named {name!r}; add them with `commgrid users add {name} --role analyst`")
+        raise NotFoundError(
+            f"no user named {name!r}; add a grid leader with `commgrid users add {name} --role grid_leader --grid CODE`"
+        )
     return found
 
 
 def add_supervisor(conn: Connection, user: str, *, district_id: int, grid_codes: Collection[str]) -> int:
-    """Let ``user`` see the tracks and compliance of these grids' workers; returns links added.
+    """Let the grid leader ``user`` lead these grids too (see their workers' tracks, compliance, incidents).
+
+    Returns the links added. Only grid leaders lead grids: planners and admins see every
+    grid already, analysts see no worker's personal data, other team roles have their own
+    scope.
 
     Raises
     ------
     NotFoundError
         For an unknown user or a grid code in no plan of the district.
+    InputError
+        For a user who is not a grid leader.
     """
     uid = _user_id(conn, user)
+    role = conn.execute(select(_user.c.role).where(_user.c.id == uid)).scalar_one()
+    if role != "grid_leader":
+        raise InputError(
+            f"user {user!r} is {role}: only a grid_leader leads grids (planners and admins see every grid already, "
+            "analysts no worker's personal data); add one with "
+            f"`commgrid users add NAME --role grid_leader --grid CODE`",
+            field="user",
+        )
     codes = sorted(set(grid_codes))
     unknown = lookup.unknown_grid_codes(conn, district_id, codes)
     if unknown:
@@ -158,13 +179,8 @@ def _filters(conn: Connection, district_id: int, community: str | None, scope: S
 
 
 def _scope_sql(scope: Scope, alias: str = "gw") -> tuple[str, dict[str, Any]]:
-    """A condition keeping workers of grids in ``scope`` (always true for ``None``)."""
-    if scope is None:
-        return "true", {}
-    if not scope:
-        return "false", {}
-    pairs = [f"{d}:{c}" for d, c in sorted(scope)]
-    return f"({alias}.district_id::text || ':' || {alias}.grid_code) = ANY(:scope_pairs)", {"scope_pairs": pairs}
+    """A condition keeping workers within ``scope`` (always true for ``None``)."""
+    return worker_condition(scope, alias)
 
 
 # -- compliance -------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ __all__ = [
     "add_device",
     "analyse_days",
     "copy_fixes",
+    "foreign_claim",
     "import_fixes",
     "list_devices",
     "purge",
@@ -245,6 +246,35 @@ def list_devices(conn: Connection, *, worker_id: int | None = None) -> list[tupl
 
 
 # -- import -----------------------------------------------------------------------------------
+
+
+def foreign_claim(conn: Connection, fixes: pd.DataFrame, worker_id: int) -> str | None:
+    """What in ``fixes`` names a worker other than ``worker_id``, or ``None`` when nothing does.
+
+    A fix names another worker by its ``worker`` value, or by a ``device`` registered to
+    someone else (:func:`add_device`); unregistered devices and fixes naming neither are
+    the uploader's. Used when a grid worker uploads their own tracks.
+    """
+    if WORKER in fixes.columns:
+        named = fixes[WORKER].notna().to_numpy()
+        numbers = pd.to_numeric(fixes[WORKER].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+        other = named & (numbers != worker_id)  # NaN (not a number) is never equal: someone else
+        if other.any():
+            i = int(np.flatnonzero(other)[0])
+            return f"row {i} names worker {fixes[WORKER].iloc[i]!r}, not {worker_id}"
+    if DEVICE in fixes.columns:
+        devices = fixes[DEVICE].to_numpy(dtype=object)
+        present = ~pd.isna(devices)
+        if present.any():
+            wanted = sorted({str(d) for d in devices[present]})
+            owners = dict(
+                conn.execute(select(_device.c.device, _device.c.worker_id).where(_device.c.device.in_(wanted))).all()
+            )
+            foreign = sorted(d for d, w in owners.items() if int(w) != worker_id)
+            if foreign:
+                i = int(np.flatnonzero(present & np.isin(devices.astype(str), foreign))[0])
+                return f"row {i} comes from device {foreign[0]!r}, registered to worker {owners[foreign[0]]}"
+    return None
 
 
 def resolve_workers(

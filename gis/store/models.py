@@ -323,6 +323,10 @@ class Incident(Base):
     duplicate_of: Mapped[int | None] = mapped_column(
         ForeignKey("incident.id", ondelete="SET NULL"), comment="an earlier incident this one may repeat"
     )
+    # ownership by id, never by name: the reporting account; NULL for Open311, imports and the CLI
+    reporter_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), index=True, comment="the reporting account; NULL for intake"
+    )
     geom: Mapped[WKBElement] = _geometry("POINT")
     geom_3857: Mapped[WKBElement] = _tile_geometry("POINT")
 

@@ -30,12 +30,15 @@ from gis.store.models import AppUser, Community, GridWorker, PatrolSupervisor, U
 
 __all__ = [
     "COMMUNITY_ROLES",
+    "RESERVED_NAMES",
+    "RESERVED_PREFIXES",
     "ROLES",
     "Scope",
     "User",
     "add_user",
     "find_user",
     "hash_token",
+    "link_worker",
     "list_users",
     "remove_user",
     "renew_token",
@@ -55,6 +58,12 @@ ROLES = (
     "admin",
 )
 COMMUNITY_ROLES = ("station_master", "community_director")
+# The identities the service acts under (intake, commands, background work) are no one's:
+# Open311 reports come in as ``open311``, bulk imports as ``import``, commands as
+# ``cli:<os user>``, the service as ``service:...``. No user may take such a name, so a
+# name seen on an event or in the audit log never stands for an account it is not.
+RESERVED_NAMES = ("open311", "import", "public", "service", "system", "cli")
+RESERVED_PREFIXES = ("system:", "cli:", "service:", "import:", "open311:")
 TOKEN_PREFIX = "cg_"
 
 _user = AppUser.__table__
@@ -105,6 +114,13 @@ def _check_role(role: str) -> None:
 def _check_name(name: str) -> None:
     if not name or not name.strip() or len(name) > 100:
         raise InputError(f"a user name must be 1–100 characters, got {name!r}", field="name")
+    folded = name.strip().casefold()
+    if folded in RESERVED_NAMES or folded.startswith(RESERVED_PREFIXES):
+        raise InputError(
+            f"the user name {name!r} is reserved for the service's own identities ({', '.join(RESERVED_NAMES)}, "
+            f"and names starting {', '.join(RESERVED_PREFIXES)}); pick another name",
+            field="name",
+        )
 
 
 def add_user(
@@ -193,6 +209,35 @@ def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Coll
     if unknown:
         raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}")
     conn.execute(insert(_led), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes])
+
+
+def link_worker(conn: Connection, name: str, worker_id: int) -> None:
+    """Link an existing grid_worker account to the worker record it acts for.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown user or worker.
+    InputError
+        When the user is not a grid_worker account.
+    ConflictError
+        When the worker already has another account.
+    """
+    try:
+        with atomic(conn):
+            user = conn.execute(select(_user.c.id, _user.c.role).where(_user.c.name == name)).first()
+            if user is None:
+                raise NotFoundError(f"no user named {name!r}")
+            if user.role != "grid_worker":
+                raise InputError(
+                    f"only a grid_worker account is linked to a worker record; {name!r} is a {user.role}",
+                    field="worker",
+                )
+            if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+                raise NotFoundError(f"no grid worker with id {worker_id}")
+            conn.execute(update(_user).where(_user.c.id == user.id).values(worker_id=worker_id))
+    except IntegrityError:
+        raise ConflictError(f"grid worker {worker_id} already has an account") from None
 
 
 def user_scope(conn: Connection, user_id: int) -> Scope:

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from gis.errors import AmbiguousError, ConflictError, InputError, NotFoundError
 from gis.store import lookup
 from gis.store.engine import atomic
 from gis.store.models import Grid, GridWorker
+from gis.store.scope import Reach, worker_condition
 from gis.workers.roster import (
     MAX_DUTIES_CHARS,
     MAX_NAME_CHARS,
@@ -112,13 +113,26 @@ def _worker_columns() -> tuple:
     )
 
 
+def _within(reach: Reach | None):
+    """The condition keeping ``grid_worker`` rows within a team member's reach (:mod:`gis.store.scope`)."""
+    condition, params = worker_condition(reach, _worker.name)
+    return text(condition).bindparams(**params)
+
+
 def list_workers(
-    conn: Connection, *, district: str | None = None, grid_code: str | None = None, active: bool | None = None
+    conn: Connection,
+    *,
+    district: str | None = None,
+    grid_code: str | None = None,
+    active: bool | None = None,
+    reach: Reach | None = None,
 ) -> list[Worker]:
     """Stored workers, by grid code then newest first.
 
     Parameters
     ----------
+    reach
+        Only workers within a team member's reach (``None``: all).
     district
         Only this district's (by name); ``None`` for all.
     grid_code
@@ -131,7 +145,7 @@ def list_workers(
     NotFoundError
         When ``district`` names no stored district.
     """
-    query = select(*_worker_columns())
+    query = select(*_worker_columns()).where(_within(reach))
     if district is not None:
         query = query.where(_worker.c.district_id == lookup.district_id(conn, district))
     if grid_code is not None:
@@ -142,7 +156,7 @@ def list_workers(
     return [Worker(*row) for row in rows]
 
 
-def read_worker(conn: Connection, worker_id: int, *, lock: bool = False) -> Worker:
+def read_worker(conn: Connection, worker_id: int, *, lock: bool = False, reach: Reach | None = None) -> Worker:
     """One stored worker.
 
     Parameters
@@ -151,28 +165,31 @@ def read_worker(conn: Connection, worker_id: int, *, lock: bool = False) -> Work
         The worker's id.
     lock
         Lock the row until the transaction ends (for read-then-write).
+    reach
+        A team member's reach: a worker outside it is not found (``None``: all).
 
     Raises
     ------
     NotFoundError
-        When there is no such worker.
+        When there is no such worker (within ``reach``).
     """
-    query = select(*_worker_columns()).where(_worker.c.id == worker_id)
+    query = select(*_worker_columns()).where(_worker.c.id == worker_id, _within(reach))
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
-        raise NotFoundError(f"no grid worker with id {worker_id}; list them with GET /workers")
+        among = "" if reach is None else " among those you may see"
+        raise NotFoundError(f"no grid worker with id {worker_id}{among}; list them with GET /workers")
     return Worker(*row)
 
 
-def worker_photo(conn: Connection, worker_id: int) -> bytes:
-    """A worker's stored photo (JPEG).
+def worker_photo(conn: Connection, worker_id: int, *, reach: Reach | None = None) -> bytes:
+    """A worker's stored photo (JPEG); ``reach`` as in :func:`read_worker`.
 
     Raises
     ------
     NotFoundError
-        When there is no such worker or they have no photo.
+        When there is no such worker (within ``reach``) or they have no photo.
     """
-    worker = read_worker(conn, worker_id)
+    worker = read_worker(conn, worker_id, reach=reach)
     photo = conn.execute(select(_worker.c.photo).where(_worker.c.id == worker_id)).scalar()
     if photo is None:
         raise NotFoundError(f"grid worker {worker_id} ({worker.name}) has no photo")

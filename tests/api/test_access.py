@@ -1,28 +1,69 @@
-"""Roles: every route declares one, and each role gets exactly what its routes allow."""
+"""Roles: every route declares one, and each role gets exactly what its routes allow, within its scope."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.access import ROUTE_ROLES, Role, api_routes, check_routes, route_id
 from api.cli import app as cli
 from gis.store import begin, create_engine
 from gis.store.users import add_user
+from gis.workers.store import assign_worker
 from tests.api.conftest import bearer
 
-# routes where a grid worker's role is enough only for their own incidents (api/routes/incidents.py)
-OWN_ONLY = {"incident_detail", "incident_transition"}
+# routes of one item where a team role is enough only for items in its scope: 403 or 404 outside it
+IN_SCOPE_ONLY = {"incident_detail", "incident_transition", "worker", "worker_photo", "patrols_calendar"}
+# workers' personal data: closed to analysts (above the team, but their work is incident statistics)
+# and to a grid worker account not linked to a worker record (api/scope.py)
+PERSONAL = {
+    "workers_list",
+    "worker",
+    "worker_photo",
+    "patrols_import",
+    "patrols_compliance",
+    "patrols_tracks",
+    "patrols_tile",
+    "patrols_calendar",
+    "patrols_weekly",
+}
+
+
+# the required query parameters of routes that have some, so that their answers are more than a 422
+QUERY = {
+    "patrols_compliance": {"date": "2026-11-02"},
+    "patrols_tracks": {"date": "2026-11-02"},
+    "patrols_tile": {"date": "2026-11-02"},
+    "patrols_weekly": {"week": "2026-W45", "f": "json"},
+}
 
 
 @pytest.fixture(scope="module")
 def worker_token(api_db) -> str:
-    """A grid worker's token in the API database."""
+    """A grid worker's token in the API database, the account not linked to a worker record."""
     engine = create_engine(api_db)
     with begin(engine) as conn:
         token = add_user(conn, "access-grid-worker", role="grid_worker")
+    engine.dispose()
+    return token
+
+
+@pytest.fixture(scope="module")
+def linked_worker_token(api_db) -> str:
+    """A grid worker's token linked to a worker record posted to the last published grid."""
+    engine = create_engine(api_db)
+    with begin(engine) as conn:
+        code = conn.execute(
+            text(
+                "SELECT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "WHERE p.status = 'published' ORDER BY g.code DESC LIMIT 1"
+            )
+        ).scalar_one()
+        worker = assign_worker(conn, grid_code=code, name="走访员", work_phone="0755-8888 0000")
+        token = add_user(conn, "access-linked-worker", role="grid_worker", worker_id=worker.id)
     engine.dispose()
     return token
 
@@ -54,30 +95,38 @@ def test_every_route_declares_its_role(client):
     assert all(route_id(r) in ROUTE_ROLES for r in routes)
 
 
-def test_every_route_by_every_role(client, tokens, team_tokens, worker_token):
+def test_every_route_by_every_role(client, tokens, team_tokens, worker_token, linked_worker_token):
     code = client.get("/collections/grids/items", params={"limit": 1}).json()["features"][0]["id"]
-    callers = {Role.PUBLIC: {}, Role.GRID_WORKER: bearer(worker_token)}
+    callers = {Role.PUBLIC: {}, Role.GRID_WORKER: bearer(linked_worker_token)}
     callers |= {Role[r.upper()]: bearer(t) for r, t in (tokens | team_tokens).items()}
     assert set(callers) == set(Role)
+    unlinked = bearer(worker_token)
     checked = 0
     for route in api_routes(client.app.routes):
         if "GET" not in route.methods:
             continue
-        needed = ROUTE_ROLES[route_id(route)]
+        op = route_id(route)
+        needed = ROUTE_ROLES[op]
         path = fill(route.path, code)
+        params = QUERY.get(op, {})
         for role, headers in callers.items():
-            r = client.get(path, headers=headers)
+            r = client.get(path, params=params, headers=headers)
             if role < needed:
                 expected = 401 if role == Role.PUBLIC else 403
                 assert r.status_code == expected, (path, role, r.status_code)
                 assert r.json()["description"]
-            elif role == Role.GRID_WORKER and route_id(route) in OWN_ONLY:
-                # the role suffices; the incident must also be one they reported (404 or 403)
-                assert r.status_code in (403, 404), (path, r.text)
+            elif role == Role.ANALYST and op in PERSONAL:
+                assert r.status_code == 403 and "personal data" in r.json()["description"], (path, r.text)
+            elif role.is_team and op in IN_SCOPE_ONLY:
+                # the role suffices; the item must also be in the caller's scope (else 404 or 403)
+                assert r.status_code not in (401, 500), (path, role, r.text)
             else:
                 assert r.status_code not in (401, 403), (path, role, r.text)
                 assert r.status_code < 500, (path, role, r.text)
             checked += 1
+        if op in PERSONAL and needed == Role.GRID_WORKER:
+            r = client.get(path, params=params, headers=unlinked)
+            assert r.status_code == 403 and "commgrid users link" in r.json()["description"], (path, r.text)
     assert checked > 100
 
 
@@ -154,16 +203,21 @@ def test_users_cli_add_renew_remove(api_db, client):
     assert client.get("/whoami", headers=bearer(new)).status_code == 401
 
 
-def test_grid_workers_report_but_read_no_analyst_routes():
-    """The role table: grid workers report and handle (their own, checked by the routes), nothing more."""
-    worker_routes = {op for op, role in ROUTE_ROLES.items() if role == Role.GRID_WORKER}
-    assert worker_routes == {"incident_create", "incident_detail", "incident_transition"} | {
-        "worklog_create",
+def test_the_team_reads_its_scope_but_no_analyst_routes():
+    """The role table: the grid team reports, lists and handles (within its scope), reads its workers' records
+    and patrols; raw incident points and analytics stay with analysts."""
+    team_routes = {op for op, role in ROUTE_ROLES.items() if role == Role.GRID_WORKER}
+    assert team_routes == {"incident_create", "incident_detail", "incident_transition", "incident_list"} | PERSONAL | {
+        "worklog_create",  # their own log, or their scope's (tests/api/test_worklog.py)
         "worklog_list",
-        "worklog_change",  # their own log only (tests/api/test_worklog.py)
+        "worklog_change",
+        "worklog_review",
     }
-    for op in ("incidents_items", "incidents_tile", "incident_list", "analytics_hotspots", "analytics_heatmap"):
+    assert not any(Role.GRID_WORKER < role < Role.ANALYST for role in ROUTE_ROLES.values())
+    for op in ("incidents_items", "incidents_tile", "analytics_hotspots", "analytics_grids", "analytics_heatmap"):
         assert ROUTE_ROLES[op] == Role.ANALYST, op
+    for op in ("worker_assign", "worker_change", "worker_retire", "plan_edit"):
+        assert ROUTE_ROLES[op] == Role.PLANNER, op
 
 
 def test_users_cli_adds_a_grid_worker(api_db, client):

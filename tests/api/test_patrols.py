@@ -1,4 +1,5 @@
-"""Patrol routes and commands: supervisors only, never the public; imports, compliance, tracks, reports."""
+"""Patrol routes and commands: planners and the grid team's scope, never the public nor analysts; imports,
+compliance, tracks, reports."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from api.cli import app as cli
 from api.settings import Settings
 from gis import migrations
 from gis.cluster import DATABASE
+from gis.errors import InputError
 from gis.patrols.reports import add_supervisor
 from gis.patrols.store import import_fixes
 from gis.store import begin, create_engine
@@ -42,7 +44,7 @@ READ_ROUTES = {
 
 @pytest.fixture(scope="module")
 def patrols(create_database: Callable[..., URL]) -> tuple[TestClient, URL, dict, dict]:
-    """The tiny district with a day of walks; users: analyst, supervisor of grid B (analyst), planner."""
+    """The tiny district with a day of walks; users: analyst, planner, and a grid leader of grid B."""
     url = create_database("patrols_api", template=DATABASE)
     migrations.upgrade(url)
     engine = create_engine(url)
@@ -50,8 +52,12 @@ def patrols(create_database: Callable[..., URL]) -> tuple[TestClient, URL, dict,
         ids = tiny.make_district(conn)
         import_fixes(conn, tiny.a_day(ids), file="day")
         headers = {role: bearer(add_user(conn, role, role=role)) for role in ("analyst", "planner")}
-        headers["supervisor"] = bearer(add_user(conn, "office-b", role="analyst"))
-        add_supervisor(conn, "office-b", district_id=ids["district"], grid_codes=["B"])
+        headers["supervisor"] = bearer(
+            add_user(conn, "office-b", role="grid_leader", district_id=ids["district"], grids=["B"])
+        )
+        add_user(conn, "office-analyst", role="analyst")
+        with pytest.raises(InputError, match="only a grid_leader leads grids"):
+            add_supervisor(conn, "office-analyst", district_id=ids["district"], grid_codes=["B"])
     engine.dispose()
     with TestClient(create_app(Settings(database_url=url.render_as_string(hide_password=False)))) as client:
         yield client, url, headers, ids
@@ -63,7 +69,8 @@ def test_tracks_are_never_public_nor_for_plain_analysts(patrols, route):
     path, params = READ_ROUTES[route]
     assert client.get(path, params=params).status_code == 401
     denied = client.get(path, params=params, headers=headers["analyst"])
-    assert denied.status_code == 403 and "needs the planner role" in denied.json()["description"]
+    assert denied.status_code == 403 and "are personal data" in denied.json()["description"]
+    assert "--role grid_leader" in denied.json()["description"]  # the way that works
     assert client.get(path, params=params, headers=headers["planner"]).status_code == 200
 
 
@@ -82,11 +89,21 @@ def test_public_maps_and_tiles_hold_no_tracks(patrols):
     assert all("patrol" not in layer["id"] for layer in tilejson["vector_layers"])
 
 
-def test_a_supervisor_link_alone_opens_nothing(patrols):
-    # the routes need the planner role; a supervisor's narrower view is the store's (tests/gis/patrols)
-    client, _, headers, _ = patrols
-    for path, params in READ_ROUTES.values():
-        assert client.get(path, params=params, headers=headers["supervisor"]).status_code == 403
+def test_a_grid_leader_sees_the_grids_it_leads_only(patrols):
+    client, _, headers, ids = patrols
+    compliance = client.get("/patrols/compliance", params={"date": DAY}, headers=headers["supervisor"]).json()
+    assert [w["grid_code"] for w in compliance["workers"]] == ["B"]
+    tracks = client.get("/patrols/tracks", params={"date": DAY}, headers=headers["supervisor"]).json()
+    assert {f["properties"]["grid_code"] for f in tracks["features"]} == {"B"}
+    tile = client.get(READ_ROUTES["tile"][0], params={"date": DAY}, headers=headers["supervisor"])
+    layer = mapbox_vector_tile.decode(tile.content)["patrol_tracks"]
+    assert {f["properties"]["grid_code"] for f in layer["features"]} == {"B"}
+    weekly = client.get("/patrols/weekly", params={"week": "2026-W45", "f": "json"}, headers=headers["supervisor"])
+    assert [r["grid_code"] for r in weekly.json()["rows"]] == ["B"]
+    other = client.get(f"/patrols/workers/{ids['worker_a']}/calendar.png", headers=headers["supervisor"])
+    assert other.status_code == 404 and "among those you may see" in other.json()["description"]
+    own = client.get(f"/patrols/workers/{ids['worker_b']}/calendar.png", headers=headers["supervisor"])
+    assert own.status_code == 200
 
 
 def test_compliance_as_json_and_csv(patrols):

@@ -133,10 +133,14 @@ def test_compliance_lists_workers_without_tracks(db_conn, district):
 
 def test_supervisors_see_their_grids_only(db_conn, district):
     did = district["district"]
-    add_user(db_conn, "office-b", role="analyst")
+    add_user(db_conn, "office-b", role="grid_leader", district_id=did, grids=["A"])
+    assert remove_supervisor(db_conn, "office-b", district_id=did, grid_codes=["A"]) == 1
     assert add_supervisor(db_conn, "office-b", district_id=did, grid_codes=["B"]) == 1
     assert supervised_grids(db_conn, "office-b") == frozenset({(did, "B")})
     assert list_supervisors(db_conn, district_id=did) == [("office-b", did, "B")]
+    add_user(db_conn, "office-analyst", role="analyst")
+    with pytest.raises(InputError, match=r"only a grid_leader leads grids.*--role grid_leader"):
+        add_supervisor(db_conn, "office-analyst", district_id=did, grid_codes=["B"])
     with pytest.raises(NotFoundError, match=r"no grid \['Z'\]"):
         add_supervisor(db_conn, "office-b", district_id=did, grid_codes=["Z"])
     import_fixes(db_conn, tiny.a_day(district))
