@@ -144,7 +144,7 @@ def _check_links(conn: Connection, home: WorkerHome, ids: Sequence[int], user_id
         text(
             f"""
             SELECT i.id, i.district_id = :d AND g.code IS NOT NULL AND g.code = :code AS in_grid,
-                   false AS reported
+                   i.reporter_user_id IS NOT NULL AND i.reporter_user_id = CAST(:u AS integer) AS reported
             FROM incident AS i {GRID_IN_FORCE}
             WHERE i.id = ANY(:ids)
             """

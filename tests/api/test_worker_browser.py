@@ -106,7 +106,6 @@ def test_the_page_asks_a_token_and_refuses_an_office_account(phone, served):
     assert not errors
 
 
-@pytest.mark.xfail(strict=True, reason="a grid worker's own POST /patrols comes with branch issue-21a (403 before)")
 def test_my_grid_my_log_and_a_patrol_walked_with_the_phone(phone, served, shots):
     page, errors = open_page(phone, served, served["tokens"]["worker"])
     state = page.evaluate("({errors: __commgrid.errors, home: __commgrid.home, sw: __commgrid.serviceWorker})")
@@ -128,6 +127,9 @@ def test_my_grid_my_log_and_a_patrol_walked_with_the_phone(phone, served, shots)
     assert rejected == [], rejected
     points = stored(served, "SELECT count(*) FROM patrol_point WHERE worker_id = :w", w=served["ids"]["worker_a"])[0][0]
     assert points == fixes >= len(walk)
+    # my day counts them: the compliance of today (Shanghai) lists the worker, analysed or not yet
+    assert page.evaluate("__commgrid.unavailable") == {}
+    assert "规则 rule" in page.locator("#compliance").inner_text() or "km" in page.locator("#compliance").inner_text()
     page.screenshot(path=str(shots / "patrol.png"))
     assert not errors and page.evaluate("__commgrid.errors") == []
 
@@ -160,6 +162,10 @@ def test_a_log_entry_and_a_report_made_offline_are_sent_when_back_online(phone, 
     reported = stored(served, "SELECT grid_id IS NOT NULL FROM incident WHERE description LIKE '楼道堆物%'")
     assert reported == [(True,)]
     assert "离线记录" in page.locator("#log-list").inner_text()
+    # my incidents: the report made offline, with its state
+    number = stored(served, "SELECT id FROM incident WHERE description LIKE '楼道堆物%'")[0][0]
+    assert f"#{number}" in page.locator("#incident-list").inner_text()
+    assert "已上报 reported" in page.locator("#incident-list").inner_text()
     page.screenshot(path=str(shots / "phone.png"), full_page=True)
     assert not errors and page.evaluate("__commgrid.errors") == []
 

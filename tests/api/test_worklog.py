@@ -130,6 +130,12 @@ def test_incident_links_are_the_workers_own_grid(team):
     assert linked.status_code == 201 and linked.json()["incident_ids"] == [number]
     foreign = post_entry(client, headers["worker_b"], incident_ids=[number])
     assert foreign.status_code == 400 and "nor in your grid B" in foreign.json()["description"]
+    # one they reported themselves counts wherever it is: A reports in grid B, and may link it
+    lon, lat = tiny.lonlat([[600, 200]])[0]
+    in_b = client.post(
+        "/incidents", json={"category": "sanitation.garbage", "lon": lon, "lat": lat}, headers=headers["worker_a"]
+    ).json()["id"]
+    assert post_entry(client, headers["worker_a"], incident_ids=[number, in_b]).status_code == 201
 
 
 def test_the_station_master_reads_and_reviews_the_community_day_and_others_cannot(team):
