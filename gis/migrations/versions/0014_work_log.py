@@ -5,7 +5,7 @@ refers to, who wrote it and when, and the station master's review (user id, time
 comment). Entries are kept with the worker's other records (deleted with the worker).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011 (0010 before issue-21a was merged in)
 Create Date: 2026-12-07 03:45:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"  # 21a's 0011 merged in; the lead re-chains
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
