@@ -30,6 +30,7 @@ ARTIFACTS = Path(
 )
 PHONE = {"width": 390, "height": 844}
 READY = "window.__commgrid && (window.__commgrid.ready || window.__commgrid.errors.length)"
+SYNCED = "__commgrid.outbox.length === 0 && !__commgrid.syncing && !__commgrid.patrol.active"
 
 
 def position(x: float, y: float) -> dict[str, float]:
@@ -118,18 +119,24 @@ def test_my_grid_my_log_and_a_patrol_walked_with_the_phone(phone, served, shots)
     page.click("#patrol-toggle")
     walk = [(150, 150), (200, 150), (250, 150), (300, 150), (300, 200), (300, 250), (250, 250)]
     for i, (x, y) in enumerate(walk):
+        phone.clock.fast_forward("00:15")  # 50 m in 15 s: walking (the service drops impossible jumps)
         phone.set_geolocation(position(x, y))
         page.wait_for_function(f"__commgrid.patrol.fixes >= {i + 1}", timeout=10_000)
+    page.wait_for_function("__commgrid.sent.fixes >= 1")  # a batch goes while walking, not only at the end
     page.click("#patrol-toggle")
-    page.wait_for_function("__commgrid.outbox.length === 0 && !__commgrid.patrol.active", timeout=20_000)
+    page.wait_for_function(SYNCED, timeout=20_000)
     fixes = page.evaluate("__commgrid.patrol.fixes")
     rejected = page.evaluate("__commgrid.rejected")
     assert rejected == [], rejected
     points = stored(served, "SELECT count(*) FROM patrol_point WHERE worker_id = :w", w=served["ids"]["worker_a"])[0][0]
-    assert points == fixes >= len(walk)
-    # my day counts them: the compliance of today (Shanghai) lists the worker, analysed or not yet
+    assert points == page.evaluate("__commgrid.stored") == fixes >= len(walk)
+    assert f"已保存 {points} stored" in page.locator("#patrol-status").inner_text()
+    # my day counts them: today's compliance (Shanghai's day) has the walk analysed
     assert page.evaluate("__commgrid.unavailable") == {}
-    assert "规则 rule" in page.locator("#compliance").inner_text() or "km" in page.locator("#compliance").inner_text()
+    day = page.evaluate("__commgrid.compliance")
+    assert day["worker_id"] == served["ids"]["worker_a"] and day["analysed"]
+    assert day["compliant"] is False  # two minutes of walking: no visit of an hour yet
+    assert "未达标 not yet" in page.locator("#compliance").inner_text()
     page.screenshot(path=str(shots / "patrol.png"))
     assert not errors and page.evaluate("__commgrid.errors") == []
 
@@ -151,7 +158,7 @@ def test_a_log_entry_and_a_report_made_offline_are_sent_when_back_online(phone, 
     page.screenshot(path=str(shots / "offline.png"))
 
     phone.set_offline(False)
-    page.wait_for_function("__commgrid.outbox.length === 0", timeout=20_000)
+    page.wait_for_function(SYNCED, timeout=20_000)
     assert page.evaluate("__commgrid.rejected") == []
     entry = stored(
         served,
