@@ -33,6 +33,7 @@ from api.text import Note
 from gis.errors import InputError
 from gis.store import lookup
 from gis.worklog import (
+    KINDS,
     TEXT_CHARS,
     EntryIn,
     add_entry,
@@ -52,7 +53,7 @@ router = APIRouter(tags=["work log"])
 _PRIVATE = {"Cache-Control": "private, no-store"}
 _OWN_DAYS = 31  # a worker's list without a day: the last month
 Who = Annotated[Caller, Depends(caller)]
-Kind = Literal["patrol", "household_visit", "dispute", "information_update", "other"]
+Kind = Literal[KINDS]  # type: ignore[valid-type]  # the store's list, so the schema never drifts from it
 IncidentIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=MAX_INCIDENTS)]
 
 

@@ -8,7 +8,7 @@ from datetime import date
 
 from gis.errors import InputError
 
-__all__ = ["KINDS", "KIND_LABELS", "MAX_INCIDENTS", "TEXT_CHARS", "EntryIn", "check_day"]
+__all__ = ["COMMENT_CHARS", "KINDS", "KIND_LABELS", "MAX_INCIDENTS", "TEXT_CHARS", "EntryIn", "check_day"]
 
 # The kinds of work the city's grid rules name; the store's CHECK constraint holds the same list.
 KIND_LABELS = {
@@ -20,6 +20,7 @@ KIND_LABELS = {
 }
 KINDS = tuple(KIND_LABELS)
 TEXT_CHARS = 2000  # a few paragraphs a day; more belongs in an incident report
+COMMENT_CHARS = 2000  # the station master's comment on an entry
 MAX_INCIDENTS = 50
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from gis import clock
 from gis.errors import CommgridError, ConflictError, InputError, NotFoundError
 from gis.incidents.store import GRID_IN_FORCE
-from gis.worklog.entries import KINDS, EntryIn, check_day, check_incidents, check_kind, check_text
+from gis.worklog.entries import COMMENT_CHARS, KINDS, EntryIn, check_day, check_incidents, check_kind, check_text
 
 __all__ = [
     "SUMMARY_FIELDS",
@@ -330,8 +330,8 @@ def review_entry(
             f"work log entry {entry_id} is of a worker outside your community; a station master reviews "
             "their own community's logs"
         )
-    if comment is not None and len(comment) > 2000:
-        raise InputError(f"the comment has {len(comment)} characters; at most 2000", field="comment")
+    if comment is not None and len(comment) > COMMENT_CHARS:
+        raise InputError(f"the comment has {len(comment)} characters; at most {COMMENT_CHARS}", field="comment")
     conn.execute(
         text("UPDATE work_log_entry SET reviewed_at = :at, reviewed_by = :u, review_comment = :comment WHERE id = :id"),
         {"id": entry_id, "at": clock.now(), "u": user_id, "comment": comment},
