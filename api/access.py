@@ -176,6 +176,15 @@ _OTHER_ROUTES: dict[str, Role] = {
     "open311_services": Role.PUBLIC,
     "open311_request_create": Role.PUBLIC,
     "open311_requests": Role.PUBLIC,
+    # the work log (personal data): linked workers write their own; the route narrows reads to the
+    # worker's own entries, a station master's or director's community, or the office (api/routes/worklog.py)
+    "worklog_create": Role.GRID_WORKER,
+    "worklog_list": Role.GRID_WORKER,
+    "worklog_change": Role.GRID_WORKER,
+    "worklog_review": Role.GRID_WORKER,  # the route lets only a station master of the worker's community
+    # the worker's mobile page and its service worker hold no data, like /map; what they call needs a token
+    "worker_page": Role.PUBLIC,
+    "worker_service_worker": Role.PUBLIC,
     "openapi": Role.PUBLIC,
     "swagger_ui": Role.PUBLIC,
     "swagger_ui_redirect": Role.PUBLIC,

@@ -36,7 +36,9 @@ from api.routes import (
     plans,
     public,
     tiles,
+    worker_page,
     workers,
+    worklog,
 )
 from api.routes.common import ERROR_RESPONSES, reject_nul
 from api.routes.map import VENDOR
@@ -160,6 +162,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         open311,
         audit,
         communities,
+        worklog,
+        worker_page,
     ):
         app.include_router(module.router)
     if VENDOR.is_dir():

@@ -47,6 +47,7 @@ PERSONAL_READS: Mapping[str, str] = {
     "patrols_calendar": "a grid worker's patrol record",
     "patrols_weekly": "each grid worker's patrol record",
     "audit_list": "who read personal data, and when",
+    "worklog_list": "grid workers' work logs",
 }
 
 

@@ -27,6 +27,7 @@ from gis.patrols.columns import DAY, WORKER_ID
 from gis.store import lookup
 from gis.store.models import AppUser, PatrolSupervisor
 from gis.store.scope import Reach, worker_condition
+from gis.worklog.store import SUMMARY_FIELDS, add_log_summary
 
 __all__ = [
     "COMPLIANCE_FIELDS",
@@ -78,6 +79,7 @@ WEEKLY_FIELDS = [
     "coverage_mean",
     "incidents_reported",
     "incidents_handled",
+    *SUMMARY_FIELDS,  # each worker's work log (gis.worklog): entries per kind, days with a log, reviewed
 ]
 
 _supervisor = PatrolSupervisor.__table__
@@ -508,7 +510,8 @@ def weekly_report(
         ),
         {"d": district_id, "s": start, "e": end, "community": community, "zone": zone or "UTC", **params},
     )
-    frame = pd.DataFrame(rows.all(), columns=WEEKLY_FIELDS)
+    frame = pd.DataFrame(rows.all(), columns=[c for c in WEEKLY_FIELDS if c not in SUMMARY_FIELDS])
+    frame = add_log_summary(conn, frame, district_id=district_id, start=start, end=end)
     for name in ("visit_hours", "distance_km", "coverage_mean"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     name = None

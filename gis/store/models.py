@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -34,7 +35,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "PlanStatus",
     "StreetOffice",
     "Unit",
+    "WorkLogEntry",
     "metadata",
 ]
 
@@ -658,3 +660,33 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(comment="e.g. plan.publish, plan.edit, incident.transition, personal.read")
     target: Mapped[str | None] = mapped_column(comment="what it acted on: plan:<id>, incident:<id>, a route path")
     detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+
+class WorkLogEntry(Base):
+    """One entry of a grid worker's work log (工作日志): a local day, a kind, what they did.
+
+    PERSONAL DATA: the text may name residents. Reviewed by a station master of the
+    worker's community (who and when by user id); the worker may edit it until then.
+    """
+
+    __tablename__ = "work_log_entry"
+    __table_args__ = (
+        Index(None, "worker_id", "day"),
+        Index(None, "district_id", "day"),
+        CheckConstraint("kind IN ('patrol', 'household_visit', 'dispute', 'information_update', 'other')", name="kind"),
+        {"comment": "personal data: grid workers' work logs"},
+    )
+
+    id: Mapped[intpk]
+    worker_id: Mapped[int] = _fk("grid_worker.id", index=False)  # the (worker_id, day) index serves
+    district_id: Mapped[int] = _fk("district.id", index=False)
+    day: Mapped[date] = mapped_column(comment="the worker's local day")
+    kind: Mapped[str]
+    body: Mapped[str] = mapped_column(comment="personal data: what the worker wrote")
+    incident_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    updated_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    review_comment: Mapped[str | None]

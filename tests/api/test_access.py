@@ -207,7 +207,12 @@ def test_the_team_reads_its_scope_but_no_analyst_routes():
     """The role table: the grid team reports, lists and handles (within its scope), reads its workers' records
     and patrols; raw incident points and analytics stay with analysts."""
     team_routes = {op for op, role in ROUTE_ROLES.items() if role == Role.GRID_WORKER}
-    assert team_routes == {"incident_create", "incident_detail", "incident_transition", "incident_list"} | PERSONAL
+    assert team_routes == {"incident_create", "incident_detail", "incident_transition", "incident_list"} | PERSONAL | {
+        "worklog_create",  # their own log, or their scope's (tests/api/test_worklog.py)
+        "worklog_list",
+        "worklog_change",
+        "worklog_review",
+    }
     assert not any(Role.GRID_WORKER < role < Role.ANALYST for role in ROUTE_ROLES.values())
     for op in ("incidents_items", "incidents_tile", "analytics_hotspots", "analytics_grids", "analytics_heatmap"):
         assert ROUTE_ROLES[op] == Role.ANALYST, op

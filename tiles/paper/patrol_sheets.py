@@ -18,6 +18,7 @@ import pandas as pd
 from gis import clock
 from gis.csv_safety import frame_to_csv
 from gis.patrols.reports import WEEKLY_FIELDS, WeeklyReport
+from gis.worklog import KIND_LABELS, KINDS
 from tiles.paper.printing import FONT_FAMILY, escape, html_to_pdf
 
 __all__ = ["STATUS_COLOURS", "calendar_png", "weekly_csv", "weekly_pdf"]
@@ -158,6 +159,13 @@ def _text(value: object) -> str:
     return "—" if value is None or (isinstance(value, float) and pd.isna(value)) else escape(str(value))
 
 
+def _log_cell(row: object) -> str:
+    """A worker's week of work log: entries / days / reviewed, then the entries per kind."""
+    kinds = " ".join(f"{KIND_LABELS[k].split()[0]}{n}" for k in KINDS if (n := getattr(row, f"log_{k}")))
+    total = sum(getattr(row, f"log_{k}") for k in KINDS)
+    return f"{total} / {row.log_days} / {row.log_reviewed}" + (f"<br><small>{escape(kinds)}</small>" if kinds else "")
+
+
 def _weekly_html(report: WeeklyReport) -> str:
     rows = report.rows
     size = 9.0 if len(rows) <= 22 else 7.5 if len(rows) <= 32 else 6.0
@@ -174,6 +182,7 @@ def _weekly_html(report: WeeklyReport) -> str:
             f"<td class='n'>{_number(r.visit_hours)}</td><td class='n'>{_number(r.distance_km)}</td>"
             f"<td class='n'>{_number(coverage, 0, ' %')}</td>"
             f"<td class='n'>{r.incidents_reported}</td><td class='n'>{r.incidents_handled}</td>"
+            f"<td class='n'>{_log_cell(r)}</td>"
             "</tr>"
         )
     totals = rows[["days_compliant", "visits", "long_visits", "incidents_reported", "incidents_handled"]].sum()
@@ -206,15 +215,19 @@ tfoot td {{ font-weight: bold; border-top: 0.4mm solid #2b5c8a; }}
 <th class="n">有轨迹<br>days tracked</th><th class="n">巡查<br>patrols</th>
 <th class="n">长/全部到访<br>long/all visits</th>
 <th class="n">到访时长<br>hours</th><th class="n">里程<br>km</th><th class="n">覆盖率<br>coverage</th>
-<th class="n">上报事件<br>reported</th><th class="n">已办结<br>handled</th></tr></thead>
-<tbody>{"".join(body) or "<tr><td colspan='12'>无网格员 no workers</td></tr>"}</tbody>
+<th class="n">上报事件<br>reported</th><th class="n">已办结<br>handled</th>
+<th class="n">工作日志 条/天/已审<br>log entries/days/reviewed</th></tr></thead>
+<tbody>{"".join(body) or "<tr><td colspan='13'>无网格员 no workers</td></tr>"}</tbody>
 <tfoot><tr><td colspan="3">合计 total ({len(rows)} workers)</td><td class="n">{int(totals["days_compliant"])}</td>
 <td></td><td></td><td class="n">{int(totals["long_visits"])} / {int(totals["visits"])}</td><td></td><td></td><td></td>
-<td class="n">{int(totals["incidents_reported"])}</td><td class="n">{int(totals["incidents_handled"])}</td></tr></tfoot>
+<td class="n">{int(totals["incidents_reported"])}</td><td class="n">{int(totals["incidents_handled"])}</td>
+<td></td></tr></tfoot>
 </table>
 <div class="note">规则 rule: 每天至少 {report.min_visits} 次、每次至少 {report.min_visit_minutes:g} 分钟在本网格巡查
 (at least {report.min_visits} visits of {report.min_visit_minutes:g} min in the own grid a day).
 覆盖率 coverage: 距当天轨迹 {report.coverage_m:g} 米内的街道长度占比, 有轨迹日的平均
 (share of the grid's streets within {report.coverage_m:g} m of the day's tracks, mean over days with tracks).
-事件 incidents: 本周在网格内上报的事件及其中已办结的 (reported in the grid this week; of them, closed).</div>
+事件 incidents: 本周在网格内上报的事件及其中已办结的 (reported in the grid this week; of them, closed).
+工作日志 log: 本周条数 (按类别)、有日志的天数、站长已审条数
+(entries this week by kind, days with a log, reviewed).</div>
 </body></html>"""

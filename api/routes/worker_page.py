@@ -1,0 +1,42 @@
+"""``/worker``: the grid worker's mobile page, and the service worker that keeps it working offline.
+
+Like ``/map`` and ``/editor`` the page holds no data: it asks for the worker's token once
+(kept in the phone's ``localStorage``, since the page must open again offline) and every
+request it makes carries it. What it reads and writes — ``/whoami``, the public grids,
+``/patrols``, ``/incidents``, ``/worklog`` — answers by the token's scope.
+
+The service worker (``/worker-sw.js``, scope ``/worker``) caches the page and MapLibre
+from the project's npm vendor folder, so the page opens without a network; posts made
+offline wait in the page's outbox and are sent when the phone is back online.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from api.routes.map import map_page
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["worker"])
+
+
+@router.get("/worker", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's mobile page")
+def worker_page() -> HTMLResponse:
+    return map_page("worker.html")
+
+
+@router.get(
+    "/worker-sw.js",
+    response_class=Response,
+    operation_id="worker_service_worker",
+    summary="The service worker that keeps /worker usable offline",
+    responses={200: {"content": {"text/javascript": {}}}},
+)
+def worker_service_worker() -> Response:
+    script = resources.files("api").joinpath("static/worker-sw.js").read_text(encoding="utf-8")
+    # a browser checks a service worker for updates on navigation; never let a cache hide a new one
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
