@@ -68,8 +68,9 @@ def _today(district_id: int, timezone: str | None) -> date:
     if timezone is None:
         raise InputError(
             f"district {district_id} has no patrol rule, so its local day is unknown; set its time zone "
-            "with `commgrid patrols rule --timezone Asia/Shanghai` (or its own zone)",
+            "(e.g. Asia/Shanghai)",
             field="date",
+            see="patrol_rule",
         )
     try:
         zone = ZoneInfo(timezone)
