@@ -646,14 +646,20 @@ def assemble(
     measured = out_grids if out_grids.crs == metric else out_grids.to_crs(metric)
     allowed = {str(c["compound"]) for c in split}  # split on purpose: each exceeds a maximum
     overlaps = {(a, b): x for c in local for a, b, x in c["overlaps"]}
-    overlaps.update({(a, b): x for a, b, x in overlapping_grids(measured)})
+    # grids written as their containers made them were checked there against their own
+    # community's grids; only pairs across communities are left. Reprojected or repaired
+    # grids are checked again in full, as written.
+    as_made = out_grids.crs == metric and all(
+        a is b for a, b in zip(out_grids.geometry.values, grids.geometry.values, strict=True)
+    )
+    overlaps.update({(a, b): x for a, b, x in overlapping_grids(measured, across=COMMUNITY if as_made else None)})
     checks = {
         "invalid": invalid_grids(out_grids),
         "noncontiguous": sorted({*(x for c in local for x in c["noncontiguous"]), *noncontiguous_grids(measured)}),
         "overlaps": sorted((a, b, round(x, 1)) for (a, b), x in overlaps.items()),
         "unnested": unnested_grids(assignment, units),
         "split_compounds": [c for c in split_compounds(assignment, units) if c not in allowed],
-        "unassigned_units": sorted(set(u[UNIT_ID]) - set(assignment[UNIT_ID]))[:50],
+        "unassigned_units": sorted(u[UNIT_ID].to_numpy()[~done].tolist())[:50],
         "gaps": sorted(x for c in local for x in c["gaps"]),
     }
     feasible_ids = {c["community_id"] for c in per_comm if c["feasible_by_counts"]}
