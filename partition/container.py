@@ -102,7 +102,8 @@ class ContainerOutput:
     """What :func:`run_container` returns for one container, all in the metric CRS.
 
     ``cells`` and ``codes`` follow the order of the job's units: the geometry each unit
-    ended with (its cell, when the input was points) and the code of its grid.
+    ended with (its cell, when the input was points; ``None`` when the units kept the
+    polygons they came with, which the caller holds already) and the code of its grid.
     ``community`` is the container's entry of the report. When the container failed,
     ``error`` says why (``"TypeName: message"``) and only the id is set besides.
     """
@@ -201,7 +202,8 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
     return ContainerOutput(
         job.container_id,
         grids=grids,
-        cells=cells,
+        # unchanged polygons need not travel back from a worker process
+        cells=None if cells is own else cells,
         codes=codes,
         community=entry,
         atoms=len(atoms.households),

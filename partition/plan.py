@@ -627,7 +627,8 @@ def assemble(
             failed.append({"community_id": cid, "error": out.error, "traceback": out.traceback})
             per_comm.append(_failed_entry(u, idx, cid, comm, out.error))
             continue
-        geoms[idx] = out.cells
+        if out.cells is not None:  # None: the units kept their own polygons
+            geoms[idx] = out.cells
         codes[idx] = out.codes
         frames.append(out.grids)
         per_comm.append(out.community)
