@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 import traceback
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from geopandas.array import from_shapely
 
 from gis.columns import (
     COMMUNITY,
@@ -100,7 +102,8 @@ class ContainerOutput:
     """What :func:`run_container` returns for one container, all in the metric CRS.
 
     ``cells`` and ``codes`` follow the order of the job's units: the geometry each unit
-    ended with (its cell, when the input was points) and the code of its grid.
+    ended with (its cell, when the input was points; ``None`` when the units kept the
+    polygons they came with, which the caller holds already) and the code of its grid.
     ``community`` is the container's entry of the report. When the container failed,
     ``error`` says why (``"TypeName: message"``) and only the id is set besides.
     """
@@ -155,7 +158,7 @@ def run_container(job: ContainerJob) -> ContainerOutput:
 def _run(job: ContainerJob, start: float) -> ContainerOutput:
     u = job.units
     lines = None if job.barriers is None or len(job.barriers) == 0 else job.barriers
-    spots = None
+    spots = own = None
     filled = False
     if job.tessellate:
         points = np.asarray(u.geometry.values, dtype=object)
@@ -165,13 +168,14 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
         # points on one spot share a cell: measure it once, through the first of them
         measure = np.where(first, cells, shapely.Polygon())
     else:
-        cells = np.asarray(u.geometry.values, dtype=object)
+        cells = own = np.asarray(u.geometry.values, dtype=object)
         if job.fill_gaps and len(u):
             cells = territories(u.geometry, job.outline)
             filled = True
         measure = cells
     adjacency = build_adjacency(measure, barriers=lines)
-    frame = u.set_geometry(gpd.GeoSeries(cells, index=u.index, crs=u.crs))
+    # units keep their polygons unless they became cells or territories: no new frame then
+    frame = u if cells is own else u.set_geometry(gpd.GeoSeries(cells, index=u.index, crs=u.crs))
     container = np.full(len(u), job.container_id, dtype=object)
     atoms = group_atoms(frame, container, job.targets, geoms=measure, spots=spots)
     task = _task(job, atoms, adjacency)
@@ -198,7 +202,8 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
     return ContainerOutput(
         job.container_id,
         grids=grids,
-        cells=cells,
+        # unchanged polygons need not travel back from a worker process
+        cells=None if cells is own else cells,
         codes=codes,
         community=entry,
         atoms=len(atoms.households),
@@ -504,26 +509,15 @@ def _grids(
     shapes = np.empty(len(labels), dtype=object)
     for i in range(len(labels)):
         shapes[i] = _union(geoms[inverse == i])
-    grids = gpd.GeoDataFrame(
-        {
-            COMMUNITY: np.full(len(labels), job.container_id, dtype=object),
-            HOUSEHOLDS: np.bincount(inverse, weights=households, minlength=len(labels)).round().astype(np.int64),
-            POPULATION: np.bincount(inverse, weights=population, minlength=len(labels)).round().astype(np.int64),
-            GRID_UNITS: np.bincount(inverse, minlength=len(labels)).astype(np.int64),
-        },
-        geometry=shapes,
-        crs=units.crs,
-    )
-    grids[POLSBY_POPPER] = np.round(polsby_popper(grids.geometry.values), 4)
-    status, reason = _statuses(labels, grids, result, t)
-    grids[STATUS] = status
-    grids[REASON] = reason
-    codes = np.empty(len(grids), dtype=object)
+    grid_households = np.bincount(inverse, weights=households, minlength=len(labels)).round().astype(np.int64)
+    grid_population = np.bincount(inverse, weights=population, minlength=len(labels)).round().astype(np.int64)
+    status, reason = _statuses(labels, grid_households, grid_population, result, t)
+    codes = np.empty(len(labels), dtype=object)
     band = float(np.sqrt(np.median(shapely.area(shapes)))) * 0.7 if len(shapes) else 0.0
     order = reading_order(shapely.point_on_surface(shapes), band)
     prefix = job.container_id if job.container_id != DISTRICT else "G"
     if redivision is None:
-        for code, pos in zip(grid_codes(prefix, job.admin_code, len(grids)), order, strict=True):
+        for code, pos in zip(grid_codes(prefix, job.admin_code, len(labels)), order, strict=True):
             codes[pos] = code
     else:
         # kept and matched grids keep their codes; new ones continue the sequence, so a
@@ -538,7 +532,23 @@ def _grids(
             fresh, grid_codes(prefix, job.admin_code, start + len(fresh) - 1)[start - 1 :], strict=True
         ):
             codes[pos] = code
-    grids[GRID_CODE] = codes
+    # built once with every column: each column added to a GeoDataFrame afterwards costs as much
+    # again, and hundreds of containers add up (measured: a second of Taipei's run)
+    grids = gpd.GeoDataFrame(
+        {
+            COMMUNITY: np.full(len(labels), job.container_id, dtype=object),
+            HOUSEHOLDS: grid_households,
+            POPULATION: grid_population,
+            GRID_UNITS: np.bincount(inverse, minlength=len(labels)).astype(np.int64),
+            "geometry": from_shapely(shapes, crs=units.crs),
+            POLSBY_POPPER: np.round(polsby_popper(shapes), 4),
+            STATUS: status,
+            REASON: reason,
+            GRID_CODE: codes,
+        },
+        geometry="geometry",
+        crs=units.crs,
+    )
     return grids, dict(zip(labels.tolist(), codes.tolist(), strict=True))
 
 
@@ -555,10 +565,10 @@ def _union(geoms: np.ndarray) -> shapely.Geometry:
 
 
 def _statuses(
-    labels: np.ndarray, grids: gpd.GeoDataFrame, result: ContainerResult, t: Targets
+    labels: np.ndarray, households: np.ndarray, population: np.ndarray, result: ContainerResult, t: Targets
 ) -> tuple[list[str], list[str]]:
     status, reason = [], []
-    for lab, h, p in zip(labels.tolist(), grids[HOUSEHOLDS], grids[POPULATION], strict=True):
+    for lab, h, p in zip(labels.tolist(), households.tolist(), population.tolist(), strict=True):
         note = result.grid_notes.get(lab, "")
         if result.grid_flags.get(lab) == STATUS_OVERSIZED:
             status.append(STATUS_OVERSIZED)
@@ -584,7 +594,7 @@ def _statuses(
 
 def community_entry(result: ContainerResult, grids: gpd.GeoDataFrame, *, units: int, name: str | None) -> dict:
     """The report's entry for one container: totals, grids by status and why any fall short."""
-    counts = grids[STATUS].value_counts().to_dict()
+    counts = Counter(grids[STATUS].tolist())
     feasible = all(p["feasible_by_counts"] for p in result.pieces) if result.pieces else True
     off = int(counts.get(STATUS_OUT_OF_RANGE, 0))
     explanation = [

@@ -22,7 +22,6 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from gis.columns import STATUS_OVERSIZED
 from partition.exact import INFEASIBLE, ExactBudget
@@ -220,6 +219,8 @@ def _solve_region(task, previous, region, new_units, oversized, n_prev, ring, bu
 
 def _finish(task, previous, previous_codes, region, labels, notes, flags, pieces, ring, n_prev) -> Redivision:
     """Match the region's new grids to previous codes by shared households; list kept, changed, retired."""
+    from scipy.optimize import linear_sum_assignment  # imported here: scipy.optimize takes a second to import
+
     h = np.asarray(task.households, dtype=np.int64)
     region_prev = [g for g in range(n_prev) if region[g]]
     new_labels = sorted({int(x) for x in labels.tolist() if x >= n_prev})
