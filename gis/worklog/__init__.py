@@ -7,40 +7,8 @@ writes); a station master of the worker's community reviews them. An entry can b
 changed by its worker until it is reviewed, never after.
 """
 
-from gis.worklog.entries import KIND_LABELS, KINDS, TEXT_CHARS, EntryIn, check_day
-from gis.worklog.store import (
-    SUMMARY_FIELDS,
-    OutOfScopeError,
-    WorkerHome,
-    add_entry,
-    add_log_summary,
-    change_entry,
-    day_entries,
-    local_today,
-    read_entry,
-    review_entry,
-    weekly_summary,
-    worker_entries,
-    worker_home,
-)
+from gis.worklog import entries, store
+from gis.worklog.entries import *  # noqa: F403 - the package answers for both modules
+from gis.worklog.store import *  # noqa: F403
 
-__all__ = [
-    "KINDS",
-    "KIND_LABELS",
-    "SUMMARY_FIELDS",
-    "TEXT_CHARS",
-    "EntryIn",
-    "OutOfScopeError",
-    "WorkerHome",
-    "add_entry",
-    "add_log_summary",
-    "change_entry",
-    "check_day",
-    "day_entries",
-    "local_today",
-    "read_entry",
-    "review_entry",
-    "weekly_summary",
-    "worker_entries",
-    "worker_home",
-]
+__all__ = [*entries.__all__, *store.__all__]
