@@ -61,9 +61,9 @@ def add_photo(conn: Connection, incident_id: int, data: bytes, *, user_id: int |
     if count.scalar_one() >= MAX_PHOTOS:
         raise ConflictError(
             f"incident {incident_id} already has {MAX_PHOTOS} photos, the most one incident keeps; "
-            "describe anything more in a note (POST /incidents/{id}/transitions)"
+            "describe anything more in the note of its next move"
         )
-    jpeg = photo_jpeg(data, feature_id=f"incident {incident_id}")
+    jpeg = photo_jpeg(data)
     with Image.open(io.BytesIO(jpeg)) as image:
         width, height = image.size
     row = conn.execute(
