@@ -162,6 +162,8 @@ _OTHER_ROUTES: dict[str, Role] = {
     "incident_detail": Role.GRID_WORKER,
     "incident_transition": Role.GRID_WORKER,
     "incident_list": Role.GRID_WORKER,
+    "incident_photo_add": Role.GRID_WORKER,  # photos (personal data): those who may move the incident
+    "incident_photo": Role.GRID_WORKER,
     # incident classes that route (api/routes/incident_routing.py): the centre hands coordinated incidents
     # to departments and records their feedback; approval steps are transitions checked by role and community
     "incident_departments": Role.ANALYST,

@@ -41,6 +41,7 @@ PERSONAL_READS: Mapping[str, str] = {
     "workers_list": "grid workers' names, phones and duties",
     "worker": "a grid worker's name, phone and duties",
     "worker_photo": "a grid worker's photo",
+    "incident_photo": "a photo of an incident",
     "patrols_tracks": "grid workers' GPS tracks",
     "patrols_tile": "grid workers' GPS tracks",
     "patrols_compliance": "each grid worker's patrol record",

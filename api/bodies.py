@@ -27,11 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.limits import replay, send_error
 from gis.errors import InputError
 
-__all__ = ["MAX_JSON_DEPTH", "BodyGuard", "Options", "check_body", "check_json", "parse_json"]
+__all__ = ["BINARY_KINDS", "MAX_JSON_DEPTH", "BodyGuard", "Options", "check_body", "check_json", "parse_json"]
 
 # Nothing commgrid takes nests deeper than a GeoJSON multipolygon in a feature collection (7).
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# image files (incident photos) are stored as bytes, never as text: NULs are part of them
+BINARY_KINDS = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
 def _refuse_constant(name: str) -> Any:
@@ -110,7 +112,7 @@ def _json_kind(kind: str) -> bool:
 
 def check_body(kind: str, body: bytes) -> None:
     """Refuse ``body`` of content type ``kind`` when no route could store it (see module doc)."""
-    if not body:
+    if not body or kind in BINARY_KINDS:
         return
     if b"\x00" in body:
         raise InputError(

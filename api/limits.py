@@ -34,7 +34,7 @@ from gis.errors import CommgridError
 __all__ = ["UPLOAD_OPERATIONS", "BodyLimit", "RateLimit", "TokenBuckets", "client_key", "replay", "send_error"]
 
 # Routes that take files: patrol tracks (GPX, CSV), worker photos (base64 in JSON).
-UPLOAD_OPERATIONS = frozenset({"patrols_import", "worker_assign", "worker_change"})
+UPLOAD_OPERATIONS = frozenset({"incident_photo_add", "patrols_import", "worker_assign", "worker_change"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=64 << 20,
         ge=0,
-        description="Largest body of the routes taking files (patrol tracks, worker photos), in bytes; 0: no limit.",
+        description="Largest body of the routes taking files (patrol tracks, worker and incident photos); 0: no limit.",
     )
     rate_limit_per_second: float = Field(
         default=50,

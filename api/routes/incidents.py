@@ -21,6 +21,12 @@ Intake without an account (Open311, bulk imports) is nobody's: it carries its so
 The taxonomy is public. Responses of single incidents carry reporter data (personal
 data) and are marked ``private, no-store``.
 
+Photos (personal data, :mod:`gis.incidents.photos`): whoever may read and move an
+incident (its reporter, the team members in whose scope it lies, analysts and up) adds
+photos as the raw request body (``image/jpeg``, ``image/png`` or ``image/webp``; stored
+re-encoded without EXIF or GPS) and reads them; the detail lists them. No public route
+serves them.
+
 The taxonomy is the shipped default unless the setting ``incident_taxonomy`` (when
 present) names a JSON file (:func:`gis.incidents.read_taxonomy`).
 """
@@ -35,13 +41,16 @@ from pydantic import BaseModel, Field
 
 from api import incident_classes
 from api.access import Caller, PermissionDeniedError, Role, caller
+from api.bodies import BINARY_KINDS
 from api.dependencies import Conn, Instant
+from api.routes.common import CONFLICT, MAX_ID
 from api.scope import reach
 from api.text import Code, Description, Name, Note, Phone
 from gis import clock
 from gis.errors import InputError
 from gis.incidents import DEFAULT, ON_SITE_STEPS, Taxonomy, read_taxonomy
 from gis.incidents.deadlines import WorkingCalendar, read_calendar
+from gis.incidents.photos import MAX_PHOTOS, add_photo, list_photos, read_photo
 from gis.incidents.store import (
     OVERDUE,
     create_incident,
@@ -92,6 +101,7 @@ def calendar(request: Request) -> WorkingCalendar:
 Tax = Annotated[Taxonomy, Depends(taxonomy)]
 Cal = Annotated[WorkingCalendar, Depends(calendar)]
 IncidentId = Annotated[int, Path(alias="incident_id", description="the incident's id")]
+PhotoId = Annotated[int, Path(alias="photo_id", ge=1, le=MAX_ID, description="the photo's id")]
 Who = Annotated[Caller, Depends(caller)]
 
 
@@ -124,6 +134,7 @@ def _detail(conn: Any, incident_id: int, tax: Taxonomy, cal: WorkingCalendar, wh
     mine = who.user_id is not None and out.pop("reporter_user_id") == who.user_id
     if who.role < Role.ANALYST and not mine:
         out["reporter"] = {"name": None, "phone": None}
+    out["photos"] = list_photos(conn, incident_id)
     return out
 
 
@@ -299,3 +310,61 @@ def incident_transition(
     conn.commit()
     response.headers.update(_PRIVATE)
     return detail
+
+
+_PHOTO_TYPES = tuple(sorted(BINARY_KINDS))
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post(
+    "/incidents/{incident_id}/photos",
+    operation_id="incident_photo_add",
+    summary=f"Add a photo to an incident: the image file as the body, at most {MAX_PHOTOS} per incident "
+    "(whoever may move it: its reporter, the team in whose scope it lies, analysts)",
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in _PHOTO_TYPES},
+        }
+    },
+)
+def incident_photo_add(
+    request: Request,
+    conn: Conn,
+    incident_id: IncidentId,
+    who: Who,
+    body: Annotated[bytes, Depends(_raw_body)],
+    response: Response,
+) -> dict[str, Any]:
+    _own(conn, incident_id, who)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in _PHOTO_TYPES:
+        raise InputError(
+            f"Content-Type {kind or 'missing'!r}: send the photo file itself as the body with Content-Type "
+            f"{', '.join(_PHOTO_TYPES)}",
+            field="photo",
+        )
+    if not body:
+        raise InputError("the request body is empty; send the photo file itself as the body", field="photo")
+    photo = add_photo(conn, incident_id, body, user_id=who.user_id)
+    conn.commit()
+    response.headers.update(_PRIVATE)
+    response.headers["Location"] = photo["url"]
+    return photo
+
+
+@router.get(
+    "/incidents/{incident_id}/photos/{photo_id}",
+    operation_id="incident_photo",
+    summary="One photo of an incident, a JPEG without metadata (those who may read the incident)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def incident_photo(conn: Conn, incident_id: IncidentId, photo_id: PhotoId, who: Who) -> Response:
+    _own(conn, incident_id, who)
+    return Response(read_photo(conn, incident_id, photo_id), media_type="image/jpeg", headers=_PRIVATE)

@@ -56,6 +56,7 @@ __all__ = [
     "IncidentBin",
     "IncidentDay",
     "IncidentEvent",
+    "IncidentPhoto",
     "Job",
     "PatrolCompliance",
     "PatrolDevice",
@@ -423,6 +424,27 @@ class IncidentNotification(Base):
     created_at: Mapped[created]
     attempted_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+
+
+class IncidentPhoto(Base):
+    """A photo of an incident, taken by its reporter. PERSONAL DATA: it may show people and homes.
+
+    Stored as the re-encoded JPEG (no EXIF, no GPS); deleted with its incident.
+    """
+
+    __tablename__ = "incident_photo"
+    __table_args__ = (
+        Index(None, "incident_id", "id"),
+        {"comment": "personal data: photos of incidents"},
+    )
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, id) index serves
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary, comment="personal data: the metadata-free JPEG")
+    width: Mapped[int]
+    height: Mapped[int]
+    added_by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
+    added_at: Mapped[datetime] = mapped_column(comment="from gis.clock")
 
 
 class IncidentBin(Base):

@@ -16,7 +16,15 @@ from gis.workers.store import assign_worker
 from tests.api.conftest import bearer
 
 # routes of one item where a team role is enough only for items in its scope: 403 or 404 outside it
-IN_SCOPE_ONLY = {"incident_detail", "incident_transition", "worker", "worker_photo", "patrols_calendar"}
+IN_SCOPE_ONLY = {
+    "incident_detail",
+    "incident_transition",
+    "incident_photo",
+    "incident_photo_add",
+    "worker",
+    "worker_photo",
+    "patrols_calendar",
+}
 # workers' personal data: closed to analysts (above the team, but their work is incident statistics)
 # and to a grid worker account not linked to a worker record (api/scope.py)
 PERSONAL = {
@@ -83,6 +91,7 @@ def fill(path: str, code: str) -> str:
         "worker_id": "1",
         "job_id": "0",
         "incident_id": "1",
+        "photo_id": "1",
         "community": "SQ01",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -212,6 +221,8 @@ def test_the_team_reads_its_scope_but_no_analyst_routes():
         "worklog_list",
         "worklog_change",
         "worklog_review",
+        "incident_photo_add",  # photos of the incidents in their scope (tests/api/test_incident_photos.py)
+        "incident_photo",
     }
     assert not any(Role.GRID_WORKER < role < Role.ANALYST for role in ROUTE_ROLES.values())
     for op in ("incidents_items", "incidents_tile", "analytics_hotspots", "analytics_grids", "analytics_heatmap"):

@@ -9,11 +9,13 @@ are kept in ``out/test-artifacts/worker`` (or ``$COMMGRID_TEST_ARTIFACTS``).
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
@@ -22,6 +24,7 @@ from gis.cluster import DATABASE
 from gis.store import begin, create_engine
 from gis.store.users import add_user
 from tests.api.conftest import serving
+from tests.api.test_incident_photos import phone_jpeg
 from tests.gis.patrols import tiny
 from tests.now import NOW
 
@@ -98,6 +101,22 @@ def stored(served, sql: str, **params):
         return conn.execute(text(sql), params).all()
 
 
+def png(size=(320, 240)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (30, 140, 60)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def stored_photos(served, description: str) -> list[Image.Image]:
+    """The photos stored for the incident reported with ``description``, as images."""
+    rows = stored(
+        served,
+        "SELECT p.jpeg FROM incident_photo AS p JOIN incident AS i ON i.id = p.incident_id WHERE i.description = :d",
+        d=description,
+    )
+    return [Image.open(io.BytesIO(row[0])) for row in rows]
+
+
 def test_the_page_asks_a_token_and_refuses_an_office_account(phone, served):
     page, errors = open_page(phone, served, None)
     assert page.locator("#signin").is_visible() and not page.locator("#app").is_visible()
@@ -150,6 +169,7 @@ def test_a_log_entry_and_a_report_made_offline_are_sent_when_back_online(phone, 
     page.fill("#log-text", "走访 3 户, 离线记录 visited three homes offline")
     page.click("#log-form button")
     page.fill("#report-note", "楼道堆物 things piled in the stairwell")
+    page.set_input_files("#report-photo", {"name": "stairs.png", "mimeType": "image/png", "buffer": png()})
     page.click("#report-form button")
     page.wait_for_function("__commgrid.outbox.length === 2")
     assert page.locator("#outbox").inner_text() == "待同步 2 waiting"
@@ -172,6 +192,10 @@ def test_a_log_entry_and_a_report_made_offline_are_sent_when_back_online(phone, 
     # my incidents: the report made offline, with its state
     number = stored(served, "SELECT id FROM incident WHERE description LIKE '楼道堆物%'")[0][0]
     assert f"#{number}" in page.locator("#incident-list").inner_text()
+    # its photo, queued with it, went after it under the incident's new id
+    [photo] = stored_photos(served, "楼道堆物 things piled in the stairwell")
+    assert photo.format == "JPEG" and photo.size == (320, 240) and not photo.getexif()
+    assert page.evaluate("__commgrid.sent.photo") == 1
     assert "已上报 reported" in page.locator("#incident-list").inner_text()
     page.screenshot(path=str(shots / "phone.png"), full_page=True)
     assert not errors and page.evaluate("__commgrid.errors") == []
@@ -187,3 +211,19 @@ def test_the_page_opens_again_offline_from_its_service_worker(phone, served):
     assert "网格 grid A" in page.locator("#grid-line").inner_text()
     assert page.evaluate("__commgrid.online") is False
     phone.set_offline(False)
+
+
+def test_a_report_with_a_photo_online_stores_the_photo_without_exif(phone, served):
+    page, errors = open_page(phone, served, served["tokens"]["worker"])
+    page.fill("#report-note", "井盖缺失 a manhole cover is missing")
+    # a camera photo: EXIF with the maker and the place; larger than the page's 1600 px
+    photo = phone_jpeg(size=(2000, 1500))
+    page.set_input_files("#report-photo", {"name": "camera.jpg", "mimeType": "image/jpeg", "buffer": photo})
+    page.click("#report-form button")
+    page.wait_for_function("__commgrid.sent.photo >= 1 && __commgrid.outbox.length === 0", timeout=20_000)
+    assert page.evaluate("__commgrid.rejected") == []
+    [kept] = stored_photos(served, "井盖缺失 a manhole cover is missing")
+    assert kept.format == "JPEG" and not kept.getexif() and max(kept.size) <= 800
+    assert kept.size[0] > kept.size[1]  # still the landscape it was
+    assert page.locator("#report-photo").input_value() == ""  # the form is ready for the next report
+    assert not errors and page.evaluate("__commgrid.errors") == []
