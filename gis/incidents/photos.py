@@ -22,6 +22,7 @@ from gis.workers.roster import photo_jpeg
 __all__ = ["MAX_PHOTOS", "add_photo", "list_photos", "read_photo"]
 
 MAX_PHOTOS = 5  # enough to show a place from a few sides; more is an album, not a report
+PHOTO_BOX = (1600, 1600)  # enough to read a sign or a crack; phones send 4,000 px and more
 
 
 def add_photo(conn: Connection, incident_id: int, data: bytes, *, user_id: int | None) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def add_photo(conn: Connection, incident_id: int, data: bytes, *, user_id: int |
             f"incident {incident_id} already has {MAX_PHOTOS} photos, the most one incident keeps; "
             "describe anything more in the note of its next move"
         )
-    jpeg = photo_jpeg(data)
+    jpeg = photo_jpeg(data, max_pixels=PHOTO_BOX, what="the incident photo")
     with Image.open(io.BytesIO(jpeg)) as image:
         width, height = image.size
     row = conn.execute(

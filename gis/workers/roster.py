@@ -86,9 +86,15 @@ class Where:
 
 
 def photo_jpeg(
-    data: bytes, *, file: str | None = None, index: int | None = None, feature_id: str | None = None
+    data: bytes,
+    *,
+    file: str | None = None,
+    index: int | None = None,
+    feature_id: str | None = None,
+    max_pixels: tuple[int, int] = PHOTO_MAX_PIXELS,
+    what: str = "the photo",
 ) -> bytes:
-    """Check a photo and re-encode it as a metadata-free JPEG of at most :data:`PHOTO_MAX_PIXELS`.
+    """Check a photo and re-encode it as a metadata-free JPEG that fits in ``max_pixels``.
 
     Parameters
     ----------
@@ -96,6 +102,11 @@ def photo_jpeg(
         The image file's bytes (JPEG, PNG or WebP, at most :data:`MAX_PHOTO_BYTES`).
     file, index, feature_id
         Where the photo came from, for error messages.
+    max_pixels
+        The box the JPEG fits in (width, height): a worker's portrait by default
+        (:data:`PHOTO_MAX_PIXELS`); an incident's photo is larger.
+    what
+        The photo, as messages name it.
 
     Returns
     -------
@@ -107,16 +118,18 @@ def photo_jpeg(
     InputError
         When the bytes are too many, not an image, another format, or too small or large.
     """
-    return checked_photo(data, Where(file, index, feature_id))
+    return checked_photo(data, Where(file, index, feature_id), what=what, max_pixels=max_pixels)
 
 
-def checked_photo(data: bytes, where: Where, *, what: str = "the photo") -> bytes:
+def checked_photo(
+    data: bytes, where: Where, *, what: str = "the photo", max_pixels: tuple[int, int] = PHOTO_MAX_PIXELS
+) -> bytes:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if len(data) > MAX_PHOTO_BYTES:
         raise where.error(
             f"{what} has {len(data) / 2**20:.1f} MiB; at most {MAX_PHOTO_BYTES >> 20} MiB is accepted. "
-            "Export a smaller JPEG (a portrait of 600×800 pixels is plenty)",
+            f"Export a smaller JPEG ({max_pixels[0]}×{max_pixels[1]} pixels is plenty)",
             "photo",
         )
     try:
@@ -132,7 +145,7 @@ def checked_photo(data: bytes, where: Where, *, what: str = "the photo") -> byte
             if max(width, height) > _PHOTO_MAX_SIDE or min(width, height) < _PHOTO_MIN_SIDE:
                 raise where.error(
                     f"{what} is {width}×{height} pixels; each side must be {_PHOTO_MIN_SIDE}–{_PHOTO_MAX_SIDE}. "
-                    "Use a portrait of about 600×800 pixels",
+                    f"Use about {max_pixels[0]}×{max_pixels[1]} pixels",
                     "photo",
                 )
             image.load()
@@ -152,7 +165,7 @@ def checked_photo(data: bytes, where: Where, *, what: str = "the photo") -> byte
         background = Image.new("RGB", image.size, "white")
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = background
-    image.thumbnail(PHOTO_MAX_PIXELS)
+    image.thumbnail(max_pixels)
     out = io.BytesIO()
     image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
     return out.getvalue()

@@ -74,7 +74,7 @@ def test_the_reporter_adds_a_photo_and_reads_it_back_without_exif(photos_app):
     assert added.status_code == 201, added.text
     photo = added.json()
     assert added.headers["location"] == photo["url"] == f"/incidents/{new}/photos/{photo['id']}"
-    assert max(photo["width"], photo["height"]) <= 800  # capped in pixels
+    assert max(photo["width"], photo["height"]) <= 1600  # capped in pixels (gis.incidents.photos.PHOTO_BOX)
     detail = client.get(f"/incidents/{new}", headers=headers["gw1"]).json()
     assert [p["id"] for p in detail["photos"]] == [photo["id"]]
     got = client.get(photo["url"], headers=headers["gw1"])

@@ -223,7 +223,7 @@ def test_a_report_with_a_photo_online_stores_the_photo_without_exif(phone, serve
     page.wait_for_function("__commgrid.sent.photo >= 1 && __commgrid.outbox.length === 0", timeout=20_000)
     assert page.evaluate("__commgrid.rejected") == []
     [kept] = stored_photos(served, "井盖缺失 a manhole cover is missing")
-    assert kept.format == "JPEG" and not kept.getexif() and max(kept.size) <= 800
+    assert kept.format == "JPEG" and not kept.getexif() and max(kept.size) <= 1600
     assert kept.size[0] > kept.size[1]  # still the landscape it was
     assert page.locator("#report-photo").input_value() == ""  # the form is ready for the next report
     assert not errors and page.evaluate("__commgrid.errors") == []
