@@ -70,7 +70,10 @@ def test_an_analyst_turns_on_hot_spots_and_sees_the_legend(browser, crowded, art
     assert page.is_visible("#hotspot-legend")
     grids = page.evaluate("window.__commgrid.hotspots")
     assert grids["hot"] >= 1 and "hot" in page.inner_text("#hotspot-count")  # the crowd's grid
-    page.evaluate("window.__commgrid.map.once('idle', () => { window.__idle = true; })")
+    # a map already idle fires no second 'idle' by itself: ask for a frame, so the event comes after it
+    page.evaluate(
+        "const m = window.__commgrid.map; m.once('idle', () => { window.__idle = true; }); m.triggerRepaint();"
+    )
     page.wait_for_function("window.__idle === true", timeout=30_000)
     drawn = page.evaluate(
         "window.__commgrid.map.queryRenderedFeatures({layers: ['hotspots-fill']})"

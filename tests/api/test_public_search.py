@@ -264,7 +264,9 @@ def test_the_static_export_paints_from_a_plain_static_server(browser, exported, 
         page.fill("#q", names["codes"][3])
         page.click("#search button[type=submit]")
         page.wait_for_function("document.getElementById('panel').innerText.includes('林小红')", timeout=20_000)
-        page.evaluate("window.__public.map.once('idle', () => { window.__idle = true; })")
+        page.evaluate(
+            "window.__public.map.once('idle', () => { window.__idle = true; }); window.__public.map.triggerRepaint()"
+        )
         page.wait_for_function("window.__idle === true", timeout=30_000)
         page.screenshot(path=str(artifacts / "public-static-export.png"))
         assert page.evaluate("window.__public.errors") == [] and errors == []
