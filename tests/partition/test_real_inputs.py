@@ -27,6 +27,7 @@ from partition.constraints import check_failures, invalid_grids, overlapping_gri
 from partition.container import ContainerOutput, run_container
 from partition.plan import _to_output, partition
 from tests.partition.test_quality import forty_units
+from tests.partition.test_taipei import read_nangang
 from tests.strategies import CRS, band_communities
 
 # A grid of the Taiwan points run (10014130-002, in EPSG:3826): valid in metres, but two of
@@ -158,19 +159,9 @@ def test_failing_checks_are_sentences():
 
 @pytest.fixture(scope="module")
 def nangang_areas(shared_data):
-    """Nangang's 481 basic statistical areas and its 20 villages (see test_taipei.py)."""
-    folder = shared_data / "taipei_min_stat_areas"
-    units = read_units(
-        folder / "taipei_min_stat_areas_2017.geojson",
-        id_field="CODEBASE",
-        households_field="H_CNT",
-        population_field="P_CNT",
-        missing_counts="zero",
-    ).frame
-    villages = read_communities(folder / "taipei_villages.geojson", id_field="CPTVID", name_field="VNAME")
-    units = units[units[UNIT_ID].str.startswith("A6309")].reset_index(drop=True).to_crs(3826)
-    villages = villages[villages[COMMUNITY_ID].str.startswith("6300900")].reset_index(drop=True).to_crs(3826)
-    return units, villages
+    """Nangang's 481 basic statistical areas and its 20 villages, in TWD97 metres."""
+    units, villages = read_nangang(shared_data)
+    return units.to_crs(3826), villages.to_crs(3826)
 
 
 def _moved_out(units: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, populated: bool, distance: float) -> tuple:

@@ -31,8 +31,8 @@ UNIT_PREFIX = "A6309"  # CODEBASE of Nangang's basic statistical areas (TOWN_ID 
 VILLAGE_PREFIX = "6300900"  # CPTVID of Nangang's villages
 
 
-@pytest.fixture(scope="module")
-def nangang(shared_data):
+def read_nangang(shared_data) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Nangang's basic statistical areas and villages, as read from ``../shared/data``."""
     folder = shared_data / "taipei_min_stat_areas"
     units = read_units(
         folder / "taipei_min_stat_areas_2017.geojson",
@@ -44,6 +44,12 @@ def nangang(shared_data):
     villages = read_communities(folder / "taipei_villages.geojson", id_field="CPTVID", name_field="VNAME")
     units = units[units[UNIT_ID].str.startswith(UNIT_PREFIX)].reset_index(drop=True)
     villages = villages[villages[COMMUNITY_ID].str.startswith(VILLAGE_PREFIX)].reset_index(drop=True)
+    return units, villages
+
+
+@pytest.fixture(scope="module")
+def nangang(shared_data):
+    units, villages = read_nangang(shared_data)
     assert (len(units), len(villages)) == (481, 20)
     return units, villages, partition(units, communities=villages)
 
