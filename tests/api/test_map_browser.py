@@ -113,6 +113,22 @@ def test_a_planner_overlays_two_plans(browser, live_url, tokens):
     page.close()
 
 
+def closed_incidents(xy: np.ndarray, *, days_ago: int) -> pd.DataFrame:
+    """Closed public household-garbage incidents at ``xy`` (lon, lat rows), reported ``days_ago`` days before now."""
+    return pd.DataFrame(
+        {
+            "category": "sanitation.garbage.household",
+            "handling_class": "on_site",
+            "status": "closed",
+            "reported_at": clock.now() - timedelta(days=days_ago),
+            "lon": xy[:, 0],
+            "lat": xy[:, 1],
+            "description": None,
+            "public": True,
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def heat(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[str, str]]:
     """The sample plan with 3,000 incidents of public categories, a week old, served live; an analyst's token."""
@@ -125,19 +141,7 @@ def heat(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[str
         minx, miny, maxx, maxy = area.bounds
         xy = rng.uniform([minx, miny], [maxx, maxy], (20_000, 2))
         xy = xy[shapely.contains_xy(area, xy[:, 0], xy[:, 1])][:3000]
-        frame = pd.DataFrame(
-            {
-                "category": "sanitation.garbage.household",
-                "handling_class": "on_site",
-                "status": "closed",
-                "reported_at": clock.now() - timedelta(days=7),
-                "lon": xy[:, 0],
-                "lat": xy[:, 1],
-                "description": None,
-                "public": True,
-            }
-        )
-        copy_incidents(conn, frame, actor="test", source="import:heat")
+        copy_incidents(conn, closed_incidents(xy, days_ago=7), actor="test", source="import:heat")
         token = add_user(conn, "heat-analyst", role="analyst")
     engine.dispose()
     with serving(url) as base:

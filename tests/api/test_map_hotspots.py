@@ -7,22 +7,19 @@ hot spot to find; the database is this module's own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from gis import clock
 from gis.incidents.store import copy_incidents
 from gis.store import begin, create_engine
 from gis.store.users import add_user
 from tests.api.conftest import database_with_plans, serving
-from tests.api.test_map_browser import open_map
+from tests.api.test_map_browser import closed_incidents, open_map
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +38,7 @@ def crowded(create_database: Callable[..., URL], sample_plan) -> Iterator[tuple[
         centre = shapely.get_coordinates(shapely.point_on_surface(grids.geometry.iloc[0]))[0]
         crowd = centre + rng.normal(0, 0.0007, (600, 2))
         xy = np.concatenate([spread, crowd])
-        frame = pd.DataFrame(
-            {
-                "category": "sanitation.garbage.household",
-                "handling_class": "on_site",
-                "status": "closed",
-                "reported_at": clock.now() - timedelta(days=3),
-                "lon": xy[:, 0],
-                "lat": xy[:, 1],
-                "description": None,
-                "public": True,
-            }
-        )
-        copy_incidents(conn, frame, actor="test", source="import:hotspots")
+        copy_incidents(conn, closed_incidents(xy, days_ago=3), actor="test", source="import:hotspots")
         token = add_user(conn, "hot-analyst", role="analyst")
     engine.dispose()
     with serving(url) as base:
