@@ -202,7 +202,7 @@ ROUTE_ROLES: dict[str, Role] = {
 class Caller:
     """Who is asking: a user (``None`` for the public), their role, and for team roles their scope.
 
-    The scope is by ids, from the store (:func:`gis.store.users.user_scope`): ``worker_id``
+    The scope is by ids, from the store (loaded with the token, :func:`_lookup`): ``worker_id``
     for a grid worker's account, ``grids`` a grid leader leads and ``communities`` a station
     master or community director answers for, both as ``(district_id, code)`` pairs.
     """

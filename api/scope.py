@@ -44,8 +44,11 @@ def personal_reach(conn: Connection, who: Caller, what: str) -> Reach | None:
             f"user {who.name!r} is an analyst (a grid leader account sees the grids it leads: "
             "`commgrid users add NAME --role grid_leader --grid CODE`)"
         )
-    if who.role == Role.GRID_WORKER and who.worker_id is None:
-        raise PermissionDeniedError(not_linked(who))
+    if who.role == Role.GRID_WORKER:
+        if who.worker_id is None:
+            raise PermissionDeniedError(not_linked(who))
+        # their own record alone: workers' data is narrowed by the worker id, so their grid need not be read
+        return Reach(worker_id=who.worker_id, user_id=who.user_id)
     return reach(conn, who)
 
 

@@ -54,6 +54,7 @@ from gis.incidents.photos import MAX_PHOTOS, add_photo, list_photos, read_photo
 from gis.incidents.store import (
     OVERDUE,
     create_incident,
+    handling_class,
     in_reach,
     list_incidents,
     list_overdue,
@@ -180,7 +181,7 @@ def _on_site(conn: Any, incident_id: int, to: str, who: Caller) -> frozenset[str
     if who.role >= Role.ANALYST:
         return None
     _own(conn, incident_id, who)
-    klass = read_incident(conn, incident_id)["handling_class"]
+    klass = handling_class(conn, incident_id)  # _own has answered 404 for an unknown one
     if to not in ON_SITE_STEPS or klass != "on_site":
         steps = ", ".join(f"{sorted(f)} → {t}" for t, f in ON_SITE_STEPS.items())
         raise PermissionDeniedError(

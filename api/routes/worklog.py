@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
 from api.dependencies import Conn, Day
 from api.routes.common import MAX_ID, IdPath
+from api.scope import LINK_WORKER
 from api.text import Note
 from gis.errors import InputError
 from gis.store import lookup
@@ -55,6 +56,9 @@ _OWN_DAYS = 31  # a worker's list without a day: the last month
 Who = Annotated[Caller, Depends(caller)]
 Kind = Literal[KINDS]  # type: ignore[valid-type]  # the store's list, so the schema never drifts from it
 IncidentIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=MAX_INCIDENTS)]
+
+
+_ANONYMOUS = "the work log is personal data: send 'Authorization: Bearer <token>'"
 
 
 class EntryBody(BaseModel):
@@ -85,11 +89,11 @@ class ReviewBody(BaseModel):
 def _home(conn: Conn, who: Caller) -> WorkerHome:
     """The caller's own worker record, or 401/403: only a linked grid worker keeps a log."""
     if who.name is None:
-        raise AuthenticationError("the work log is personal data: send 'Authorization: Bearer <token>'")
+        raise AuthenticationError(_ANONYMOUS)
     if who.worker_id is None:
         raise PermissionDeniedError(
             f"the work log is written by grid workers linked to their worker record; user {who.name!r} is not "
-            "(`commgrid users add NAME --role grid_worker --worker ID`)"
+            f"(`{LINK_WORKER.format(name=who.name)}`)"
         )
     return worker_home(conn, who.worker_id)
 
@@ -137,7 +141,7 @@ def worklog_list(
     district: Annotated[str | None, Query(description="district name; needed only when several are stored")] = None,
 ) -> JSONResponse:
     if who.name is None:
-        raise AuthenticationError("the work log is personal data: send 'Authorization: Bearer <token>'")
+        raise AuthenticationError(_ANONYMOUS)
     if community is not None:
         district_id, community = _readable_community(conn, who, community, district)
         return _day(conn, district_id, day, community=community)

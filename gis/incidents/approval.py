@@ -36,7 +36,7 @@ def community_of(conn: Connection, incident_id: int) -> tuple[int, str] | None:
         text(
             "SELECT i.id, c.district_id, c.community_id FROM incident AS i "
             + GRID_IN_FORCE
-            + " LEFT JOIN grid AS gg ON gg.id = g.id LEFT JOIN community AS c ON c.id = gg.community_id "
+            + " LEFT JOIN community AS c ON c.id = g.community_id "
             "WHERE i.id = :i"
         ),
         {"i": incident_id},

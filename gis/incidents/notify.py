@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from gis import clock
 from gis.incidents.deadlines import WorkingCalendar
 from gis.incidents.routing import outside_view
-from gis.incidents.store import read_incident
+from gis.incidents.store import handling_class, read_incident
 from gis.incidents.taxonomy import DEFAULT, Taxonomy
 from gis.store import begin
 
@@ -79,7 +79,7 @@ def queue(conn: Connection, incident_id: int, contacts: Contacts) -> list[int]:
 
     In the caller's transaction: the notifications exist exactly when the incident does.
     """
-    klass = conn.execute(text("SELECT handling_class FROM incident WHERE id = :i"), {"i": incident_id}).scalar()
+    klass = handling_class(conn, incident_id)
     if klass != "emergency":
         return []
     return [

@@ -40,6 +40,7 @@ __all__ = [
     "copy_incidents",
     "create_incident",
     "grid_counts",
+    "handling_class",
     "in_reach",
     "incident_points",
     "list_incidents",
@@ -69,7 +70,7 @@ _PLACE = """
 # counts follow every publish and incidents taken in before any plan get their grid too.
 GRID_IN_FORCE = """
     LEFT JOIN LATERAL (
-        SELECT pg.id, pg.code FROM grid AS pg JOIN grid_plan AS pp ON pp.id = pg.plan_id
+        SELECT pg.id, pg.code, pg.community_id FROM grid AS pg JOIN grid_plan AS pp ON pp.id = pg.plan_id
         WHERE pp.district_id = i.district_id AND pp.status = 'published' AND ST_Covers(pg.geom, i.geom)
         ORDER BY pg.id LIMIT 1
     ) AS g ON true
@@ -188,6 +189,11 @@ def create_incident(
     if duplicate_metres > 0 and duplicate_hours > 0:
         conn.execute(text(_MARK_DUPLICATE), {"i": row.id, "metres": duplicate_metres, "hours": duplicate_hours})
     return int(row.id)
+
+
+def handling_class(conn: Connection, incident_id: int) -> str | None:
+    """The incident's handling class, without reading the rest of it (``None`` for an unknown id)."""
+    return conn.execute(text("SELECT handling_class FROM incident WHERE id = :i"), {"i": incident_id}).scalar()
 
 
 def read_incident(

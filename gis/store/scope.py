@@ -73,7 +73,7 @@ def team_reach(
     grids: Collection[tuple[int, str]] = (),
     communities: Collection[tuple[int, str]] = (),
 ) -> Reach:
-    """A team member's :class:`Reach` from their stored links (see :func:`gis.store.users.user_scope`).
+    """A team member's :class:`Reach` from their stored links (as :func:`api.access._lookup` loads them with the token).
 
     A grid worker's own grid is the one their worker record is posted to (none when the
     record has no grid or the account is not linked).

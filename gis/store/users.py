@@ -33,7 +33,6 @@ __all__ = [
     "RESERVED_NAMES",
     "RESERVED_PREFIXES",
     "ROLES",
-    "Scope",
     "User",
     "add_user",
     "find_user",
@@ -42,7 +41,6 @@ __all__ = [
     "list_users",
     "remove_user",
     "renew_token",
-    "user_scope",
 ]
 
 # From least to most: each role may do what the roles before it may, within its scope.
@@ -81,20 +79,6 @@ class User:
     role: str
     created_at: datetime | None = None
     worker_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where a team user acts, by ids: their worker record, led grids and communities.
-
-    ``grids`` and ``communities`` hold ``(district_id, code)`` pairs: a grid's code and a
-    community's id in the source data, as the rest of the store keys them.
-    """
-
-    user_id: int
-    worker_id: int | None = None
-    grids: frozenset[tuple[int, str]] = frozenset()
-    communities: frozenset[tuple[int, str]] = frozenset()
 
 
 def hash_token(token: str) -> str:
@@ -154,11 +138,8 @@ def add_user(
     token = _new_token()
     try:
         with atomic(conn):
-            if (
-                worker_id is not None
-                and conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None
-            ):
-                raise NotFoundError(f"no grid worker with id {worker_id}")
+            if worker_id is not None:
+                _check_worker(conn, worker_id)
             uid = conn.execute(
                 insert(_user)
                 .values(name=name, role=role, token_hash=hash_token(token), worker_id=worker_id)
@@ -192,6 +173,11 @@ def _check_links(
         raise InputError("a grid_leader leads one or more grids: name them", field="grid")
     if (community is not None or grids) and district_id is None:
         raise InputError("name the district of the community or grids", field="district")
+
+
+def _check_worker(conn: Connection, worker_id: int) -> None:
+    if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+        raise NotFoundError(f"no grid worker with id {worker_id}")
 
 
 def _link_community(conn: Connection, uid: int, district_id: int | None, community: str) -> None:
@@ -233,28 +219,10 @@ def link_worker(conn: Connection, name: str, worker_id: int) -> None:
                     f"only a grid_worker account is linked to a worker record; {name!r} is a {user.role}",
                     field="worker",
                 )
-            if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
-                raise NotFoundError(f"no grid worker with id {worker_id}")
+            _check_worker(conn, worker_id)
             conn.execute(update(_user).where(_user.c.id == user.id).values(worker_id=worker_id))
     except IntegrityError:
         raise ConflictError(f"grid worker {worker_id} already has an account") from None
-
-
-def user_scope(conn: Connection, user_id: int) -> Scope:
-    """A user's scope: their worker record, the grids they lead and the communities they answer for."""
-    worker_id = conn.execute(select(_user.c.worker_id).where(_user.c.id == user_id)).scalar()
-    grids = conn.execute(select(_led.c.district_id, _led.c.grid_code).where(_led.c.user_id == user_id))
-    communities = conn.execute(
-        select(_community.c.district_id, _community.c.community_id)
-        .join(_user_community, _user_community.c.community_id == _community.c.id)
-        .where(_user_community.c.user_id == user_id)
-    )
-    return Scope(
-        user_id,
-        worker_id,
-        frozenset((int(d), str(c)) for d, c in grids),
-        frozenset((int(d), str(c)) for d, c in communities),
-    )
 
 
 def renew_token(conn: Connection, name: str) -> str:
