@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from gis import clock
 from gis.errors import CommgridError, ConflictError, InputError, NotFoundError
 from gis.incidents.store import GRID_IN_FORCE
+from gis.store.scope import Reach, incident_condition
 from gis.worklog.entries import COMMENT_CHARS, KINDS, EntryIn, check_day, check_incidents, check_kind, check_text
 
 __all__ = [
@@ -141,22 +142,18 @@ def _check_links(conn: Connection, home: WorkerHome, ids: Sequence[int], user_id
     """Each linked incident exists and is the worker's: reported by their account, or in their grid."""
     if not ids:
         return
+    # the worker's reach over incidents: their own grid and their own reports (gis.store.scope)
+    grids = frozenset({(home.district_id, home.grid_code)}) if home.grid_code else frozenset()
+    mine, params = incident_condition(Reach(grids=grids, user_id=user_id))
     rows = conn.execute(
-        text(
-            f"""
-            SELECT i.id, i.district_id = :d AND g.code IS NOT NULL AND g.code = :code AS in_grid,
-                   i.reporter_user_id IS NOT NULL AND i.reporter_user_id = CAST(:u AS integer) AS reported
-            FROM incident AS i {GRID_IN_FORCE}
-            WHERE i.id = ANY(:ids)
-            """
-        ),
-        {"ids": list(ids), "d": home.district_id, "code": home.grid_code, "u": user_id},
+        text(f"SELECT i.id, {mine} AS ok FROM incident AS i {GRID_IN_FORCE} WHERE i.id = ANY(:ids)"),
+        {"ids": list(ids), **params},
     ).all()
     found = {r.id for r in rows}
     missing = [i for i in ids if i not in found]
     if missing:
         raise InputError(f"no incident with id {', '.join(map(str, missing))}", field="incident_ids")
-    foreign = sorted(r.id for r in rows if not (r.in_grid or r.reported))
+    foreign = sorted(r.id for r in rows if not r.ok)
     if foreign:
         raise InputError(
             f"incident {', '.join(map(str, foreign))} is neither reported by you nor in your grid "
