@@ -273,9 +273,9 @@ def incident_list(
             district_id=district_id,
             reach=scope,
             reported_by=who.user_id if mine else None,
+            status=state,
             limit=limit,
         )
-        rows = [r for r in rows if state is None or r["status"] == state]
     response.headers.update(_PRIVATE)
     return {"overdue": overdue, "levels": list(OVERDUE), "count": len(rows), "incidents": rows}
 

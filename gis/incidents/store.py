@@ -764,6 +764,7 @@ def list_overdue(
     district_id: int | None = None,
     reach: Reach | None = None,
     reported_by: int | None = None,
+    status: str | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Unfinished incidents past their category's time limit, the longest overdue first.
@@ -783,6 +784,8 @@ def list_overdue(
         Only incidents within a team member's reach (``None``: all).
     reported_by
         Only those reported by this user id.
+    status
+        Only those in this state (before ``limit`` is applied).
 
     Returns
     -------
@@ -819,6 +822,7 @@ def list_overdue(
               AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
               AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND {scoped}
               AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
+              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text))
             ORDER BY i.reported_at, i.id
             """
         ),
@@ -829,6 +833,7 @@ def list_overdue(
             "hours": shortest,
             "d": district_id,
             "u": reported_by,
+            "s": status,
             **params,
         },
     ).mappings()

@@ -152,3 +152,6 @@ def test_overdue_incidents_are_listed_yellow_then_red(db_conn, district):
     assert fresh not in {r["id"] for r in yellow}
     with pytest.raises(InputError, match="unknown overdue level 'orange'"):
         list_overdue(db_conn, level="orange")
+    # a state narrows the list before its limit: the longest overdue (still reported) does not crowd it out
+    transition(db_conn, fire, to="accepted", actor="chief")
+    assert [r["id"] for r in list_overdue(db_conn, level="yellow", now=now, status="accepted", limit=1)] == [fire]
