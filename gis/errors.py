@@ -26,6 +26,7 @@ __all__ = [
     "NotFoundError",
     "OutputError",
     "OutsideBoundaryError",
+    "RetryLaterError",
     "feature_positions",
 ]
 
@@ -230,21 +231,20 @@ class ConflictError(CommgridError):
     """A change that conflicts with the stored state (stale version, invalid transition)."""
 
     http_status = 409
-    exit_code = 1
 
 
-class DatabaseUnavailableError(CommgridError):
+class RetryLaterError(CommgridError):
+    """The service cannot do this now but will soon: the edges answer 503 with ``Retry-After``."""
+
+    http_status = 503
+
+
+class DatabaseUnavailableError(RetryLaterError):
     """The store cannot be reached; callers may retry."""
 
-    http_status = 503
-    exit_code = 1
 
-
-class BusyError(CommgridError):
+class BusyError(RetryLaterError):
     """The service is doing as much of this work as it takes at once; callers may retry shortly."""
-
-    http_status = 503
-    exit_code = 1
 
 
 class OutputError(CommgridError):

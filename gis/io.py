@@ -186,7 +186,7 @@ def read_vector(
     --------
     >>> frame = read_vector("districts.gpkg", layer="taipei")  # doctest: +SKIP
     """
-    return _read(path, layer=layer, crs=crs, lon=lon, lat=lat, wkt=wkt)[0]
+    return _read(_Source(Path(path), layer, crs, lon, lat, wkt))[0]
 
 
 def read_units(
@@ -252,7 +252,7 @@ def read_units(
     630
     """
     file = str(path)
-    frame, notes = _read(path, layer=layer, crs=crs, lon=lon, lat=lat, wkt=wkt, id_field=id_field)
+    frame, notes = _read(_Source(Path(path), layer, crs, lon, lat, wkt), id_field=id_field)
     roles = {
         col.UNIT_ID: id_field,
         col.HOUSEHOLDS: households_field,
@@ -342,7 +342,7 @@ def read_communities(
     ... )  # doctest: +SKIP
     """
     file = str(path)
-    frame, _ = _read(path, layer=layer, crs=crs, id_field=id_field)
+    frame, _ = _read(_Source(Path(path), layer, crs), id_field=id_field)
     roles = {col.COMMUNITY_ID: id_field, col.COMMUNITY_NAME: name_field, col.ADMIN_CODE: code_field}
     roles = _check_fields(frame, roles, file=file)
     validate_unique_ids(frame, id_field=id_field, file=file)
@@ -407,7 +407,7 @@ def read_barriers(
     >>> roads = read_barriers("roads.gpkg", class_field="highway")  # doctest: +SKIP
     """
     file = str(path)
-    frame, _ = _read(path, layer=layer, crs=crs)
+    frame, _ = _read(_Source(Path(path), layer, crs))
     _check_fields(frame, {col.BARRIER_CLASS: class_field, "name": name_field}, file=file)
     frame, _ = drop_z(frame)
     frame, _ = validate_geometries(frame, file=file)
@@ -460,7 +460,7 @@ def read_boundary(
     >>> district = read_boundary("taipei_districts.geojson")  # doctest: +SKIP
     """
     file = str(path)
-    frame, _ = _read(path, layer=layer, crs=crs)
+    frame, _ = _read(_Source(Path(path), layer, crs))
     frame, _ = drop_z(frame)
     frame, _ = validate_geometries(frame, file=file)
     validate_geometry_types(frame, allowed=POLYGON_TYPES, file=file, what="boundaries")
@@ -470,18 +470,25 @@ def read_boundary(
 # reading
 
 
-def _read(
-    path: str | Path,
-    *,
-    layer: str | int | None = None,
-    crs: CRSLike | None = None,
-    lon: str | None = None,
-    lat: str | None = None,
-    wkt: str | None = None,
-    id_field: str | None = None,
-) -> tuple[gpd.GeoDataFrame, list[str]]:
+@dataclass(frozen=True)
+class _Source:
+    """A file and how to read its features: what every reader hands to `_read`.
+
+    ``layer`` picks a layer of a GeoPackage; ``lon``/``lat`` or ``wkt`` name a CSV's
+    coordinate columns; ``crs`` is the user's CRS for the coordinates (see `read_vector`).
+    """
+
+    path: Path
+    layer: str | int | None = None
+    crs: CRSLike | None = None
+    lon: str | None = None
+    lat: str | None = None
+    wkt: str | None = None
+
+
+def _read(source: _Source, *, id_field: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
     """The file as a GeoDataFrame with a checked CRS, and notes for the report."""
-    path = Path(path)
+    path, layer, crs = source.path, source.layer, source.crs
     _check_file(path)
     datum = offset_datum(crs)
     if datum is not None:
@@ -489,14 +496,14 @@ def _read(
     suffix = path.suffix.lower()
     notes: list[str] = []
     is_csv = suffix in _CSV_SEPARATORS
-    if not is_csv and (lon or lat or wkt):
+    if not is_csv and (source.lon or source.lat or source.wkt):
         raise InputError(
             "lon=, lat= and wkt= name CSV columns, but this is not a CSV file (.csv, .tsv); leave them out",
             file=path,
         )
     if is_csv:
         _refuse_layer(path, layer, "CSV")
-        frame, note = _read_csv(path, sep=_CSV_SEPARATORS[suffix], lon=lon, lat=lat, wkt=wkt, crs=crs)
+        frame, note = _read_csv(source, sep=_CSV_SEPARATORS[suffix], crs=crs)
         if note:
             notes.append(note)
     elif suffix in _PARQUET_SUFFIXES or _is_parquet(path):
@@ -643,9 +650,8 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         ) from None
 
 
-def _read_csv(
-    path: Path, *, sep: str, lon: str | None, lat: str | None, wkt: str | None, crs: CRSLike | None
-) -> tuple[gpd.GeoDataFrame, str | None]:
+def _read_csv(source: _Source, *, sep: str, crs: CRSLike | None) -> tuple[gpd.GeoDataFrame, str | None]:
+    path = source.path
     try:
         # all text: ids keep leading zeros, counts are checked by validate_counts
         table = pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8-sig")
@@ -653,7 +659,7 @@ def _read_csv(
         raise FormatError("the CSV is not UTF-8 text; save it again as UTF-8", file=path) from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise FormatError(f"could not be read as CSV ({exc}); check the file", file=path) from None
-    names, note = _geometry_columns(list(table.columns), lon=lon, lat=lat, wkt=wkt, file=path)
+    names, note = _geometry_columns(list(table.columns), source)
     if crs is None:
         shown = "/".join(repr(n) for n in names)
         raise MissingCRSError(
@@ -670,10 +676,9 @@ def _read_csv(
     return gpd.GeoDataFrame(table, geometry=geometry), note
 
 
-def _geometry_columns(
-    columns: list[str], *, lon: str | None, lat: str | None, wkt: str | None, file: Path
-) -> tuple[tuple[str, ...], str | None]:
+def _geometry_columns(columns: list[str], source: _Source) -> tuple[tuple[str, ...], str | None]:
     """The CSV's coordinate columns: given, or found among common names (with a note saying so)."""
+    lon, lat, wkt, file = source.lon, source.lat, source.wkt, source.path
     if wkt is not None and (lon is not None or lat is not None):
         raise InputError("name either longitude/latitude columns or a WKT column, not both", file=file)
     if (lon is None) != (lat is None):

@@ -38,10 +38,12 @@ from tiles.paper.mapsvg import ACCENT, GridMap, Street, grid_map_svg, view_box
 from tiles.paper.printing import FONT_FAMILY, PAPERS, data_uri, escape, fit_text, html_to_pdf, pdf_to_png, qr_svg
 
 __all__ = [
+    "AS_STORED",
     "DEFAULT_SERVICE_HOURS",
     "Box",
     "Poster",
     "PosterLayout",
+    "PrintRequest",
     "community_grid_codes",
     "grid_page_url",
     "grid_title",
@@ -219,6 +221,31 @@ def grid_page_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/public/grids/{quote(code, safe='')}"
 
 
+@dataclass(frozen=True)
+class PrintRequest:
+    """What a print asks for besides its grids: the plan, and contact lines given for this print.
+
+    Attributes
+    ----------
+    plan
+        A plan's name; ``None`` for the published plan.
+    service_hours, office_phone
+        Printed instead of the community's stored settings (see :mod:`gis.communities`);
+        ``None``: the stored ones, else :data:`DEFAULT_SERVICE_HOURS` and no office phone.
+    """
+
+    plan: str | None = None
+    service_hours: str | None = None
+    office_phone: str | None = None
+
+    def contact_lines(self, stored_hours: str | None, stored_phone: str | None) -> tuple[str, str | None]:
+        """The service hours and office phone printed, given the community's stored ones."""
+        return self.service_hours or stored_hours or DEFAULT_SERVICE_HOURS, self.office_phone or stored_phone
+
+
+AS_STORED = PrintRequest()  # the published plan, the community's own contact lines
+
+
 def read_posters(
     conn: Connection,
     codes: list[str],
@@ -229,30 +256,19 @@ def read_posters(
     office_phone: str | None = None,
     with_map: bool = True,
 ) -> list[Poster]:
-    """:func:`read_poster` for each of ``codes``, each pointing to its page under ``base_url``."""
+    """:func:`read_poster` for each of ``codes``, each pointing to its page under ``base_url``.
+
+    ``plan``, ``service_hours`` and ``office_phone`` are those of :class:`PrintRequest`.
+    """
+    printing = PrintRequest(plan, service_hours, office_phone)
     return [
-        read_poster(
-            conn,
-            code,
-            public_url=grid_page_url(base_url, code),
-            plan=plan,
-            service_hours=service_hours,
-            office_phone=office_phone,
-            with_map=with_map,
-        )
+        read_poster(conn, code, public_url=grid_page_url(base_url, code), printing=printing, with_map=with_map)
         for code in codes
     ]
 
 
 def read_poster(
-    conn: Connection,
-    code: str,
-    *,
-    public_url: str,
-    plan: str | None = None,
-    service_hours: str | None = None,
-    office_phone: str | None = None,
-    with_map: bool = True,
+    conn: Connection, code: str, *, public_url: str, printing: PrintRequest = AS_STORED, with_map: bool = True
 ) -> Poster:
     """Read what the poster of grid ``code`` shows.
 
@@ -262,11 +278,9 @@ def read_poster(
         The grid's code.
     public_url
         The grid's public page (for the QR code).
-    plan
-        A plan's name; ``None`` for the published plan.
-    service_hours, office_phone
-        Printed instead of the community's stored settings (see :mod:`gis.communities`);
-        ``None``: the stored ones, else :data:`DEFAULT_SERVICE_HOURS` and no office phone.
+    printing
+        The plan and the contact lines to print; by default the published plan's grid with
+        its community's stored contact lines.
     with_map
         Also read the map's geometries (contact cards need none).
 
@@ -275,10 +289,11 @@ def read_poster(
     NotFoundError
         When the plan has no such grid, or no plan is published.
     """
-    row = _grid_row(conn, code, plan)
+    row = _grid_row(conn, code, printing.plan)
     contact = posted_contact(conn, district_id=row.district_id, grid_code=row.code)
     grid_map = _read_map(conn, row) if with_map else None
     bounds = tuple(float(v) for v in shapely.bounds(_wkb([row.geom])[0]))
+    service_hours, office_phone = printing.contact_lines(row.service_hours, row.office_phone)
     return Poster(
         code=row.code,
         grid_name=grid_title(row.code, row.name),
@@ -288,8 +303,8 @@ def read_poster(
         population=int(row.population),
         contact=contact,
         public_url=public_url,
-        service_hours=service_hours or row.service_hours or DEFAULT_SERVICE_HOURS,
-        office_phone=office_phone or row.office_phone,
+        service_hours=service_hours,
+        office_phone=office_phone,
         plan=row.plan,
         bounds=bounds,  # type: ignore[arg-type]
         map=grid_map,
