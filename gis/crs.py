@@ -407,6 +407,7 @@ def pick_metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: CRSLike | No
     Returns
     -------
     pyproj.CRS
+        ``crs`` when given, else the WGS 84 UTM zone holding the centre of ``data``'s bounds.
 
     Raises
     ------

@@ -438,6 +438,9 @@ def read_boundary(
 ) -> gpd.GeoDataFrame:
     """Read a district boundary as one dissolved (multi)polygon.
 
+    Every feature of the file is part of the district: pieces drawn apart (islands, exclaves)
+    become parts of the one multipolygon.
+
     Parameters
     ----------
     path

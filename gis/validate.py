@@ -202,7 +202,7 @@ def validate_geometries(
     Parameters
     ----------
     frame
-        Frame to check.
+        Frame to check and repair; it is left as it is (the repairs are in the returned copy).
     file, id_field
         Name the source and the features in errors.
 
