@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from gis.columns import COMMUNITY, COMPOUND, GRID_CODE, UNIT_ID
+from partition.units import merge
 
 __all__ = [
     "check_failures",
@@ -104,7 +105,7 @@ def coverage_gaps(grids: gpd.GeoDataFrame, containers: gpd.GeoSeries, *, toleran
         cid = ids[idx[0]]
         if cid not in outline:
             continue
-        covered = shapely.union_all(geoms[idx])
+        covered = merge(geoms[idx])
         if shapely.covers(covered, outline[cid]):
             continue  # a predicate: much cheaper than the difference it makes needless
         gap = shapely.area(shapely.difference(outline[cid], covered))

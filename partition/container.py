@@ -43,7 +43,7 @@ from partition.metrics import polsby_popper
 from partition.pieces import exact_entry, oversized_note, solve_piece
 from partition.redivide import Redivision, redivide_container, sequence_of
 from partition.targets import Feasibility, Targets
-from partition.units import Atoms, group_atoms, territories, tessellate
+from partition.units import Atoms, group_atoms, merge, territories, tessellate
 
 __all__ = [
     "ContainerJob",
@@ -188,7 +188,7 @@ def _run(job: ContainerJob, start: float) -> ContainerOutput:
     grids, code_of = _grids(job, frame, unit_label, result, redivision)
     codes = np.asarray([code_of[int(lab)] for lab in unit_label], dtype=object)
     same = unit_label[adjacency.left] == unit_label[adjacency.right]
-    outline = gpd.GeoSeries({job.container_id: shapely.union_all(cells)}, crs=u.crs)
+    outline = gpd.GeoSeries({job.container_id: merge(cells)}, crs=u.crs)
     checks = {
         "noncontiguous": noncontiguous_grids(grids),
         "overlaps": overlapping_grids(grids),
@@ -555,7 +555,7 @@ def _grids(
 def _union(geoms: np.ndarray) -> shapely.Geometry:
     if len(geoms) == 1:
         return geoms[0]
-    merged = shapely.union_all(geoms)
+    merged = merge(geoms)
     if shapely.get_num_geometries(merged) > 1:
         # float noise between tessellated cells can leave hair-thin gaps; snapping to 1 cm closes them
         snapped = shapely.union_all(geoms, grid_size=0.01)

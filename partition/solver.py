@@ -477,8 +477,10 @@ def settled(inst: Instance, assignment: Sequence[int], targets: Targets, *, poli
 def warm_up() -> None:
     """Compile the search loops, or load them from numba's cache, in this process.
 
-    Processes forked afterwards (:func:`partition.pool.pool_runner`) inherit them, so a
-    machine's first run compiles once rather than once per worker.
+    Each worker of :func:`partition.pool.pool_runner` calls it as it starts, while the main
+    process prepares the jobs; on a machine's first run both workers compile at once (the
+    same wall time as one compiling before the fork, twice the CPU) and later runs load
+    the cache.
     """
     inst = Instance.from_arrays([350, 350], [1200, 1200], [1.0, 1.0], [4.0, 4.0], [0], [1], [1.0], [0])
     state = _State(inst, [0, 1], 2, Targets())

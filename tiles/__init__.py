@@ -13,9 +13,30 @@ statement: incident density (:mod:`tiles.density`) and patrol tracks
 Subpackage: :mod:`tiles.paper` (posters, contact cards, map SVG, patrol sheets, printing).
 """
 
-from tiles.catalogue import CATALOGUE, Collection
-from tiles.layers import Layer
-from tiles.matrix import TMS, check_tile
-from tiles.service import Tile, TileService
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tiles.catalogue import CATALOGUE, Collection
+    from tiles.layers import Layer
+    from tiles.matrix import TMS, check_tile
+    from tiles.service import Tile, TileService
 
 __all__ = ["CATALOGUE", "TMS", "Collection", "Layer", "Tile", "TileService", "check_tile"]
+_HOMES = {
+    "CATALOGUE": "catalogue",
+    "Collection": "catalogue",
+    "Layer": "layers",
+    "TMS": "matrix",
+    "check_tile": "matrix",
+    "Tile": "service",
+    "TileService": "service",
+}
+
+
+def __getattr__(name: str) -> object:
+    # loaded on first use: a folium map or a poster does not need the tile machinery (morecantile,
+    # the catalogue's SQL), and `commgrid partition` starts faster without it
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"tiles.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'tiles' has no attribute {name!r}")

@@ -10,17 +10,21 @@ plans (:mod:`~gis.plans.edits`), re-division of one community of a draft
 :mod:`gis.store.lookup`'s.
 """
 
-from gis.plans.store import (
-    GRID_COLUMNS,
-    PlanSummary,
-    list_plans,
-    publish_plan,
-    read_grids,
-    write_communities,
-    write_district,
-    write_plan,
-    write_units,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gis.plans.store import (
+        GRID_COLUMNS,
+        PlanSummary,
+        list_plans,
+        publish_plan,
+        read_grids,
+        write_communities,
+        write_district,
+        write_plan,
+        write_units,
+    )
 
 __all__ = [
     "GRID_COLUMNS",
@@ -33,3 +37,11 @@ __all__ = [
     "write_plan",
     "write_units",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the store's names load SQLAlchemy and the models: `commgrid partition`, which only
+    # writes plan files, does not pay for them (about half a second of its start)
+    if name in __all__:
+        return getattr(importlib.import_module("gis.plans.store"), name)
+    raise AttributeError(f"module 'gis.plans' has no attribute {name!r}")
