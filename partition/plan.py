@@ -279,33 +279,24 @@ def _check_units(units: gpd.GeoDataFrame, source: str) -> None:
         raise InputError("units have no CRS; set one (GeoDataFrame.set_crs) or read them with --crs", file=source)
     for col in (HOUSEHOLDS, POPULATION):
         values = pd.to_numeric(units[col], errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy() | (values < 0).to_numpy())
-        if len(bad):
-            raise InputError(
-                f"{len(bad)} unit(s) have a blank, negative or non-numeric count",
-                file=source,
-                index=bad[:10].tolist(),
-                feature_id=units[UNIT_ID].iloc[bad[:10]].tolist(),
-                field=col,
+        bad = values.isna().to_numpy() | (values < 0).to_numpy()
+        if bad.any():
+            raise InputError.of_features(
+                units, bad, "a blank, negative or non-numeric count", file=source, id_field=UNIT_ID, field=col
             )
-    if units[UNIT_ID].duplicated().any():
-        dup = np.flatnonzero(units[UNIT_ID].duplicated(keep=False).to_numpy())
-        raise InputError(
-            f"unit ids must be unique; {len(dup)} features share an id",
+    dup = units[UNIT_ID].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InputError.of_features(
+            units,
+            dup,
+            "the id of another unit: unit ids must be unique",
             file=source,
-            index=dup[:10].tolist(),
-            feature_id=units[UNIT_ID].iloc[dup[:10]].tolist(),
+            id_field=UNIT_ID,
             field=UNIT_ID,
         )
-    empty = np.flatnonzero(units.geometry.isna().to_numpy() | units.geometry.is_empty.to_numpy())
-    if len(empty):
-        raise InputError(
-            f"{len(empty)} unit(s) have no geometry",
-            file=source,
-            index=empty[:10].tolist(),
-            feature_id=units[UNIT_ID].iloc[empty[:10]].tolist(),
-            field="geometry",
-        )
+    empty = units.geometry.isna().to_numpy() | units.geometry.is_empty.to_numpy()
+    if empty.any():
+        raise InputError.of_features(units, empty, "no geometry", file=source, id_field=UNIT_ID, field="geometry")
 
 
 def _prepare_communities(communities: gpd.GeoDataFrame | None, metric: pyproj.CRS) -> gpd.GeoDataFrame | None:
