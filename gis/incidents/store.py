@@ -37,6 +37,7 @@ from gis.store.scope import Reach, incident_condition
 __all__ = [
     "OVERDUE",
     "ImportResult",
+    "IncidentFilter",
     "copy_incidents",
     "create_incident",
     "grid_counts",
@@ -754,6 +755,65 @@ def public_requests(
 OVERDUE = ("yellow", "red")
 
 
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents a list reads; :func:`list_incidents` and :func:`list_overdue` take these fields as keywords.
+
+    Attributes
+    ----------
+    reach
+        A team member's reach (:mod:`gis.store.scope`); ``None``: every incident.
+    district_id
+        Only this district's incidents.
+    reported_by
+        Only those reported by this user id.
+    status
+        Only those in this state (before a list's ``limit`` is applied).
+    """
+
+    reach: Reach | None = None
+    district_id: int | None = None
+    reported_by: int | None = None
+    status: str | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The conditions on ``i`` (the incident) and their parameters."""
+        scoped, params = incident_condition(self.reach)
+        return (
+            "(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND "
+            "(CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer)) AND "
+            f"(CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}",
+            {"d": self.district_id, "u": self.reported_by, "s": self.status, **params},
+        )
+
+
+def _listed(
+    conn: Connection,
+    filters: IncidentFilter,
+    *,
+    columns: str = "",
+    where: str = "TRUE",
+    order: str,
+    limit: int | None = None,
+    **params: Any,
+) -> list[dict[str, Any]]:
+    """Incidents as the lists show them (never with reporter fields) and ``columns``, where ``where`` holds too."""
+    condition, filter_params = filters.sql()
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
+                   i.reported_at, i.status_at{columns}
+            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
+            WHERE {condition} AND {where}
+            ORDER BY {order} LIMIT CAST(:limit AS integer)
+            """
+        ),
+        {**params, **filter_params, "limit": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def list_overdue(
     conn: Connection,
     *,
@@ -761,11 +821,8 @@ def list_overdue(
     taxonomy: Taxonomy = DEFAULT,
     calendar: WorkingCalendar | None = None,
     now: datetime | None = None,
-    district_id: int | None = None,
-    reach: Reach | None = None,
-    reported_by: int | None = None,
-    status: str | None = None,
     limit: int = 1000,
+    **filters: Any,
 ) -> list[dict[str, Any]]:
     """Unfinished incidents past their category's time limit, the longest overdue first.
 
@@ -778,14 +835,8 @@ def list_overdue(
         The working calendar of the limits (the default one when ``None``).
     now
         The moment to judge at (default: now).
-    district_id
-        Only this district's incidents.
-    reach
-        Only incidents within a team member's reach (``None``: all).
-    reported_by
-        Only those reported by this user id.
-    status
-        Only those in this state (before ``limit`` is applied).
+    **filters
+        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
 
     Returns
     -------
@@ -800,6 +851,7 @@ def list_overdue(
     """
     if level not in OVERDUE:
         raise InputError(f"unknown overdue level {level!r}: expected one of {list(OVERDUE)}", field="overdue")
+    chosen = IncidentFilter(**filters)
     calendar = calendar or WorkingCalendar()
     now = now or clock.now()
     limits = {c.code: dict([c.limit]) for c in taxonomy if c.limit is not None}
@@ -811,32 +863,17 @@ def list_overdue(
         amount * (calendar.hours_per_day if kind == "working_days" else 1.0)
         for kind, amount in (next(iter(lim.items())) for lim in limits.values())
     )
-    scoped, params = incident_condition(reach)
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
-                   i.reported_at, i.status_at
-            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
-            WHERE i.status <> ALL(:final) AND i.category = ANY(:codes)
-              AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
-              AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND {scoped}
-              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
-              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text))
-            ORDER BY i.reported_at, i.id
-            """
-        ),
-        {
-            "final": sorted(FINAL),
-            "codes": sorted(limits),
-            "now": now,
-            "hours": shortest,
-            "d": district_id,
-            "u": reported_by,
-            "s": status,
-            **params,
-        },
-    ).mappings()
+    rows = _listed(
+        conn,
+        chosen,
+        where="i.status <> ALL(:final) AND i.category = ANY(:codes) "
+        "AND i.reported_at <= :now - make_interval(secs => :hours * 3600)",
+        order="i.reported_at, i.id",
+        final=sorted(FINAL),
+        codes=sorted(limits),
+        now=now,
+        hours=shortest,
+    )
     wanted = set(OVERDUE[OVERDUE.index(level) :])
     out = []
     for row in rows:
@@ -850,25 +887,13 @@ def list_overdue(
     return out[:limit]
 
 
-def list_incidents(
-    conn: Connection,
-    *,
-    reach: Reach | None = None,
-    district_id: int | None = None,
-    reported_by: int | None = None,
-    status: str | None = None,
-    limit: int = 1000,
-) -> list[dict[str, Any]]:
+def list_incidents(conn: Connection, *, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
     """Incidents within ``reach``, the newest first (a worker's "my incidents", a leader's grids).
 
     Parameters
     ----------
-    reach
-        A team member's reach (:mod:`gis.store.scope`); ``None``: every incident.
-    reported_by
-        Only those reported by this user id.
-    status
-        Only those in this state.
+    **filters
+        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
 
     Returns
     -------
@@ -876,19 +901,10 @@ def list_incidents(
         ``id``, ``district``, ``grid_code``, ``category``, ``handling_class``, ``status``,
         ``reported_at``, ``status_at``, ``source``; no reporter fields.
     """
-    scoped, params = incident_condition(reach)
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
-                   i.reported_at, i.status_at, i.source
-            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
-            WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))
-              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
-              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}
-            ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit
-            """
-        ),
-        {"d": district_id, "u": reported_by, "s": status, "limit": limit, **params},
-    ).mappings()
-    return [dict(r) for r in rows]
+    return _listed(
+        conn,
+        IncidentFilter(**filters),
+        columns=", i.source",
+        order="i.reported_at DESC, i.id DESC",
+        limit=limit,
+    )
