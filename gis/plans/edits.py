@@ -100,6 +100,10 @@ class GridCheck:
     def ok(self) -> bool:
         return not self.problems
 
+    def to_dict(self) -> dict[str, Any]:
+        """The check as JSON-ready data, with ``ok``."""
+        return {**asdict(self), "ok": self.ok}
+
 
 @dataclass(frozen=True)
 class EditResult:
@@ -113,14 +117,7 @@ class EditResult:
     applied: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan,
-            "version": self.version,
-            "moved_units": self.moved_units,
-            "applied": self.applied,
-            "retired": self.retired,
-            "grids": [{**asdict(g), "ok": g.ok} for g in self.grids],
-        }
+        return {**asdict(self), "grids": [g.to_dict() for g in self.grids]}
 
 
 def diff_plans(conn: Connection, a: str, b: str) -> PlanDiff:
@@ -438,30 +435,20 @@ def _apply_moves(
         raise PlanCheckError(
             f"the edit of plan {row.name!r} is refused, nothing was stored: grid {', '.join(codes)} "
             f"{'; '.join(reasons)}",
-            report={"grids": [{**asdict(c), "ok": c.ok} for c in checks]},
+            report={"grids": [c.to_dict() for c in checks]},
             grids=codes,
             check=check,
         )
     _mark(conn, row.id, checks)
-    new_version = row.version if dry_run else row.version + 1
-    if dry_run:
-        savepoint.rollback()
-    else:
-        _keep_edit(
-            conn,
-            savepoint,
-            row,
-            new_version,
-            actor=actor,
-            action=action,
-            detail={
-                "plan": row.name,
-                "moved": len(moves),
-                **detail,
-                "version": [row.version, new_version],
-                "retired": sorted(retired),
-            },
-        )
+    new_version = _end_edit(
+        conn,
+        savepoint,
+        row,
+        dry_run=dry_run,
+        actor=actor,
+        action=action,
+        detail={"moved": len(moves), **detail, "retired": sorted(retired)},
+    )
     return EditResult(row.name, new_version, len(moves), checks, sorted(retired), not dry_run)
 
 
@@ -474,13 +461,23 @@ def _grids_of(conn: Connection, plan_id: int, unit_pks: list[int]) -> list[int]:
     )
 
 
-def _keep_edit(
-    conn: Connection, savepoint: Any, row: Any, new_version: int, *, actor: str | None, action: str, detail: dict
-) -> None:
-    """Keep an applied edit of plan ``row``: release its savepoint, store the new version and log it."""
+def _end_edit(
+    conn: Connection, savepoint: Any, row: Any, *, dry_run: bool, actor: str | None, action: str, detail: dict
+) -> int:
+    """Roll back a dry run, or keep an edit of plan ``row``: release its savepoint, store the next version, log it.
+
+    The audit entry holds ``detail`` with the plan's name and its versions before and after.
+    Returns the plan's version after the edit.
+    """
+    if dry_run:
+        savepoint.rollback()
+        return row.version
+    new_version = row.version + 1
     savepoint.commit()
     conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
+    detail = {"plan": row.name, **detail, "version": [row.version, new_version]}
     record(conn, actor=acting_user(conn, actor), action=action, target=f"plan:{row.id}", detail=detail)
+    return new_version
 
 
 def _newly_broken(before: dict[str, GridCheck], after: list[GridCheck]) -> tuple[str, list[str], list[str]] | None:
