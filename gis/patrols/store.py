@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -118,17 +118,10 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as JSON-ready data."""
-        return {
-            "file": self.file,
-            "stored": self.stored,
-            "workers": self.workers,
-            "days": self.days,
-            "analysed": self.analysed,
-            "compliant": self.compliant,
-            "cleaning": self.report.to_dict(),
-            "warnings": self.warnings,
-        }
+        """The result as JSON-ready data; the cleaning report is ``cleaning``."""
+        out = asdict(self)
+        out["cleaning"] = out.pop("report")
+        return out
 
 
 @dataclass(frozen=True)
