@@ -38,6 +38,7 @@ __all__ = [
     "OVERDUE",
     "ImportResult",
     "IncidentFilter",
+    "IncidentWindow",
     "copy_incidents",
     "create_incident",
     "grid_counts",
@@ -606,37 +607,48 @@ def copy_incidents(
     return ImportResult(stored=stored, outside=outside, duplicates=duplicates)
 
 
-def _where(category: str | None, start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
-    """SQL conditions on ``i`` for a category (with its sub-categories) and a time window ``[start, end)``."""
-    parts, params = [], {}
-    if category:
-        parts.append("(i.category = :cat OR i.category LIKE :sub)")
-        params |= {"cat": category, "sub": category.replace("%", r"\%").replace("_", r"\_") + ".%"}
-    if start is not None:
-        parts.append("i.reported_at >= :start")
-        params["start"] = start
-    if end is not None:
-        parts.append("i.reported_at < :end")
-        params["end"] = end
-    return "".join(f" AND {p}" for p in parts), params
+@dataclass(frozen=True)
+class IncidentWindow:
+    """Which incidents an analysis counts (:func:`grid_counts`, :func:`incident_points` take the fields as keywords).
 
-
-def grid_counts(
-    conn: Connection,
-    *,
-    district_id: int | None,
-    category: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> gpd.GeoDataFrame:
-    """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
-
-    Parameters
+    Attributes
     ----------
+    district_id
+        The district; ``None`` for every district.
     category
         A taxonomy code; its sub-categories count too.
     start, end
         Only incidents reported in ``[start, end)``.
+    """
+
+    district_id: int | None
+    category: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The conditions on ``i`` (the incident) and their parameters."""
+        parts = ["(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))"]
+        params: dict[str, Any] = {"d": self.district_id}
+        if self.category:
+            parts.append("(i.category = :cat OR i.category LIKE :sub)")
+            params |= {"cat": self.category, "sub": self.category.replace("%", r"\%").replace("_", r"\_") + ".%"}
+        if self.start is not None:
+            parts.append("i.reported_at >= :start")
+            params["start"] = self.start
+        if self.end is not None:
+            parts.append("i.reported_at < :end")
+            params["end"] = self.end
+        return " AND ".join(parts), params
+
+
+def grid_counts(conn: Connection, **window: Any) -> gpd.GeoDataFrame:
+    """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
+
+    Parameters
+    ----------
+    **window
+        The fields of :class:`IncidentWindow` (``district_id``, ``category``, ``start``, ``end``).
 
     Returns
     -------
@@ -649,13 +661,14 @@ def grid_counts(
     NotFoundError
         When the district has no published plan.
     """
-    where, params = _where(category, start, end)
+    chosen = IncidentWindow(**window)
+    where, params = chosen.sql()
     frame = gpd.read_postgis(
         text(
             f"""
             WITH placed AS (
                 SELECT i.id, i.status, g.id AS grid_id FROM incident AS i {GRID_IN_FORCE}
-                WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}
+                WHERE {where}
             )
             SELECT g.id AS grid_id, g.code, g.name, g.households, g.population,
                    count(i.id) AS incidents,
@@ -668,33 +681,20 @@ def grid_counts(
             """
         ),
         conn,
-        params={"d": district_id, **params},
+        params=params,
         geom_col="geom",
     )
     if frame.empty:
-        where = "" if district_id is None else f" in district {district_id}"
+        where = "" if chosen.district_id is None else f" in district {chosen.district_id}"
         raise NotFoundError(f"no plan is published{where}; publish one (commgrid plans publish)")
     rate = frame["incidents"] * 1000.0 / frame["population"].where(frame["population"] > 0)
     return frame.assign(per_1000=rate.round(2))
 
 
-def incident_points(
-    conn: Connection,
-    *,
-    district_id: int | None,
-    category: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of the district's incidents (filtered as in :func:`grid_counts`)."""
-    where, params = _where(category, start, end)
-    rows = conn.execute(
-        text(
-            "SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i "
-            f"WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}"
-        ),
-        {"d": district_id, **params},
-    ).all()
+def incident_points(conn: Connection, **window: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the incidents of an :class:`IncidentWindow` (given as keywords)."""
+    where, params = IncidentWindow(**window).sql()
+    rows = conn.execute(text(f"SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i WHERE {where}"), params).all()
     xy = np.asarray(rows, dtype=float).reshape(-1, 2)
     return xy[:, 0], xy[:, 1]
 
@@ -727,7 +727,7 @@ def public_requests(
         ``id``, ``category``, ``status``, ``reported_at``, ``status_at``, ``grid_code``,
         ``lon``, ``lat`` (a point inside the grid).
     """
-    where, params = _where(category, start, end)
+    where, params = IncidentWindow(None, category, start, end).sql()
     if closed is not None:
         where += " AND i.status {} ('closed', 'invalid', 'duplicate')".format("IN" if closed else "NOT IN")
     rows = conn.execute(
@@ -736,7 +736,8 @@ def public_requests(
             WITH seen AS (
                 SELECT i.id, i.category, i.status, i.reported_at, i.status_at, g.code AS grid_code, g.id AS grid_id
                 FROM incident AS i {GRID_IN_FORCE}
-                WHERE g.id IS NOT NULL AND i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff{where}
+                WHERE g.id IS NOT NULL AND i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff
+                  AND {where}
             ), shown AS (
                 SELECT grid_id FROM seen GROUP BY grid_id HAVING count(*) >= :k
             )

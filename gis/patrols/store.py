@@ -320,41 +320,62 @@ def resolve_workers(
                     index=i,
                     field=DEVICE,
                 )
-            wanted = sorted(str(d) for d in pd.unique(devices[rest]))
-            known = dict(
-                conn.execute(select(_device.c.device, _device.c.worker_id).where(_device.c.device.in_(wanted))).all()
+            ids[rest] = _map_stored(
+                conn,
+                (_device.c.device, _device.c.worker_id),
+                pd.Series(devices[rest]).astype(str).to_numpy(),
+                np.flatnonzero(rest),
+                "device(s) {unknown}{more} belong to no worker (first at row {first}); register each with its worker",
+                file=file,
+                see="register_device",
+                field=DEVICE,
             )
-            unknown = [d for d in wanted if d not in known]
-            if unknown:
-                first = int(np.flatnonzero(rest & np.isin(devices.astype(str), unknown))[0])
-                raise InputError(
-                    f"device(s) {unknown[:5]}{' and more' if len(unknown) > 5 else ''} belong to no worker (first at "
-                    f"row {first}); register each with its worker",
-                    file=file,
-                    see="register_device",
-                    index=first,
-                    feature_id=unknown[0],
-                    field=DEVICE,
-                )
-            mapped = pd.Series(devices[rest]).astype(str).map(known).to_numpy(dtype=np.int64)
-            ids[rest] = mapped
-    wanted_ids = sorted({int(v) for v in np.unique(ids)})
-    districts = dict(
-        conn.execute(select(_worker.c.id, _worker.c.district_id).where(_worker.c.id.in_(wanted_ids))).all()
+    district = _map_stored(
+        conn,
+        (_worker.c.id, _worker.c.district_id),
+        ids,
+        np.arange(n),
+        "worker id(s) {unknown} are not stored (first at row {first}); check the ids",
+        file=file,
+        see="list_workers",
+        field=WORKER_ID,
     )
-    unknown_ids = [w for w in wanted_ids if w not in districts]
-    if unknown_ids:
-        first = int(np.flatnonzero(np.isin(ids, unknown_ids))[0])
-        raise InputError(
-            f"worker id(s) {unknown_ids[:5]} are not stored (first at row {first}); check the ids",
-            file=file,
-            see="list_workers",
-            index=first,
-            feature_id=unknown_ids[0],
-            field=WORKER_ID,
-        )
-    district = pd.Series(ids).map(districts).to_numpy(dtype=np.int64)
     return fixes.assign(**{WORKER_ID: ids, DISTRICT_ID: district})
+
+
+def _map_stored(
+    conn: Connection,
+    pairs: tuple[Any, Any],
+    values: np.ndarray,
+    rows: np.ndarray,
+    unknown_says: str,
+    *,
+    file: str | None,
+    see: str,
+    field: str,
+) -> np.ndarray:
+    """``values`` mapped through the stored ``(key, value)`` column pairs, as int64.
+
+    ``rows`` are the values' positions in the file. A value no stored key has is refused:
+    ``unknown_says`` words it, given ``{unknown}`` (the first five), ``{more}`` and ``{first}``
+    (the row of the first).
+    """
+    key, value = pairs
+    wanted = sorted(pd.unique(values).tolist())
+    known = dict(conn.execute(select(key, value).where(key.in_(wanted))).all())
+    unknown = [v for v in wanted if v not in known]
+    if unknown:
+        first = int(rows[np.flatnonzero(np.isin(values, unknown))[0]])
+        more = " and more" if len(unknown) > 5 else ""
+        raise InputError(
+            unknown_says.format(unknown=unknown[:5], more=more, first=first),
+            file=file,
+            see=see,
+            index=first,
+            feature_id=unknown[0],
+            field=field,
+        )
+    return pd.Series(values).map(known).to_numpy(dtype=np.int64)
 
 
 def _areas(conn: Connection, rules: dict[int, DistrictRule]) -> dict[int, shapely.Geometry]:

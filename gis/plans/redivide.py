@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from gis import columns as C
 from gis.errors import CommgridError, InputError, NotFoundError
 from gis.plans.districts import read_district_barriers, read_district_communities, read_district_units
-from gis.plans.edits import GridCheck, _check_grids, _end_edit, _refresh_grids, draft_for_update, plan_targets
+from gis.plans.edits import GridCheck, _check_grids, _DraftEdit, _refresh_grids, draft_for_update, plan_targets
 from gis.plans.locks import locked_codes
 from gis.store.engine import atomic
 
@@ -169,7 +169,8 @@ def redivide_community(
         moved = moved[moved[f"{C.GRID_CODE}_before"] != moved[f"{C.GRID_CODE}_after"]]
         households = dict(zip(units[C.UNIT_ID].astype(str), units[C.HOUSEHOLDS].astype(int), strict=True))
         new_codes = set(after[C.GRID_CODE])
-        savepoint = conn.begin_nested()
+        edit = _DraftEdit(conn, row, dry_run, actor)
+        edit.begin()
         _write_community(conn, row, community_pk, result.grids, after, new_codes - codes_here)
         checks = _check_grids(conn, row, _grid_ids(conn, row.id, sorted(new_codes)))
         _mark_from_engine(conn, row.id, result.grids)
@@ -180,14 +181,9 @@ def redivide_community(
             "retired": sorted(codes_here - new_codes),
         }
         households_moved = int(sum(households[u] for u in moved[C.UNIT_ID]))
-        new_version = _end_edit(
-            conn,
-            savepoint,
-            row,
-            dry_run=dry_run,
-            actor=actor,
-            action="plan.redivide",
-            detail={
+        new_version = edit.end(
+            "plan.redivide",
+            {
                 "community": community,
                 "locked": locked,
                 "moved": len(moved),

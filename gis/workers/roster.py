@@ -199,8 +199,9 @@ def check_phone(value: Any, where: Where) -> str:
 
 
 def checked_row(
-    where: Where, *, grid_code: Any, name: Any, work_phone: Any, duties: Any, photo: bytes | None
+    where: Where, *, grid_code: Any, name: Any, work_phone: Any, duties: Any = None, photo: bytes | None = None
 ) -> WorkerRow:
+    """A worker's posted fields checked (``where`` names the row or request in errors)."""
     code = check_text(grid_code, where, "grid_code", required=True, limit=64)
     assert code is not None
     where = Where(where.file, where.index, where.feature_id or code)

@@ -272,24 +272,15 @@ def import_workers(
     return ImportSummary(district_id, assigned, updated, retired)
 
 
-def assign_worker(
-    conn: Connection,
-    *,
-    grid_code: str,
-    name: str,
-    work_phone: str,
-    duties: str | None = None,
-    photo: bytes | None = None,
-    district: str | None = None,
-) -> Worker:
+def assign_worker(conn: Connection, *, district: str | None = None, **posted: Any) -> Worker:
     """Make a new worker a grid's posted contact, retiring the grid's previous worker.
 
     Parameters
     ----------
-    grid_code
-        A grid of the district's published plan.
-    name, work_phone, duties, photo
-        The posted fields; ``photo`` is an image file's bytes (see :func:`~gis.workers.roster.photo_jpeg`).
+    **posted
+        The worker's fields as :func:`~gis.workers.roster.checked_row` takes them: ``grid_code``
+        (a grid of the district's published plan), ``name``, ``work_phone``, and optional
+        ``duties`` and ``photo`` (an image file's bytes, see :func:`~gis.workers.roster.photo_jpeg`).
     district
         The district's name; ``None`` when one district alone has a published plan.
 
@@ -305,7 +296,7 @@ def assign_worker(
     NotFoundError
         When the district does not exist or has no published plan.
     """
-    row = checked_row(Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
+    row = checked_row(Where(), **posted)
     with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         if row.grid_code not in grids:
