@@ -30,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from gis import clock
@@ -82,15 +82,6 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _EWKB_POINT = 0x20000001  # point type with the SRID flag
 _CHUNK = 8 << 20
-
-_point = PatrolPoint.__table__
-_track = PatrolTrack.__table__
-_visit = PatrolVisit.__table__
-_compliance = PatrolCompliance.__table__
-_device = PatrolDevice.__table__
-_rule = PatrolRuleRow.__table__
-_worker = GridWorker.__table__
-_district = District.__table__
 
 
 @dataclass(frozen=True)
@@ -153,7 +144,7 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
     InputError
         For an unknown zone or setting, or a first rule without a zone.
     """
-    row = conn.execute(select(_rule).where(_rule.c.district_id == district_id)).first()
+    row = conn.execute(select(PatrolRuleRow).where(PatrolRuleRow.district_id == district_id)).first()
     base = PatrolRule.from_dict(row.params) if row is not None else PatrolRule()
     rule = PatrolRule.from_dict(params, base=base)
     zone = timezone or (row.timezone if row is not None else None)
@@ -166,9 +157,9 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
     check_timezone(zone)
     values = {"timezone": zone, "params": rule.to_dict(), "updated_at": clock.now()}
     if row is None:
-        conn.execute(insert(_rule).values(district_id=district_id, **values))
+        conn.execute(insert(PatrolRuleRow).values(district_id=district_id, **values))
     else:
-        conn.execute(_rule.update().where(_rule.c.district_id == district_id).values(**values))
+        conn.execute(update(PatrolRuleRow).where(PatrolRuleRow.district_id == district_id).values(**values))
     return read_rule(conn, district_id)
 
 
@@ -181,9 +172,10 @@ def read_rule(conn: Connection, district_id: int) -> DistrictRule:
         When the district has none yet (the message says how to set it).
     """
     row = conn.execute(
-        select(_district.c.name, _district.c.working_crs, _rule.c.timezone, _rule.c.params)
-        .select_from(_district.outerjoin(_rule, _rule.c.district_id == _district.c.id))
-        .where(_district.c.id == district_id)
+        select(District.name, District.working_crs, PatrolRuleRow.timezone, PatrolRuleRow.params)
+        .select_from(District)
+        .outerjoin(PatrolRuleRow, PatrolRuleRow.district_id == District.id)
+        .where(District.id == district_id)
     ).first()
     if row is None:
         raise NotFoundError(f"no district with id {district_id}")
@@ -213,10 +205,10 @@ def add_device(conn: Connection, device: str, worker_id: int) -> None:
     device = device.strip()
     if not device:
         raise InputError("the device name is empty", field="device")
-    if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+    if conn.execute(select(GridWorker.id).where(GridWorker.id == worker_id)).first() is None:
         raise NotFoundError(f"no grid worker with id {worker_id}", see="list_workers")
-    conn.execute(delete(_device).where(_device.c.device == device))
-    conn.execute(insert(_device).values(device=device, worker_id=worker_id))
+    conn.execute(delete(PatrolDevice).where(PatrolDevice.device == device))
+    conn.execute(insert(PatrolDevice).values(device=device, worker_id=worker_id))
 
 
 def remove_device(conn: Connection, device: str) -> None:
@@ -227,15 +219,15 @@ def remove_device(conn: Connection, device: str) -> None:
     NotFoundError
         For a device that is not registered.
     """
-    if conn.execute(delete(_device).where(_device.c.device == device)).rowcount == 0:
+    if conn.execute(delete(PatrolDevice).where(PatrolDevice.device == device)).rowcount == 0:
         raise NotFoundError(f"no device {device!r} is registered")
 
 
 def list_devices(conn: Connection, *, worker_id: int | None = None) -> list[tuple[str, int]]:
     """Registered devices as ``(device, worker_id)``, by device."""
-    query = select(_device.c.device, _device.c.worker_id).order_by(_device.c.device)
+    query = select(PatrolDevice.device, PatrolDevice.worker_id).order_by(PatrolDevice.device)
     if worker_id is not None:
-        query = query.where(_device.c.worker_id == worker_id)
+        query = query.where(PatrolDevice.worker_id == worker_id)
     return [(r.device, r.worker_id) for r in conn.execute(query)]
 
 
@@ -262,7 +254,9 @@ def foreign_claim(conn: Connection, fixes: pd.DataFrame, worker_id: int) -> str 
         if present.any():
             wanted = sorted({str(d) for d in devices[present]})
             owners = dict(
-                conn.execute(select(_device.c.device, _device.c.worker_id).where(_device.c.device.in_(wanted))).all()
+                conn.execute(
+                    select(PatrolDevice.device, PatrolDevice.worker_id).where(PatrolDevice.device.in_(wanted))
+                ).all()
             )
             foreign = sorted(d for d, w in owners.items() if int(w) != worker_id)
             if foreign:
@@ -322,7 +316,7 @@ def resolve_workers(
                 )
             ids[rest] = _map_stored(
                 conn,
-                (_device.c.device, _device.c.worker_id),
+                (PatrolDevice.device, PatrolDevice.worker_id),
                 pd.Series(devices[rest]).astype(str).to_numpy(),
                 np.flatnonzero(rest),
                 "device(s) {unknown}{more} belong to no worker (first at row {first}); register each with its worker",
@@ -332,7 +326,7 @@ def resolve_workers(
             )
     district = _map_stored(
         conn,
-        (_worker.c.id, _worker.c.district_id),
+        (GridWorker.id, GridWorker.district_id),
         ids,
         np.arange(n),
         "worker id(s) {unknown} are not stored (first at row {first}); check the ids",
@@ -741,8 +735,8 @@ def analyse_days(
 def _write_analysis(
     conn: Connection, district_id: int, day: date, ids: list[int], result: Analysis, rule: PatrolRule
 ) -> None:
-    for table in (_track, _visit, _compliance):
-        conn.execute(delete(table).where(table.c.worker_id.in_(ids), table.c.day == day))
+    for model in (PatrolTrack, PatrolVisit, PatrolCompliance):
+        conn.execute(delete(model).where(model.worker_id.in_(ids), model.day == day))
     tracks = result.tracks
     if len(tracks):
         geoms = shapely.to_wkb(shapely.set_srid(tracks.geometry.to_numpy(), 4326), hex=True, include_srid=True)
@@ -767,7 +761,7 @@ def _write_analysis(
     stays = result.visits[result.visits["grid_code"].notna()]
     if len(stays):
         conn.execute(
-            insert(_visit),
+            insert(PatrolVisit),
             [
                 {
                     "worker_id": int(r.worker_id),
@@ -783,7 +777,7 @@ def _write_analysis(
     rows = result.compliance
     if len(rows):
         conn.execute(
-            insert(_compliance),
+            insert(PatrolCompliance),
             [
                 {
                     "worker_id": int(r.worker_id),
@@ -846,8 +840,8 @@ def purge(
         )
     cutoff = (now or clock.now()) - timedelta(days=older_than_days)
     with atomic(conn):
-        points = conn.execute(delete(_point).where(_point.c.recorded_at < cutoff)).rowcount
-        tracks = conn.execute(delete(_track).where(_track.c.ended_at < cutoff)).rowcount
+        points = conn.execute(delete(PatrolPoint).where(PatrolPoint.recorded_at < cutoff)).rowcount
+        tracks = conn.execute(delete(PatrolTrack).where(PatrolTrack.ended_at < cutoff)).rowcount
         if points or tracks:  # personal data deleted: said in the same transaction
             record(
                 conn,

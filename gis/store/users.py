@@ -64,12 +64,6 @@ RESERVED_NAMES = ("open311", "import", "public", "service", "system", "cli")
 RESERVED_PREFIXES = ("system:", "cli:", "service:", "import:", "open311:")
 TOKEN_PREFIX = "cg_"
 
-_user = AppUser.__table__
-_community = Community.__table__
-_user_community = UserCommunity.__table__
-_led = PatrolSupervisor.__table__
-_worker = GridWorker.__table__
-
 
 @dataclass(frozen=True)
 class User:
@@ -141,9 +135,9 @@ def add_user(
             if worker_id is not None:
                 _check_worker(conn, worker_id)
             uid = conn.execute(
-                insert(_user)
+                insert(AppUser)
                 .values(name=name, role=role, token_hash=hash_token(token), worker_id=worker_id)
-                .returning(_user.c.id)
+                .returning(AppUser.id)
             ).scalar_one()
             if community is not None:
                 _link_community(conn, uid, district_id, community)
@@ -176,17 +170,17 @@ def _check_links(
 
 
 def _check_worker(conn: Connection, worker_id: int) -> None:
-    if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+    if conn.execute(select(GridWorker.id).where(GridWorker.id == worker_id)).first() is None:
         raise NotFoundError(f"no grid worker with id {worker_id}")
 
 
 def _link_community(conn: Connection, uid: int, district_id: int | None, community: str) -> None:
     found = conn.execute(
-        select(_community.c.id).where(_community.c.district_id == district_id, _community.c.community_id == community)
+        select(Community.id).where(Community.district_id == district_id, Community.community_id == community)
     ).scalar()
     if found is None:
         raise NotFoundError(f"no community {community!r} in district {district_id}")
-    conn.execute(insert(_user_community).values(user_id=uid, community_id=found))
+    conn.execute(insert(UserCommunity).values(user_id=uid, community_id=found))
 
 
 def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Collection[str]) -> None:
@@ -194,7 +188,9 @@ def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Coll
     unknown = lookup.unknown_grid_codes(conn, district_id, codes)
     if unknown:
         raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}")
-    conn.execute(insert(_led), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes])
+    conn.execute(
+        insert(PatrolSupervisor), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes]
+    )
 
 
 def link_worker(conn: Connection, name: str, worker_id: int) -> None:
@@ -211,7 +207,7 @@ def link_worker(conn: Connection, name: str, worker_id: int) -> None:
     """
     try:
         with atomic(conn):
-            user = conn.execute(select(_user.c.id, _user.c.role).where(_user.c.name == name)).first()
+            user = conn.execute(select(AppUser.id, AppUser.role).where(AppUser.name == name)).first()
             if user is None:
                 raise NotFoundError(f"no user named {name!r}")
             if user.role != "grid_worker":
@@ -220,7 +216,7 @@ def link_worker(conn: Connection, name: str, worker_id: int) -> None:
                     field="worker",
                 )
             _check_worker(conn, worker_id)
-            conn.execute(update(_user).where(_user.c.id == user.id).values(worker_id=worker_id))
+            conn.execute(update(AppUser).where(AppUser.id == user.id).values(worker_id=worker_id))
     except IntegrityError:
         raise ConflictError(f"grid worker {worker_id} already has an account") from None
 
@@ -229,7 +225,7 @@ def renew_token(conn: Connection, name: str) -> str:
     """Give a user a new token; the old one stops working at once."""
     token = _new_token()
     with atomic(conn):
-        done = conn.execute(update(_user).where(_user.c.name == name).values(token_hash=hash_token(token)))
+        done = conn.execute(update(AppUser).where(AppUser.name == name).values(token_hash=hash_token(token)))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")
     return token
@@ -238,7 +234,7 @@ def renew_token(conn: Connection, name: str) -> str:
 def remove_user(conn: Connection, name: str) -> None:
     """Delete a user; their token stops working at once."""
     with atomic(conn):
-        done = conn.execute(delete(_user).where(_user.c.name == name))
+        done = conn.execute(delete(AppUser).where(AppUser.name == name))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")
 
@@ -246,7 +242,7 @@ def remove_user(conn: Connection, name: str) -> None:
 def list_users(conn: Connection) -> list[User]:
     """Every user, by name."""
     rows = conn.execute(
-        select(_user.c.name, _user.c.role, _user.c.created_at, _user.c.worker_id).order_by(_user.c.name)
+        select(AppUser.name, AppUser.role, AppUser.created_at, AppUser.worker_id).order_by(AppUser.name)
     )
     return [User(r.name, r.role, r.created_at, r.worker_id) for r in rows]
 
@@ -255,7 +251,7 @@ def find_user(conn: Connection, token: str) -> User | None:
     """The user holding ``token``, or ``None``."""
     digest = hash_token(token)
     row = conn.execute(
-        select(_user.c.name, _user.c.role, _user.c.token_hash, _user.c.worker_id).where(_user.c.token_hash == digest)
+        select(AppUser.name, AppUser.role, AppUser.token_hash, AppUser.worker_id).where(AppUser.token_hash == digest)
     ).first()
     # the index lookup already matched; the constant-time comparison keeps timing from telling more
     if row is None or not hmac.compare_digest(row.token_hash, digest):
