@@ -36,6 +36,7 @@ from gis.store.scope import Reach, incident_condition
 
 __all__ = [
     "OVERDUE",
+    "Acting",
     "ImportResult",
     "IncidentFilter",
     "IncidentWindow",
@@ -605,6 +606,29 @@ def copy_incidents(
         text("SELECT set_config('jit', :j, true), set_config('work_mem', :w, true)"), {"j": jit, "w": work_mem}
     )
     return ImportResult(stored=stored, outside=outside, duplicates=duplicates)
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who acts on an incident and when; the steps of approval and department hand-offs take these as keywords.
+
+    Attributes
+    ----------
+    actor
+        The name written on the incident's events and in the audit log.
+    user_id
+        The acting account, kept on the step's own row (``None`` for commands and the service).
+    at
+        When (default: now, by :mod:`gis.clock`).
+    """
+
+    actor: str
+    user_id: int | None
+    at: datetime | None = None
+
+    def time(self) -> datetime:
+        """``at``, or now."""
+        return self.at or clock.now()
 
 
 @dataclass(frozen=True)

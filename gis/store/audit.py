@@ -30,7 +30,6 @@ ACTIONS = (
 )
 
 
-
 @dataclass(frozen=True)
 class AuditRecord:
     """One stored entry."""

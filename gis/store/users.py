@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -34,6 +35,7 @@ __all__ = [
     "RESERVED_PREFIXES",
     "ROLES",
     "User",
+    "UserLinks",
     "add_user",
     "find_user",
     "hash_token",
@@ -101,21 +103,44 @@ def _check_name(name: str) -> None:
         )
 
 
-def add_user(
-    conn: Connection,
-    name: str,
-    *,
-    role: str,
-    worker_id: int | None = None,
-    district_id: int | None = None,
-    community: str | None = None,
-    grids: Collection[str] = (),
-) -> str:
-    """Store a new user, linked to their scope, and return their token (the only time it is seen).
+@dataclass(frozen=True)
+class UserLinks:
+    """What an account is linked to, by role: :func:`add_user` takes these fields as keywords.
 
     ``worker_id`` links a grid worker's account to their worker record; ``community``
     (with ``district_id``) gives a station master or community director their community;
     ``grids`` (with ``district_id``) gives a grid leader the grids they lead.
+    """
+
+    worker_id: int | None = None
+    district_id: int | None = None
+    community: str | None = None
+    grids: Collection[str] = ()
+
+    def check(self, role: str) -> None:
+        """Refuse links the role does not take, or lacks links it needs."""
+        if self.worker_id is not None and role != "grid_worker":
+            raise InputError(f"only a grid_worker account is linked to a worker record, not a {role}", field="worker")
+        if self.community is not None and role not in COMMUNITY_ROLES:
+            raise InputError(
+                f"only {' and '.join(COMMUNITY_ROLES)} accounts answer for a community, not a {role}",
+                field="community",
+            )
+        if role in COMMUNITY_ROLES and self.community is None:
+            raise InputError(f"a {role} answers for a community: name it", field="community")
+        if self.grids and role != "grid_leader":
+            raise InputError(f"only a grid_leader account leads grids, not a {role}", field="grid")
+        if role == "grid_leader" and not self.grids:
+            raise InputError("a grid_leader leads one or more grids: name them", field="grid")
+        if (self.community is not None or self.grids) and self.district_id is None:
+            raise InputError("name the district of the community or grids", field="district")
+
+
+def add_user(conn: Connection, name: str, *, role: str, **links: Any) -> str:
+    """Store a new user, linked to their scope, and return their token (the only time it is seen).
+
+    ``links`` are the fields of :class:`UserLinks` (``worker_id``, ``district_id``,
+    ``community``, ``grids``).
 
     Raises
     ------
@@ -126,47 +151,29 @@ def add_user(
     ConflictError
         When a user of that name exists, or the worker already has an account.
     """
+    linked = UserLinks(**links)
     _check_name(name)
     _check_role(role)
-    _check_links(role, worker_id=worker_id, district_id=district_id, community=community, grids=grids)
+    linked.check(role)
     token = _new_token()
     try:
         with atomic(conn):
-            if worker_id is not None:
-                _check_worker(conn, worker_id)
+            if linked.worker_id is not None:
+                _check_worker(conn, linked.worker_id)
             uid = conn.execute(
                 insert(AppUser)
-                .values(name=name, role=role, token_hash=hash_token(token), worker_id=worker_id)
+                .values(name=name, role=role, token_hash=hash_token(token), worker_id=linked.worker_id)
                 .returning(AppUser.id)
             ).scalar_one()
-            if community is not None:
-                _link_community(conn, uid, district_id, community)
-            if grids:
-                _link_grids(conn, uid, district_id, grids)
+            if linked.community is not None:
+                _link_community(conn, uid, linked.district_id, linked.community)
+            if linked.grids:
+                _link_grids(conn, uid, linked.district_id, linked.grids)
     except IntegrityError as exc:
         if "worker_id" in str(exc.orig):
-            raise ConflictError(f"grid worker {worker_id} already has an account") from None
+            raise ConflictError(f"grid worker {linked.worker_id} already has an account") from None
         raise ConflictError(f"a user named {name!r} exists; remove them first or pick another name") from None
     return token
-
-
-def _check_links(
-    role: str, *, worker_id: int | None, district_id: int | None, community: str | None, grids: Collection[str]
-) -> None:
-    if worker_id is not None and role != "grid_worker":
-        raise InputError(f"only a grid_worker account is linked to a worker record, not a {role}", field="worker")
-    if community is not None and role not in COMMUNITY_ROLES:
-        raise InputError(
-            f"only {' and '.join(COMMUNITY_ROLES)} accounts answer for a community, not a {role}", field="community"
-        )
-    if role in COMMUNITY_ROLES and community is None:
-        raise InputError(f"a {role} answers for a community: name it", field="community")
-    if grids and role != "grid_leader":
-        raise InputError(f"only a grid_leader account leads grids, not a {role}", field="grid")
-    if role == "grid_leader" and not grids:
-        raise InputError("a grid_leader leads one or more grids: name them", field="grid")
-    if (community is not None or grids) and district_id is None:
-        raise InputError("name the district of the community or grids", field="district")
 
 
 def _check_worker(conn: Connection, worker_id: int) -> None:

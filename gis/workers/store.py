@@ -34,13 +34,9 @@ from gis.store.engine import atomic
 from gis.store.models import Grid, GridWorker
 from gis.store.scope import Reach, worker_condition
 from gis.workers.roster import (
-    MAX_DUTIES_CHARS,
-    MAX_NAME_CHARS,
+    POSTED_CHECKS,
     Where,
     WorkerRow,
-    check_phone,
-    check_text,
-    checked_photo,
     checked_row,
     combined_error,
 )
@@ -306,28 +302,17 @@ def assign_worker(conn: Connection, *, district: str | None = None, **posted: An
     return read_worker(conn, worker_id)
 
 
-_UNSET: Any = object()
-
-
-def change_worker(
-    conn: Connection,
-    worker_id: int,
-    *,
-    name: str = _UNSET,
-    work_phone: str = _UNSET,
-    duties: str | None = _UNSET,
-    photo: bytes | None = _UNSET,
-) -> Worker:
+def change_worker(conn: Connection, worker_id: int, **changes: Any) -> Worker:
     """Change an active worker's posted fields; fields not given stay as they are.
 
     Parameters
     ----------
     worker_id
         The worker.
-    name, work_phone, duties
-        New values (``duties=None`` clears the duties).
-    photo
-        An image file's bytes, or ``None`` to remove the photo.
+    **changes
+        New values of fields of :data:`~gis.workers.roster.POSTED_CHECKS`: ``name``,
+        ``work_phone``, ``duties`` (``None`` clears them) and ``photo`` (an image file's bytes,
+        or ``None`` to remove the photo).
 
     Raises
     ------
@@ -338,6 +323,9 @@ def change_worker(
     InputError
         When a value is empty, too long or malformed.
     """
+    unknown = sorted(set(changes) - set(POSTED_CHECKS))
+    if unknown:
+        raise TypeError(f"change_worker() got unexpected keyword arguments {unknown}")
     with atomic(conn):
         current = read_worker(conn, worker_id, lock=True)
         if not current.active:
@@ -347,15 +335,7 @@ def change_worker(
                 see="assign_worker",
             )
         where = Where(feature_id=current.grid_code)
-        values: dict[str, Any] = {}
-        if name is not _UNSET:
-            values["name"] = check_text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
-        if work_phone is not _UNSET:
-            values["work_phone"] = check_phone(work_phone, where)
-        if duties is not _UNSET:
-            values["duties"] = check_text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS)
-        if photo is not _UNSET:
-            values["photo"] = None if photo is None else checked_photo(photo, where)
+        values = {field: check(changes[field], where) for field, check in POSTED_CHECKS.items() if field in changes}
         if values:
             conn.execute(update(_worker).where(_worker.c.id == worker_id).values(**values))
     return read_worker(conn, worker_id)
