@@ -318,7 +318,7 @@ def features(
     NotFoundError
         For an unknown plan or district, or no plan published (at that time).
     """
-    plans = _plans_for(conn, source, plan, district, time, private)
+    plans = _plans_for(conn, source, time, plan=plan, district=district, private=private)
     query = source.query(plans)
     where = _conditions(source, filters or {}, query)
     if bbox is not None:
@@ -335,24 +335,15 @@ def features(
     return FeaturePage([p.name for p in plans], status, [_feature(source, r) for r in rows], int(matched))
 
 
-def feature(
-    conn: Connection,
-    source: FeatureSource,
-    feature_id: str,
-    *,
-    plan: str | None = None,
-    district: str | None = None,
-    private: bool = False,
-) -> dict:
-    """One feature by id (among the plans :func:`features` would read).
+def feature(conn: Connection, source: FeatureSource, feature_id: str, **plans: Any) -> dict:
+    """One feature by id, among the plans :func:`features` would read given ``plan``, ``district`` and ``private``.
 
     Raises
     ------
     NotFoundError
         When there is no such feature.
     """
-    plans = _plans_for(conn, source, plan, district, None, private)
-    query = source.query(plans)
+    query = source.query(_plans_for(conn, source, None, **plans))
     where = _conditions(source, {source.id_field: feature_id}, query) if source.id_field in source.filters else []
     r = conn.execute(query.where(*where).order_by(query.selected_columns[source.id_field])).mappings().first()
     if r is None:
@@ -363,10 +354,11 @@ def feature(
 def _plans_for(
     conn: Connection,
     source: FeatureSource,
-    plan: str | None,
-    district: str | None,
     time: TimeFilter | None,
-    private: bool,
+    *,
+    plan: str | None = None,
+    district: str | None = None,
+    private: bool = False,
 ) -> list[Any]:
     at = None
     if time is not None and source.time is None:
