@@ -608,6 +608,10 @@ def copy_incidents(
     return ImportResult(stored=stored, outside=outside, duplicates=duplicates)
 
 
+# the incident is in district :d, or :d is NULL (every district)
+_IN_DISTRICT = "(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))"
+
+
 @dataclass(frozen=True)
 class Acting:
     """Who acts on an incident and when; the steps of approval and department hand-offs take these as keywords.
@@ -652,7 +656,7 @@ class IncidentWindow:
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         """The conditions on ``i`` (the incident) and their parameters."""
-        parts = ["(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))"]
+        parts = [_IN_DISTRICT]
         params: dict[str, Any] = {"d": self.district_id}
         if self.category:
             parts.append("(i.category = :cat OR i.category LIKE :sub)")
@@ -805,7 +809,7 @@ class IncidentFilter:
         """The conditions on ``i`` (the incident) and their parameters."""
         scoped, params = incident_condition(self.reach)
         return (
-            "(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND "
+            f"{_IN_DISTRICT} AND "
             "(CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer)) AND "
             f"(CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}",
             {"d": self.district_id, "u": self.reported_by, "s": self.status, **params},
