@@ -11,14 +11,13 @@ community, found here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis import clock
 from gis.errors import InputError, NotFoundError
-from gis.incidents.store import GRID_IN_FORCE, transition
+from gis.incidents.store import GRID_IN_FORCE, Acting, transition
 from gis.incidents.workflow import APPROVAL_STEPS
 
 __all__ = ["community_of", "take_step"]
@@ -46,17 +45,10 @@ def community_of(conn: Connection, incident_id: int) -> tuple[int, str] | None:
     return None if row.community_id is None else (int(row.district_id), str(row.community_id))
 
 
-def take_step(
-    conn: Connection,
-    incident_id: int,
-    step: str,
-    *,
-    actor: str,
-    user_id: int | None,
-    comment: str | None = None,
-    at: datetime | None = None,
-) -> None:
+def take_step(conn: Connection, incident_id: int, step: str, *, comment: str | None = None, **acting: Any) -> None:
     """Take approval ``step`` and record who (user id), when and why.
+
+    ``acting`` are the fields of :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
 
     Raises
     ------
@@ -68,11 +60,12 @@ def take_step(
         When the workflow does not allow the step now (an earlier one is missing, it was
         taken already, or the incident is of another class), naming the moves it allows.
     """
+    who = Acting(**acting)
     if step not in APPROVAL_STEPS:
         raise InputError(f"{step!r} is no approval step: expected one of {list(APPROVAL_STEPS)}", field="to")
-    when = at or clock.now()
-    transition(conn, incident_id, to=step, actor=actor, note=comment, at=when)
+    when = who.time()
+    transition(conn, incident_id, to=step, actor=who.actor, note=comment, at=when)
     conn.execute(
         text("INSERT INTO incident_approval (incident_id, step, by_user_id, at, comment) VALUES (:i, :s, :u, :t, :c)"),
-        {"i": incident_id, "s": step, "u": user_id, "t": when, "c": comment},
+        {"i": incident_id, "s": step, "u": who.user_id, "t": when, "c": comment},
     )

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis import clock
 from gis.errors import ConflictError, InputError, NotFoundError
 from gis.incidents.deadlines import WorkingCalendar
 from gis.incidents.routing import outside_view
-from gis.incidents.store import read_incident, transition
+from gis.incidents.store import Acting, read_incident, transition
 from gis.incidents.taxonomy import DEFAULT, Taxonomy
 from gis.store.audit import record
 
@@ -80,20 +78,14 @@ def check_dispatch(conn: Connection, incident_id: int) -> None:
 
 
 def hand_off(
-    conn: Connection,
-    incident_id: int,
-    department: Department,
-    *,
-    actor: str,
-    user_id: int | None,
-    note: str | None = None,
-    at: datetime | None = None,
+    conn: Connection, incident_id: int, department: Department, *, note: str | None = None, **acting: Any
 ) -> int:
     """Hand a coordinated incident to ``department``; return the hand-off's id.
 
     A filed incident is dispatched by it (the workflow's check, the event and the audit
     entry of :func:`gis.incidents.store.transition`); one already dispatched or being
-    handled is handed on without a change of state.
+    handled is handed on without a change of state. ``acting`` are the fields of
+    :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
 
     Raises
     ------
@@ -102,6 +94,7 @@ def hand_off(
     ConflictError
         For an incident that is not coordinated, or not at a state it can be handed off from.
     """
+    who = Acting(**acting)
     row = conn.execute(
         text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
     ).first()
@@ -111,27 +104,27 @@ def hand_off(
         raise ConflictError(
             f"incident {incident_id} is {row.handling_class}: only coordinated incidents are handed to a department"
         )
-    when = at or clock.now()
+    when = who.time()
     if row.status not in _HANDED_ON:
-        transition(conn, incident_id, to="dispatched", actor=actor, note=f"handed to {department.name}", at=when)
+        transition(conn, incident_id, to="dispatched", actor=who.actor, note=f"handed to {department.name}", at=when)
     new = conn.execute(
         text(
             "INSERT INTO incident_handoff (incident_id, department_id, department_name, note, by_user_id, at) "
             "VALUES (:i, :d, :n, :note, :u, :t) RETURNING id"
         ),
-        {"i": incident_id, "d": department.id, "n": department.name, "note": note, "u": user_id, "t": when},
+        {"i": incident_id, "d": department.id, "n": department.name, "note": note, "u": who.user_id, "t": when},
     ).scalar_one()
     record(
-        conn, actor=actor, action="incident.handoff", target=f"incident:{incident_id}",
+        conn, actor=who.actor, action="incident.handoff", target=f"incident:{incident_id}",
         detail={"department": department.id, "handoff": new},
     )  # fmt: skip
     return int(new)
 
 
-def add_feedback(
-    conn: Connection, incident_id: int, feedback: str, *, actor: str, user_id: int | None, at: datetime | None = None
-) -> dict[str, Any]:
+def add_feedback(conn: Connection, incident_id: int, feedback: str, **acting: Any) -> dict[str, Any]:
     """Record the feedback of the department the incident was last handed to; return it.
+
+    ``acting`` are the fields of :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
 
     Raises
     ------
@@ -142,6 +135,7 @@ def add_feedback(
     InputError
         For empty feedback.
     """
+    who = Acting(**acting)
     if not feedback.strip():
         raise InputError("the feedback is empty: write what the department answered", field="text")
     if conn.execute(text("SELECT 1 FROM incident WHERE id = :i"), {"i": incident_id}).first() is None:
@@ -160,10 +154,10 @@ def add_feedback(
         )
     when = conn.execute(
         text("INSERT INTO incident_feedback (handoff_id, text, by_user_id, at) VALUES (:h, :x, :u, :t) RETURNING at"),
-        {"h": handoff.id, "x": feedback, "u": user_id, "t": at or clock.now()},
+        {"h": handoff.id, "x": feedback, "u": who.user_id, "t": who.time()},
     ).scalar_one()
     record(
-        conn, actor=actor, action="incident.feedback", target=f"incident:{incident_id}",
+        conn, actor=who.actor, action="incident.feedback", target=f"incident:{incident_id}",
         detail={"department": handoff.department_id, "handoff": handoff.id},
     )  # fmt: skip
     return {
@@ -172,7 +166,7 @@ def add_feedback(
         "department_name": handoff.department_name,
         "text": feedback,
         "at": when,
-        "by_user_id": user_id,
+        "by_user_id": who.user_id,
     }
 
 

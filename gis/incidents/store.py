@@ -36,7 +36,10 @@ from gis.store.scope import Reach, incident_condition
 
 __all__ = [
     "OVERDUE",
+    "Acting",
     "ImportResult",
+    "IncidentFilter",
+    "IncidentWindow",
     "copy_incidents",
     "create_incident",
     "grid_counts",
@@ -605,37 +608,75 @@ def copy_incidents(
     return ImportResult(stored=stored, outside=outside, duplicates=duplicates)
 
 
-def _where(category: str | None, start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
-    """SQL conditions on ``i`` for a category (with its sub-categories) and a time window ``[start, end)``."""
-    parts, params = [], {}
-    if category:
-        parts.append("(i.category = :cat OR i.category LIKE :sub)")
-        params |= {"cat": category, "sub": category.replace("%", r"\%").replace("_", r"\_") + ".%"}
-    if start is not None:
-        parts.append("i.reported_at >= :start")
-        params["start"] = start
-    if end is not None:
-        parts.append("i.reported_at < :end")
-        params["end"] = end
-    return "".join(f" AND {p}" for p in parts), params
+# the incident is in district :d, or :d is NULL (every district)
+_IN_DISTRICT = "(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))"
 
 
-def grid_counts(
-    conn: Connection,
-    *,
-    district_id: int | None,
-    category: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> gpd.GeoDataFrame:
-    """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
+@dataclass(frozen=True)
+class Acting:
+    """Who acts on an incident and when; the steps of approval and department hand-offs take these as keywords.
 
-    Parameters
+    Attributes
     ----------
+    actor
+        The name written on the incident's events and in the audit log.
+    user_id
+        The acting account, kept on the step's own row (``None`` for commands and the service).
+    at
+        When (default: now, by :mod:`gis.clock`).
+    """
+
+    actor: str
+    user_id: int | None
+    at: datetime | None = None
+
+    def time(self) -> datetime:
+        """``at``, or now."""
+        return self.at or clock.now()
+
+
+@dataclass(frozen=True)
+class IncidentWindow:
+    """Which incidents an analysis counts (:func:`grid_counts`, :func:`incident_points` take the fields as keywords).
+
+    Attributes
+    ----------
+    district_id
+        The district; ``None`` for every district.
     category
         A taxonomy code; its sub-categories count too.
     start, end
         Only incidents reported in ``[start, end)``.
+    """
+
+    district_id: int | None
+    category: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The conditions on ``i`` (the incident) and their parameters."""
+        parts = [_IN_DISTRICT]
+        params: dict[str, Any] = {"d": self.district_id}
+        if self.category:
+            parts.append("(i.category = :cat OR i.category LIKE :sub)")
+            params |= {"cat": self.category, "sub": self.category.replace("%", r"\%").replace("_", r"\_") + ".%"}
+        if self.start is not None:
+            parts.append("i.reported_at >= :start")
+            params["start"] = self.start
+        if self.end is not None:
+            parts.append("i.reported_at < :end")
+            params["end"] = self.end
+        return " AND ".join(parts), params
+
+
+def grid_counts(conn: Connection, **window: Any) -> gpd.GeoDataFrame:
+    """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
+
+    Parameters
+    ----------
+    **window
+        The fields of :class:`IncidentWindow` (``district_id``, ``category``, ``start``, ``end``).
 
     Returns
     -------
@@ -648,13 +689,14 @@ def grid_counts(
     NotFoundError
         When the district has no published plan.
     """
-    where, params = _where(category, start, end)
+    chosen = IncidentWindow(**window)
+    where, params = chosen.sql()
     frame = gpd.read_postgis(
         text(
             f"""
             WITH placed AS (
                 SELECT i.id, i.status, g.id AS grid_id FROM incident AS i {GRID_IN_FORCE}
-                WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}
+                WHERE {where}
             )
             SELECT g.id AS grid_id, g.code, g.name, g.households, g.population,
                    count(i.id) AS incidents,
@@ -667,33 +709,20 @@ def grid_counts(
             """
         ),
         conn,
-        params={"d": district_id, **params},
+        params=params,
         geom_col="geom",
     )
     if frame.empty:
-        where = "" if district_id is None else f" in district {district_id}"
+        where = "" if chosen.district_id is None else f" in district {chosen.district_id}"
         raise NotFoundError(f"no plan is published{where}; publish one (commgrid plans publish)")
     rate = frame["incidents"] * 1000.0 / frame["population"].where(frame["population"] > 0)
     return frame.assign(per_1000=rate.round(2))
 
 
-def incident_points(
-    conn: Connection,
-    *,
-    district_id: int | None,
-    category: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of the district's incidents (filtered as in :func:`grid_counts`)."""
-    where, params = _where(category, start, end)
-    rows = conn.execute(
-        text(
-            "SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i "
-            f"WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)){where}"
-        ),
-        {"d": district_id, **params},
-    ).all()
+def incident_points(conn: Connection, **window: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the incidents of an :class:`IncidentWindow` (given as keywords)."""
+    where, params = IncidentWindow(**window).sql()
+    rows = conn.execute(text(f"SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i WHERE {where}"), params).all()
     xy = np.asarray(rows, dtype=float).reshape(-1, 2)
     return xy[:, 0], xy[:, 1]
 
@@ -726,7 +755,7 @@ def public_requests(
         ``id``, ``category``, ``status``, ``reported_at``, ``status_at``, ``grid_code``,
         ``lon``, ``lat`` (a point inside the grid).
     """
-    where, params = _where(category, start, end)
+    where, params = IncidentWindow(None, category, start, end).sql()
     if closed is not None:
         where += " AND i.status {} ('closed', 'invalid', 'duplicate')".format("IN" if closed else "NOT IN")
     rows = conn.execute(
@@ -735,7 +764,8 @@ def public_requests(
             WITH seen AS (
                 SELECT i.id, i.category, i.status, i.reported_at, i.status_at, g.code AS grid_code, g.id AS grid_id
                 FROM incident AS i {GRID_IN_FORCE}
-                WHERE g.id IS NOT NULL AND i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff{where}
+                WHERE g.id IS NOT NULL AND i.public AND i.category = ANY(:codes) AND i.reported_at <= :cutoff
+                  AND {where}
             ), shown AS (
                 SELECT grid_id FROM seen GROUP BY grid_id HAVING count(*) >= :k
             )
@@ -754,6 +784,65 @@ def public_requests(
 OVERDUE = ("yellow", "red")
 
 
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents a list reads; :func:`list_incidents` and :func:`list_overdue` take these fields as keywords.
+
+    Attributes
+    ----------
+    reach
+        A team member's reach (:mod:`gis.store.scope`); ``None``: every incident.
+    district_id
+        Only this district's incidents.
+    reported_by
+        Only those reported by this user id.
+    status
+        Only those in this state (before a list's ``limit`` is applied).
+    """
+
+    reach: Reach | None = None
+    district_id: int | None = None
+    reported_by: int | None = None
+    status: str | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The conditions on ``i`` (the incident) and their parameters."""
+        scoped, params = incident_condition(self.reach)
+        return (
+            f"{_IN_DISTRICT} AND "
+            "(CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer)) AND "
+            f"(CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}",
+            {"d": self.district_id, "u": self.reported_by, "s": self.status, **params},
+        )
+
+
+def _listed(
+    conn: Connection,
+    filters: IncidentFilter,
+    *,
+    columns: str = "",
+    where: str = "TRUE",
+    order: str,
+    limit: int | None = None,
+    **params: Any,
+) -> list[dict[str, Any]]:
+    """Incidents as the lists show them (never with reporter fields) and ``columns``, where ``where`` holds too."""
+    condition, filter_params = filters.sql()
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
+                   i.reported_at, i.status_at{columns}
+            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
+            WHERE {condition} AND {where}
+            ORDER BY {order} LIMIT CAST(:limit AS integer)
+            """
+        ),
+        {**params, **filter_params, "limit": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def list_overdue(
     conn: Connection,
     *,
@@ -761,11 +850,8 @@ def list_overdue(
     taxonomy: Taxonomy = DEFAULT,
     calendar: WorkingCalendar | None = None,
     now: datetime | None = None,
-    district_id: int | None = None,
-    reach: Reach | None = None,
-    reported_by: int | None = None,
-    status: str | None = None,
     limit: int = 1000,
+    **filters: Any,
 ) -> list[dict[str, Any]]:
     """Unfinished incidents past their category's time limit, the longest overdue first.
 
@@ -778,14 +864,8 @@ def list_overdue(
         The working calendar of the limits (the default one when ``None``).
     now
         The moment to judge at (default: now).
-    district_id
-        Only this district's incidents.
-    reach
-        Only incidents within a team member's reach (``None``: all).
-    reported_by
-        Only those reported by this user id.
-    status
-        Only those in this state (before ``limit`` is applied).
+    **filters
+        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
 
     Returns
     -------
@@ -800,6 +880,7 @@ def list_overdue(
     """
     if level not in OVERDUE:
         raise InputError(f"unknown overdue level {level!r}: expected one of {list(OVERDUE)}", field="overdue")
+    chosen = IncidentFilter(**filters)
     calendar = calendar or WorkingCalendar()
     now = now or clock.now()
     limits = {c.code: dict([c.limit]) for c in taxonomy if c.limit is not None}
@@ -811,32 +892,17 @@ def list_overdue(
         amount * (calendar.hours_per_day if kind == "working_days" else 1.0)
         for kind, amount in (next(iter(lim.items())) for lim in limits.values())
     )
-    scoped, params = incident_condition(reach)
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
-                   i.reported_at, i.status_at
-            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
-            WHERE i.status <> ALL(:final) AND i.category = ANY(:codes)
-              AND i.reported_at <= :now - make_interval(secs => :hours * 3600)
-              AND (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer)) AND {scoped}
-              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
-              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text))
-            ORDER BY i.reported_at, i.id
-            """
-        ),
-        {
-            "final": sorted(FINAL),
-            "codes": sorted(limits),
-            "now": now,
-            "hours": shortest,
-            "d": district_id,
-            "u": reported_by,
-            "s": status,
-            **params,
-        },
-    ).mappings()
+    rows = _listed(
+        conn,
+        chosen,
+        where="i.status <> ALL(:final) AND i.category = ANY(:codes) "
+        "AND i.reported_at <= :now - make_interval(secs => :hours * 3600)",
+        order="i.reported_at, i.id",
+        final=sorted(FINAL),
+        codes=sorted(limits),
+        now=now,
+        hours=shortest,
+    )
     wanted = set(OVERDUE[OVERDUE.index(level) :])
     out = []
     for row in rows:
@@ -850,25 +916,13 @@ def list_overdue(
     return out[:limit]
 
 
-def list_incidents(
-    conn: Connection,
-    *,
-    reach: Reach | None = None,
-    district_id: int | None = None,
-    reported_by: int | None = None,
-    status: str | None = None,
-    limit: int = 1000,
-) -> list[dict[str, Any]]:
+def list_incidents(conn: Connection, *, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
     """Incidents within ``reach``, the newest first (a worker's "my incidents", a leader's grids).
 
     Parameters
     ----------
-    reach
-        A team member's reach (:mod:`gis.store.scope`); ``None``: every incident.
-    reported_by
-        Only those reported by this user id.
-    status
-        Only those in this state.
+    **filters
+        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
 
     Returns
     -------
@@ -876,19 +930,10 @@ def list_incidents(
         ``id``, ``district``, ``grid_code``, ``category``, ``handling_class``, ``status``,
         ``reported_at``, ``status_at``, ``source``; no reporter fields.
     """
-    scoped, params = incident_condition(reach)
-    rows = conn.execute(
-        text(
-            f"""
-            SELECT i.id, d.name AS district, g.code AS grid_code, i.category, i.handling_class, i.status,
-                   i.reported_at, i.status_at, i.source
-            FROM incident AS i JOIN district AS d ON d.id = i.district_id {GRID_IN_FORCE}
-            WHERE (CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integer))
-              AND (CAST(:u AS integer) IS NULL OR i.reporter_user_id = CAST(:u AS integer))
-              AND (CAST(:s AS text) IS NULL OR i.status = CAST(:s AS text)) AND {scoped}
-            ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit
-            """
-        ),
-        {"d": district_id, "u": reported_by, "s": status, "limit": limit, **params},
-    ).mappings()
-    return [dict(r) for r in rows]
+    return _listed(
+        conn,
+        IncidentFilter(**filters),
+        columns=", i.source",
+        order="i.reported_at DESC, i.id DESC",
+        limit=limit,
+    )

@@ -50,15 +50,9 @@ __all__ = [
 # set of (district_id, grid_code) pairs: those grids' workers
 Scope = Reach | frozenset[tuple[int, str]] | None
 
-# Each grid code of the district with its community, from the published plan, else the newest
-# one that had the code: a worker's grid may have been dropped by a later plan.
-_GRID_COMMUNITIES = """grids AS (
-    SELECT DISTINCT ON (g.code) g.code, c.community_id
-    FROM grid g
-    JOIN grid_plan p ON p.id = g.plan_id AND p.district_id = :d
-    LEFT JOIN community c ON c.id = g.community_id
-    ORDER BY g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST
-)"""
+# Each grid code of the district with its community (gis.store.lookup's rule): a worker's
+# grid may have been dropped by a later plan.
+_GRID_COMMUNITIES = f"grids AS ({lookup.grid_communities_sql('p.district_id = :d')})"
 
 # who and where, then the measures of one day as the analysis stores them
 _MEASURES = [c for c in COMPLIANCE_COLUMNS if c not in (WORKER_ID, DAY, "grid_code", "compliant")]

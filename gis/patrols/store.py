@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from gis import clock
@@ -83,15 +83,6 @@ _COPY_TRAILER = struct.pack(">h", -1)
 _EWKB_POINT = 0x20000001  # point type with the SRID flag
 _CHUNK = 8 << 20
 
-_point = PatrolPoint.__table__
-_track = PatrolTrack.__table__
-_visit = PatrolVisit.__table__
-_compliance = PatrolCompliance.__table__
-_device = PatrolDevice.__table__
-_rule = PatrolRuleRow.__table__
-_worker = GridWorker.__table__
-_district = District.__table__
-
 
 @dataclass(frozen=True)
 class DistrictRule:
@@ -118,17 +109,10 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as JSON-ready data."""
-        return {
-            "file": self.file,
-            "stored": self.stored,
-            "workers": self.workers,
-            "days": self.days,
-            "analysed": self.analysed,
-            "compliant": self.compliant,
-            "cleaning": self.report.to_dict(),
-            "warnings": self.warnings,
-        }
+        """The result as JSON-ready data; the cleaning report is ``cleaning``."""
+        out = asdict(self)
+        out["cleaning"] = out.pop("report")
+        return out
 
 
 @dataclass(frozen=True)
@@ -160,7 +144,7 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
     InputError
         For an unknown zone or setting, or a first rule without a zone.
     """
-    row = conn.execute(select(_rule).where(_rule.c.district_id == district_id)).first()
+    row = conn.execute(select(PatrolRuleRow).where(PatrolRuleRow.district_id == district_id)).first()
     base = PatrolRule.from_dict(row.params) if row is not None else PatrolRule()
     rule = PatrolRule.from_dict(params, base=base)
     zone = timezone or (row.timezone if row is not None else None)
@@ -173,9 +157,9 @@ def set_rule(conn: Connection, district_id: int, *, timezone: str | None = None,
     check_timezone(zone)
     values = {"timezone": zone, "params": rule.to_dict(), "updated_at": clock.now()}
     if row is None:
-        conn.execute(insert(_rule).values(district_id=district_id, **values))
+        conn.execute(insert(PatrolRuleRow).values(district_id=district_id, **values))
     else:
-        conn.execute(_rule.update().where(_rule.c.district_id == district_id).values(**values))
+        conn.execute(update(PatrolRuleRow).where(PatrolRuleRow.district_id == district_id).values(**values))
     return read_rule(conn, district_id)
 
 
@@ -188,9 +172,10 @@ def read_rule(conn: Connection, district_id: int) -> DistrictRule:
         When the district has none yet (the message says how to set it).
     """
     row = conn.execute(
-        select(_district.c.name, _district.c.working_crs, _rule.c.timezone, _rule.c.params)
-        .select_from(_district.outerjoin(_rule, _rule.c.district_id == _district.c.id))
-        .where(_district.c.id == district_id)
+        select(District.name, District.working_crs, PatrolRuleRow.timezone, PatrolRuleRow.params)
+        .select_from(District)
+        .outerjoin(PatrolRuleRow, PatrolRuleRow.district_id == District.id)
+        .where(District.id == district_id)
     ).first()
     if row is None:
         raise NotFoundError(f"no district with id {district_id}")
@@ -220,10 +205,10 @@ def add_device(conn: Connection, device: str, worker_id: int) -> None:
     device = device.strip()
     if not device:
         raise InputError("the device name is empty", field="device")
-    if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+    if conn.execute(select(GridWorker.id).where(GridWorker.id == worker_id)).first() is None:
         raise NotFoundError(f"no grid worker with id {worker_id}", see="list_workers")
-    conn.execute(delete(_device).where(_device.c.device == device))
-    conn.execute(insert(_device).values(device=device, worker_id=worker_id))
+    conn.execute(delete(PatrolDevice).where(PatrolDevice.device == device))
+    conn.execute(insert(PatrolDevice).values(device=device, worker_id=worker_id))
 
 
 def remove_device(conn: Connection, device: str) -> None:
@@ -234,15 +219,15 @@ def remove_device(conn: Connection, device: str) -> None:
     NotFoundError
         For a device that is not registered.
     """
-    if conn.execute(delete(_device).where(_device.c.device == device)).rowcount == 0:
+    if conn.execute(delete(PatrolDevice).where(PatrolDevice.device == device)).rowcount == 0:
         raise NotFoundError(f"no device {device!r} is registered")
 
 
 def list_devices(conn: Connection, *, worker_id: int | None = None) -> list[tuple[str, int]]:
     """Registered devices as ``(device, worker_id)``, by device."""
-    query = select(_device.c.device, _device.c.worker_id).order_by(_device.c.device)
+    query = select(PatrolDevice.device, PatrolDevice.worker_id).order_by(PatrolDevice.device)
     if worker_id is not None:
-        query = query.where(_device.c.worker_id == worker_id)
+        query = query.where(PatrolDevice.worker_id == worker_id)
     return [(r.device, r.worker_id) for r in conn.execute(query)]
 
 
@@ -269,7 +254,9 @@ def foreign_claim(conn: Connection, fixes: pd.DataFrame, worker_id: int) -> str 
         if present.any():
             wanted = sorted({str(d) for d in devices[present]})
             owners = dict(
-                conn.execute(select(_device.c.device, _device.c.worker_id).where(_device.c.device.in_(wanted))).all()
+                conn.execute(
+                    select(PatrolDevice.device, PatrolDevice.worker_id).where(PatrolDevice.device.in_(wanted))
+                ).all()
             )
             foreign = sorted(d for d, w in owners.items() if int(w) != worker_id)
             if foreign:
@@ -327,41 +314,62 @@ def resolve_workers(
                     index=i,
                     field=DEVICE,
                 )
-            wanted = sorted(str(d) for d in pd.unique(devices[rest]))
-            known = dict(
-                conn.execute(select(_device.c.device, _device.c.worker_id).where(_device.c.device.in_(wanted))).all()
+            ids[rest] = _map_stored(
+                conn,
+                (PatrolDevice.device, PatrolDevice.worker_id),
+                pd.Series(devices[rest]).astype(str).to_numpy(),
+                np.flatnonzero(rest),
+                "device(s) {unknown}{more} belong to no worker (first at row {first}); register each with its worker",
+                file=file,
+                see="register_device",
+                field=DEVICE,
             )
-            unknown = [d for d in wanted if d not in known]
-            if unknown:
-                first = int(np.flatnonzero(rest & np.isin(devices.astype(str), unknown))[0])
-                raise InputError(
-                    f"device(s) {unknown[:5]}{' and more' if len(unknown) > 5 else ''} belong to no worker (first at "
-                    f"row {first}); register each with its worker",
-                    file=file,
-                    see="register_device",
-                    index=first,
-                    feature_id=unknown[0],
-                    field=DEVICE,
-                )
-            mapped = pd.Series(devices[rest]).astype(str).map(known).to_numpy(dtype=np.int64)
-            ids[rest] = mapped
-    wanted_ids = sorted({int(v) for v in np.unique(ids)})
-    districts = dict(
-        conn.execute(select(_worker.c.id, _worker.c.district_id).where(_worker.c.id.in_(wanted_ids))).all()
+    district = _map_stored(
+        conn,
+        (GridWorker.id, GridWorker.district_id),
+        ids,
+        np.arange(n),
+        "worker id(s) {unknown} are not stored (first at row {first}); check the ids",
+        file=file,
+        see="list_workers",
+        field=WORKER_ID,
     )
-    unknown_ids = [w for w in wanted_ids if w not in districts]
-    if unknown_ids:
-        first = int(np.flatnonzero(np.isin(ids, unknown_ids))[0])
-        raise InputError(
-            f"worker id(s) {unknown_ids[:5]} are not stored (first at row {first}); check the ids",
-            file=file,
-            see="list_workers",
-            index=first,
-            feature_id=unknown_ids[0],
-            field=WORKER_ID,
-        )
-    district = pd.Series(ids).map(districts).to_numpy(dtype=np.int64)
     return fixes.assign(**{WORKER_ID: ids, DISTRICT_ID: district})
+
+
+def _map_stored(
+    conn: Connection,
+    pairs: tuple[Any, Any],
+    values: np.ndarray,
+    rows: np.ndarray,
+    unknown_says: str,
+    *,
+    file: str | None,
+    see: str,
+    field: str,
+) -> np.ndarray:
+    """``values`` mapped through the stored ``(key, value)`` column pairs, as int64.
+
+    ``rows`` are the values' positions in the file. A value no stored key has is refused:
+    ``unknown_says`` words it, given ``{unknown}`` (the first five), ``{more}`` and ``{first}``
+    (the row of the first).
+    """
+    key, value = pairs
+    wanted = sorted(pd.unique(values).tolist())
+    known = dict(conn.execute(select(key, value).where(key.in_(wanted))).all())
+    unknown = [v for v in wanted if v not in known]
+    if unknown:
+        first = int(rows[np.flatnonzero(np.isin(values, unknown))[0]])
+        more = " and more" if len(unknown) > 5 else ""
+        raise InputError(
+            unknown_says.format(unknown=unknown[:5], more=more, first=first),
+            file=file,
+            see=see,
+            index=first,
+            feature_id=unknown[0],
+            field=field,
+        )
+    return pd.Series(values).map(known).to_numpy(dtype=np.int64)
 
 
 def _areas(conn: Connection, rules: dict[int, DistrictRule]) -> dict[int, shapely.Geometry]:
@@ -727,8 +735,8 @@ def analyse_days(
 def _write_analysis(
     conn: Connection, district_id: int, day: date, ids: list[int], result: Analysis, rule: PatrolRule
 ) -> None:
-    for table in (_track, _visit, _compliance):
-        conn.execute(delete(table).where(table.c.worker_id.in_(ids), table.c.day == day))
+    for model in (PatrolTrack, PatrolVisit, PatrolCompliance):
+        conn.execute(delete(model).where(model.worker_id.in_(ids), model.day == day))
     tracks = result.tracks
     if len(tracks):
         geoms = shapely.to_wkb(shapely.set_srid(tracks.geometry.to_numpy(), 4326), hex=True, include_srid=True)
@@ -753,7 +761,7 @@ def _write_analysis(
     stays = result.visits[result.visits["grid_code"].notna()]
     if len(stays):
         conn.execute(
-            insert(_visit),
+            insert(PatrolVisit),
             [
                 {
                     "worker_id": int(r.worker_id),
@@ -769,7 +777,7 @@ def _write_analysis(
     rows = result.compliance
     if len(rows):
         conn.execute(
-            insert(_compliance),
+            insert(PatrolCompliance),
             [
                 {
                     "worker_id": int(r.worker_id),
@@ -832,8 +840,8 @@ def purge(
         )
     cutoff = (now or clock.now()) - timedelta(days=older_than_days)
     with atomic(conn):
-        points = conn.execute(delete(_point).where(_point.c.recorded_at < cutoff)).rowcount
-        tracks = conn.execute(delete(_track).where(_track.c.ended_at < cutoff)).rowcount
+        points = conn.execute(delete(PatrolPoint).where(PatrolPoint.recorded_at < cutoff)).rowcount
+        tracks = conn.execute(delete(PatrolTrack).where(PatrolTrack.ended_at < cutoff)).rowcount
         if points or tracks:  # personal data deleted: said in the same transaction
             record(
                 conn,

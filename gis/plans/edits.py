@@ -100,6 +100,10 @@ class GridCheck:
     def ok(self) -> bool:
         return not self.problems
 
+    def to_dict(self) -> dict[str, Any]:
+        """The check as JSON-ready data, with ``ok``."""
+        return {**asdict(self), "ok": self.ok}
+
 
 @dataclass(frozen=True)
 class EditResult:
@@ -113,14 +117,7 @@ class EditResult:
     applied: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan,
-            "version": self.version,
-            "moved_units": self.moved_units,
-            "applied": self.applied,
-            "retired": self.retired,
-            "grids": [{**asdict(g), "ok": g.ok} for g in self.grids],
-        }
+        return {**asdict(self), "grids": [g.to_dict() for g in self.grids]}
 
 
 def diff_plans(conn: Connection, a: str, b: str) -> PlanDiff:
@@ -243,12 +240,9 @@ def move_units(
         moves = [(r.id, target.id) for r in found]
         _refuse_locked(conn, row, {r.grid_id for r in found if r.grid_id != target.id} | {target.id})
         return _apply_moves(
-            conn,
-            row,
+            _DraftEdit(conn, row, dry_run, actor),
             moves,
             set(),
-            dry_run=dry_run,
-            actor=actor,
             action="plan.edit",
             detail={"units": sorted(r.unit_id for r in found)[:100], "grid": grid},  # enough to trace
         )
@@ -316,7 +310,8 @@ def reassign_units(
                 {"p": row.id, "c": sorted(set(assignment.values()))},
             ).all()
         )
-        savepoint = conn.begin_nested()
+        edit = _DraftEdit(conn, row, dry_run, actor)
+        edit.begin()
         made = set()
         for code in sorted(set(assignment.values()) - set(grids)):
             grids[code] = made_id = _new_grid(conn, row, code, [r for r in found if assignment[r.unit_id] == code])
@@ -325,20 +320,53 @@ def reassign_units(
         changed = {r.grid_id for r in found if grids[assignment[r.unit_id]] != r.grid_id}
         _refuse_locked(conn, row, changed | {g for _, g in moves})
         return _apply_moves(
-            conn,
-            row,
+            edit,
             moves,
             made,
-            dry_run=dry_run,
-            actor=actor,
             action="plan.reassign",
             detail={
                 "community": community,
                 "units": len(moves),
                 "made": sorted(c for c, i in grids.items() if i in made),
             },
-            savepoint=savepoint,
         )
+
+
+@dataclass
+class _DraftEdit:
+    """An edit in progress of a draft locked by :func:`draft_for_update`.
+
+    Its changes wait in a savepoint until :meth:`end` keeps them (the next version, an audit
+    entry) or, for a dry run, rolls them back.
+    """
+
+    conn: Connection
+    row: Any  # the locked draft
+    dry_run: bool
+    actor: str | None  # who edits (see gis.plans.store.acting_user)
+    savepoint: Any = None
+
+    def begin(self) -> None:
+        """Open the savepoint the edit's changes go into (once)."""
+        if self.savepoint is None:
+            self.savepoint = self.conn.begin_nested()
+
+    def end(self, action: str, detail: dict[str, Any]) -> int:
+        """Roll back a dry run, or keep the edit and log ``action`` with ``detail``; returns the plan's version after.
+
+        The audit entry's detail also holds the plan's name and its versions before and after.
+        """
+        if self.dry_run:
+            self.savepoint.rollback()
+            return self.row.version
+        row, new_version = self.row, self.row.version + 1
+        self.savepoint.commit()
+        self.conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
+        detail = {"plan": row.name, **detail, "version": [row.version, new_version]}
+        record(
+            self.conn, actor=acting_user(self.conn, self.actor), action=action, target=f"plan:{row.id}", detail=detail
+        )
+        return new_version
 
 
 def draft_for_update(conn: Connection, plan: str, version: int) -> Any:
@@ -401,24 +429,16 @@ def _new_grid(conn: Connection, row: Any, code: str, units: list[Any]) -> int:
 
 
 def _apply_moves(
-    conn: Connection,
-    row: Any,
-    moves: list[tuple[int, int]],
-    made: set[int],
-    *,
-    dry_run: bool,
-    actor: str | None,
-    action: str,
-    detail: dict,
-    savepoint: Any = None,
+    edit: _DraftEdit, moves: list[tuple[int, int]], made: set[int], *, action: str, detail: dict
 ) -> EditResult:
     """Move units (``(unit pk, grid pk)``) in a locked draft; refuse rules newly broken; keep or roll back.
 
     ``made`` are grids created for this edit (they had no check before it).
     """
+    conn, row = edit.conn, edit.row
     affected = sorted({g for _, g in moves} | made | set(_grids_of(conn, row.id, [u for u, _ in moves])))
     before = {c.code: c for c in _check_grids(conn, row, [g for g in affected if g not in made])}
-    savepoint = savepoint or conn.begin_nested()
+    edit.begin()
     conn.execute(
         text(
             """
@@ -433,36 +453,18 @@ def _apply_moves(
     checks = _check_grids(conn, row, [g for g in affected if g not in retired.values()])
     broken = _newly_broken(before, checks)
     if broken:
-        savepoint.rollback()
+        edit.savepoint.rollback()
         check, codes, reasons = broken
         raise PlanCheckError(
             f"the edit of plan {row.name!r} is refused, nothing was stored: grid {', '.join(codes)} "
             f"{'; '.join(reasons)}",
-            report={"grids": [{**asdict(c), "ok": c.ok} for c in checks]},
+            report={"grids": [c.to_dict() for c in checks]},
             grids=codes,
             check=check,
         )
     _mark(conn, row.id, checks)
-    new_version = row.version if dry_run else row.version + 1
-    if dry_run:
-        savepoint.rollback()
-    else:
-        _keep_edit(
-            conn,
-            savepoint,
-            row,
-            new_version,
-            actor=actor,
-            action=action,
-            detail={
-                "plan": row.name,
-                "moved": len(moves),
-                **detail,
-                "version": [row.version, new_version],
-                "retired": sorted(retired),
-            },
-        )
-    return EditResult(row.name, new_version, len(moves), checks, sorted(retired), not dry_run)
+    new_version = edit.end(action, {"moved": len(moves), **detail, "retired": sorted(retired)})
+    return EditResult(row.name, new_version, len(moves), checks, sorted(retired), not edit.dry_run)
 
 
 def _grids_of(conn: Connection, plan_id: int, unit_pks: list[int]) -> list[int]:
@@ -472,15 +474,6 @@ def _grids_of(conn: Connection, plan_id: int, unit_pks: list[int]) -> list[int]:
             {"p": plan_id, "u": unit_pks},
         ).scalars()
     )
-
-
-def _keep_edit(
-    conn: Connection, savepoint: Any, row: Any, new_version: int, *, actor: str | None, action: str, detail: dict
-) -> None:
-    """Keep an applied edit of plan ``row``: release its savepoint, store the new version and log it."""
-    savepoint.commit()
-    conn.execute(text("UPDATE grid_plan SET version = :v WHERE id = :p"), {"v": new_version, "p": row.id})
-    record(conn, actor=acting_user(conn, actor), action=action, target=f"plan:{row.id}", detail=detail)
 
 
 def _newly_broken(before: dict[str, GridCheck], after: list[GridCheck]) -> tuple[str, list[str], list[str]] | None:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from gis import columns as C
 from gis.errors import CommgridError, InputError, NotFoundError
 from gis.plans.districts import read_district_barriers, read_district_communities, read_district_units
-from gis.plans.edits import GridCheck, _check_grids, _keep_edit, _refresh_grids, draft_for_update, plan_targets
+from gis.plans.edits import GridCheck, _check_grids, _DraftEdit, _refresh_grids, draft_for_update, plan_targets
 from gis.plans.locks import locked_codes
 from gis.store.engine import atomic
 
@@ -51,7 +51,7 @@ class CommunityRedivision:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["grids"] = [{**asdict(g), "ok": g.ok} for g in self.grids]
+        out["grids"] = [g.to_dict() for g in self.grids]
         out["households_moved_share"] = (
             round(self.households_moved / self.households_total, 4) if self.households_total else 0.0
         )
@@ -169,52 +169,43 @@ def redivide_community(
         moved = moved[moved[f"{C.GRID_CODE}_before"] != moved[f"{C.GRID_CODE}_after"]]
         households = dict(zip(units[C.UNIT_ID].astype(str), units[C.HOUSEHOLDS].astype(int), strict=True))
         new_codes = set(after[C.GRID_CODE])
-        savepoint = conn.begin_nested()
+        edit = _DraftEdit(conn, row, dry_run, actor)
+        edit.begin()
         _write_community(conn, row, community_pk, result.grids, after, new_codes - codes_here)
         checks = _check_grids(conn, row, _grid_ids(conn, row.id, sorted(new_codes)))
         _mark_from_engine(conn, row.id, result.grids)
-        new_version = row.version if dry_run else row.version + 1
         touched = {*moved[f"{C.GRID_CODE}_before"], *moved[f"{C.GRID_CODE}_after"]}
-        out = CommunityRedivision(
-            plan=plan,
-            community=community,
-            version=new_version,
-            applied=not dry_run,
-            kept=sorted(new_codes & codes_here - touched),
-            changed=sorted(new_codes & codes_here & touched),
-            added=sorted(new_codes - codes_here),
-            retired=sorted(codes_here - new_codes),
-            locked=locked,
-            units_moved=len(moved),
-            households_moved=int(sum(households[u] for u in moved[C.UNIT_ID])),
-            households_total=int(units[C.HOUSEHOLDS].sum()),
-            moved_units=sorted(moved[C.UNIT_ID]),
-            grids=checks,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        if dry_run:
-            savepoint.rollback()
-            return out
-        _keep_edit(
-            conn,
-            savepoint,
-            row,
-            new_version,
-            actor=actor,
-            action="plan.redivide",
-            detail={
-                "plan": plan,
+        changes = {
+            "changed": sorted(new_codes & codes_here & touched),
+            "added": sorted(new_codes - codes_here),
+            "retired": sorted(codes_here - new_codes),
+        }
+        households_moved = int(sum(households[u] for u in moved[C.UNIT_ID]))
+        new_version = edit.end(
+            "plan.redivide",
+            {
                 "community": community,
                 "locked": locked,
-                "moved": out.units_moved,
-                "households_moved": out.households_moved,
-                "changed": out.changed,
-                "added": out.added,
-                "retired": out.retired,
-                "version": [row.version, new_version],
+                "moved": len(moved),
+                "households_moved": households_moved,
+                **changes,
             },
         )
-    return out
+    return CommunityRedivision(
+        plan=plan,
+        community=community,
+        version=new_version,
+        applied=not dry_run,
+        kept=sorted(new_codes & codes_here - touched),
+        **changes,
+        locked=locked,
+        units_moved=len(moved),
+        households_moved=households_moved,
+        households_total=int(units[C.HOUSEHOLDS].sum()),
+        moved_units=sorted(moved[C.UNIT_ID]),
+        grids=checks,
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 def _grid_ids(conn: Connection, plan_id: int, codes: list[str]) -> list[int]:

@@ -29,8 +29,6 @@ ACTIONS = (
     "patrol.purge",
 )
 
-_audit = AuditEntry.__table__
-
 
 @dataclass(frozen=True)
 class AuditRecord:
@@ -75,7 +73,7 @@ def record(
     detail
         JSON-serialisable facts about the action (never the personal data itself).
     """
-    conn.execute(insert(_audit).values(actor=actor, action=action, target=target, detail=detail or {}))
+    conn.execute(insert(AuditEntry).values(actor=actor, action=action, target=target, detail=detail or {}))
 
 
 def list_entries(
@@ -87,11 +85,11 @@ def list_entries(
     limit: int = 1000,
 ) -> list[AuditRecord]:
     """Entries, newest first, optionally narrowed by action, actor and time."""
-    query = select(_audit).order_by(_audit.c.at.desc(), _audit.c.id.desc()).limit(limit)
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     if action is not None:
-        query = query.where(_audit.c.action == action)
+        query = query.where(AuditEntry.action == action)
     if actor is not None:
-        query = query.where(_audit.c.actor == actor)
+        query = query.where(AuditEntry.actor == actor)
     if since is not None:
-        query = query.where(_audit.c.at >= since)
+        query = query.where(AuditEntry.at >= since)
     return [AuditRecord(**row._mapping) for row in conn.execute(query)]

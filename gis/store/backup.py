@@ -220,13 +220,7 @@ def dump_store(url: str | URL, path: Path, *, actor: str | None = None) -> Backu
             ),
         )  # fmt: skip
         with begin(engine) as conn:
-            _audit(
-                conn,
-                actor=actor or cli_actor(),
-                action="backup.dump",
-                target=str(path),
-                detail={"revision": revision, "bytes": path.stat().st_size},
-            )
+            _audit(conn, "backup.dump", path, actor, revision=revision, bytes=path.stat().st_size)
     finally:
         engine.dispose()
     return BackupSummary(path, revision, rows)
@@ -422,13 +416,7 @@ def restore_store(url: str | URL, path: Path, *, force: bool = False, actor: str
             migrations.upgrade(url)
             upgraded = head
         with begin(engine) as conn:
-            _audit(
-                conn,
-                actor=actor or cli_actor(),
-                action="backup.restore",
-                target=str(path),
-                detail={"revision": revision, "upgraded_to": upgraded, "replaced": held},
-            )
+            _audit(conn, "backup.restore", path, actor, revision=revision, upgraded_to=upgraded, replaced=held)
             rows = table_rows(conn)
     finally:
         engine.dispose()
@@ -471,10 +459,11 @@ def _restore(url: URL, path: Path, *, major: int, versions_before: int) -> None:
             )
 
 
-def _audit(conn: Connection, **entry: Any) -> None:
+def _audit(conn: Connection, action: str, path: Path, actor: str | None, **detail: Any) -> None:
+    """Log a backup action on the archive ``path`` by ``actor`` (default: the shell user)."""
     # stores older than migration 0006 have no audit log to write to
     if conn.execute(text("SELECT to_regclass('public.audit_log') IS NOT NULL")).scalar_one():
-        record(conn, **entry)
+        record(conn, actor=actor or cli_actor(), action=action, target=str(path), detail=detail)
 
 
 def _nonempty(conn: Connection) -> dict[str, int]:

@@ -10,7 +10,7 @@ same however large the table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -90,16 +90,18 @@ class FeaturePage:
 
 @dataclass(frozen=True)
 class FeatureSource:
-    """How one collection is read."""
+    """How one collection is read: ``fields`` are the properties its query selects, the id first."""
 
-    id_field: str
     fields: tuple[str, ...]
     query: Callable[[list[Any]], Select]  # plan rows -> SELECT of fields + geometry (GeoJSON text)
     geom: Any  # the geometry column, for bbox
-    order: Any
-    filters: dict[str, ColumnElement | None] = field(default_factory=dict)  # None: the selected column
+    filters: tuple[str, ...] = ()  # the fields a request may filter on (each the query's selected column)
     time: ColumnElement | None = None  # what datetime= filters; None: no time
     time_is_plan: bool = False  # datetime= picks the plan valid at that instant
+
+    @property
+    def id_field(self) -> str:
+        return self.fields[0]
 
 
 def _ids(plans: list[Any]) -> list[int]:
@@ -214,62 +216,33 @@ def _incidents(plans: list[Any]) -> Select:
 
 
 GRID_SOURCE = FeatureSource(
-    id_field="code",
     fields=PUBLIC_GRID_FIELDS,
     query=_grids,
     geom=Grid.geom,
-    order=Grid.code,
-    filters={
-        "code": Grid.code,
-        "name": Grid.name,
-        "community": Community.community_id,
-        "status": Grid.status,
-    },
+    filters=("code", "name", "community", "status"),
     time_is_plan=True,
 )
 COMMUNITY_SOURCE = FeatureSource(
-    id_field="community_id",
     fields=PUBLIC_COMMUNITY_FIELDS,
     query=_communities,
     geom=Community.geom,
-    order=Community.community_id,
-    filters={"community_id": Community.community_id, "name": Community.name, "admin_code": Community.admin_code},
+    filters=("community_id", "name", "admin_code"),
 )
 # streets, rivers and railways the store keeps for maps and posters (public: they are on every map)
 STREET_SOURCE = FeatureSource(
-    id_field="id",
-    fields=("id", "name", "class"),
-    query=_streets,
-    geom=Barrier.geom,
-    order=Barrier.id,
-    filters={"id": Barrier.id, "name": Barrier.name, "class": Barrier.barrier_class},
+    fields=("id", "name", "class"), query=_streets, geom=Barrier.geom, filters=("id", "name", "class")
 )
 UNIT_SOURCE = FeatureSource(
-    id_field="unit_id",
     fields=("unit_id", "households", "population", "compound", "community", "grid"),
     query=_units,
     geom=Unit.geom,
-    order=Unit.unit_id,
-    filters={
-        "unit_id": Unit.unit_id,
-        "compound": Unit.compound,
-        "community": Community.community_id,
-        "grid": Grid.code,
-    },
+    filters=("unit_id", "compound", "community", "grid"),
 )
 INCIDENT_SOURCE = FeatureSource(
-    id_field="id",
     fields=("id", "category", "handling_class", "status", "reported_at", "grid"),
     query=_incidents,
     geom=Incident.geom,
-    order=Incident.id,
-    filters={
-        "id": Incident.id,
-        "category": Incident.category,
-        "handling_class": Incident.handling_class,
-        "status": Incident.status,
-        "grid": None,  # the lateral's column, bound per query (see _conditions)
-    },
+    filters=("id", "category", "handling_class", "status", "grid"),
     time=Incident.reported_at,
 )
 
@@ -288,9 +261,7 @@ def _conditions(source: FeatureSource, filters: dict[str, str], query: Select) -
         if name not in source.filters:
             known = ", ".join(source.filters) or "none"
             raise InputError(f"unknown property filter {name!r}; this collection filters on: {known}", field=name)
-        column = source.filters[name]
-        if column is None:  # computed per query (a lateral join's column)
-            column = query.selected_columns[name]
+        column = query.selected_columns[name]
         if isinstance(column.type, Integer):
             try:
                 number = int(value)
@@ -347,7 +318,7 @@ def features(
     NotFoundError
         For an unknown plan or district, or no plan published (at that time).
     """
-    plans = _plans_for(conn, source, plan, district, time, private)
+    plans = _plans_for(conn, source, time, plan=plan, district=district, private=private)
     query = source.query(plans)
     where = _conditions(source, filters or {}, query)
     if bbox is not None:
@@ -359,31 +330,22 @@ def features(
             where.append(source.time <= time.end)
     query = query.where(*where)
     matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = conn.execute(query.order_by(source.order).limit(limit).offset(offset)).mappings()
+    rows = conn.execute(query.order_by(query.selected_columns[source.id_field]).limit(limit).offset(offset)).mappings()
     status = ",".join(sorted({p.status for p in plans}))
     return FeaturePage([p.name for p in plans], status, [_feature(source, r) for r in rows], int(matched))
 
 
-def feature(
-    conn: Connection,
-    source: FeatureSource,
-    feature_id: str,
-    *,
-    plan: str | None = None,
-    district: str | None = None,
-    private: bool = False,
-) -> dict:
-    """One feature by id (among the plans :func:`features` would read).
+def feature(conn: Connection, source: FeatureSource, feature_id: str, **plans: Any) -> dict:
+    """One feature by id, among the plans :func:`features` would read given ``plan``, ``district`` and ``private``.
 
     Raises
     ------
     NotFoundError
         When there is no such feature.
     """
-    plans = _plans_for(conn, source, plan, district, None, private)
-    query = source.query(plans)
+    query = source.query(_plans_for(conn, source, None, **plans))
     where = _conditions(source, {source.id_field: feature_id}, query) if source.id_field in source.filters else []
-    r = conn.execute(query.where(*where).order_by(source.order)).mappings().first()
+    r = conn.execute(query.where(*where).order_by(query.selected_columns[source.id_field])).mappings().first()
     if r is None:
         raise NotFoundError(f"no feature {feature_id!r} in this collection")
     return _feature(source, r)
@@ -392,10 +354,11 @@ def feature(
 def _plans_for(
     conn: Connection,
     source: FeatureSource,
-    plan: str | None,
-    district: str | None,
     time: TimeFilter | None,
-    private: bool,
+    *,
+    plan: str | None = None,
+    district: str | None = None,
+    private: bool = False,
 ) -> list[Any]:
     at = None
     if time is not None and source.time is None:

@@ -32,6 +32,7 @@ __all__ = [
     "district",
     "district_id",
     "grid_code_at",
+    "grid_communities_sql",
     "plan",
     "plan_at",
     "plans",
@@ -123,6 +124,36 @@ VISIBLE_PLANS_SQL = """
       AND (%(district)s::text IS NULL OR p.district_id IN (
             SELECT d.id FROM district AS d WHERE d.name = %(district)s::text OR d.id::text = %(district)s::text))
 """
+
+
+def grid_communities_sql(where: str) -> str:
+    """A ``SELECT`` of each grid code with its community, one row per ``(district_id, code)`` that ``where`` keeps.
+
+    The one rule of which community a grid (and a worker posted to it) belongs to: the grid
+    of the district's published plan, else of the plan that had the code most recently (a
+    worker's grid may have been dropped by a later plan), ties going to the newest plan.
+
+    Parameters
+    ----------
+    where
+        A SQL condition on ``p`` (``grid_plan``) and ``g`` (``grid``), e.g.
+        ``"p.district_id = :d"``; it may name columns of an enclosing ``LATERAL`` query.
+
+    Returns
+    -------
+    str
+        SQL selecting ``district_id``, ``code``, ``community_district`` and ``community_id``
+        (the community's id in the source data; both ``NULL`` for a grid without a community),
+        to be used as a subquery or a ``WITH`` query.
+    """
+    return f"""
+        SELECT DISTINCT ON (p.district_id, g.code)
+               p.district_id, g.code, c.district_id AS community_district, c.community_id
+        FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id
+        LEFT JOIN community AS c ON c.id = g.community_id
+        WHERE {where}
+        ORDER BY p.district_id, g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST, p.id DESC
+    """
 
 
 def plans(

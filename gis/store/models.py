@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 __all__ = [
     "SRID",
@@ -347,34 +347,38 @@ class Incident(Base):
     geom_3857: Mapped[WKBElement] = _tile_geometry("POINT")
 
 
-class IncidentEvent(Base):
+class _IncidentHistory:
+    """Columns of a table of an incident's history, read per incident in time order."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (Index(None, "incident_id", "at"),)
+
+    id: Mapped[intpk]
+    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
+    at: Mapped[created]
+
+
+class IncidentEvent(_IncidentHistory, Base):
     """One status change of an incident: who moved it from what to what, when and why."""
 
     __tablename__ = "incident_event"
-    __table_args__ = (Index(None, "incident_id", "at"),)
 
-    id: Mapped[intpk]
-    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
     from_status: Mapped[str | None]
     to_status: Mapped[str]
     actor: Mapped[str]
-    at: Mapped[created]
     note: Mapped[str | None]
 
 
-class IncidentHandoff(Base):
+class IncidentHandoff(_IncidentHistory, Base):
     """A coordinated incident handed to a department of the configured list, with its work sheet."""
 
     __tablename__ = "incident_handoff"
-    __table_args__ = (Index(None, "incident_id", "at"),)
 
-    id: Mapped[intpk]
-    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
     department_id: Mapped[str] = mapped_column(comment="id of the department in the settings' list")
     department_name: Mapped[str] = mapped_column(comment="its name when handed off (the list may change)")
     note: Mapped[str | None]
     by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
-    at: Mapped[created]
 
 
 class IncidentFeedback(Base):
@@ -389,17 +393,13 @@ class IncidentFeedback(Base):
     at: Mapped[created]
 
 
-class IncidentApproval(Base):
+class IncidentApproval(_IncidentHistory, Base):
     """One step of an approval incident's chain: who (user id) took it, when, with what comment."""
 
     __tablename__ = "incident_approval"
-    __table_args__ = (Index(None, "incident_id", "at"),)
 
-    id: Mapped[intpk]
-    incident_id: Mapped[int] = _fk("incident.id", index=False)  # the (incident_id, at) index serves
     step: Mapped[str] = mapped_column(comment="line_checked, director_reviewed or approved")
     by_user_id: Mapped[int | None] = _fk("app_user.id", on_delete="SET NULL", index=False, nullable=True)
-    at: Mapped[created]
     comment: Mapped[str | None]
 
 

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.store.lookup import grid_communities_sql
+
 __all__ = ["Reach", "community_grids", "incident_condition", "team_reach", "worker_condition"]
 
 GridPairs = frozenset[tuple[int, str]]
@@ -41,16 +43,10 @@ class Reach:
     user_id: int | None = None
 
 
-# Per (district, code), the grid's community: in the published plan, else the latest plan holding the code.
-_COMMUNITY_GRIDS = """
-    SELECT district_id, code FROM (
-        SELECT DISTINCT ON (p.district_id, g.code) p.district_id, g.code, c.district_id AS cd, c.community_id
-        FROM grid AS g JOIN grid_plan AS p ON p.id = g.plan_id
-        LEFT JOIN community AS c ON c.id = g.community_id
-        WHERE p.district_id = ANY(:districts)
-        ORDER BY p.district_id, g.code, (p.status = 'published') DESC, p.valid_from DESC NULLS LAST, p.id DESC
-    ) AS placed
-    WHERE (cd::text || ':' || community_id) = ANY(:pairs)
+# Per (district, code) of the districts asked about, the grid's community (gis.store.lookup's rule).
+_COMMUNITY_GRIDS = f"""
+    SELECT district_id, code FROM ({grid_communities_sql("p.district_id = ANY(:districts)")}) AS placed
+    WHERE (community_district::text || ':' || community_id) = ANY(:pairs)
 """
 
 

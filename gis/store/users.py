@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -34,6 +35,7 @@ __all__ = [
     "RESERVED_PREFIXES",
     "ROLES",
     "User",
+    "UserLinks",
     "add_user",
     "find_user",
     "hash_token",
@@ -63,12 +65,6 @@ COMMUNITY_ROLES = ("station_master", "community_director")
 RESERVED_NAMES = ("open311", "import", "public", "service", "system", "cli")
 RESERVED_PREFIXES = ("system:", "cli:", "service:", "import:", "open311:")
 TOKEN_PREFIX = "cg_"
-
-_user = AppUser.__table__
-_community = Community.__table__
-_user_community = UserCommunity.__table__
-_led = PatrolSupervisor.__table__
-_worker = GridWorker.__table__
 
 
 @dataclass(frozen=True)
@@ -107,21 +103,44 @@ def _check_name(name: str) -> None:
         )
 
 
-def add_user(
-    conn: Connection,
-    name: str,
-    *,
-    role: str,
-    worker_id: int | None = None,
-    district_id: int | None = None,
-    community: str | None = None,
-    grids: Collection[str] = (),
-) -> str:
-    """Store a new user, linked to their scope, and return their token (the only time it is seen).
+@dataclass(frozen=True)
+class UserLinks:
+    """What an account is linked to, by role: :func:`add_user` takes these fields as keywords.
 
     ``worker_id`` links a grid worker's account to their worker record; ``community``
     (with ``district_id``) gives a station master or community director their community;
     ``grids`` (with ``district_id``) gives a grid leader the grids they lead.
+    """
+
+    worker_id: int | None = None
+    district_id: int | None = None
+    community: str | None = None
+    grids: Collection[str] = ()
+
+    def check(self, role: str) -> None:
+        """Refuse links the role does not take, or lacks links it needs."""
+        if self.worker_id is not None and role != "grid_worker":
+            raise InputError(f"only a grid_worker account is linked to a worker record, not a {role}", field="worker")
+        if self.community is not None and role not in COMMUNITY_ROLES:
+            raise InputError(
+                f"only {' and '.join(COMMUNITY_ROLES)} accounts answer for a community, not a {role}",
+                field="community",
+            )
+        if role in COMMUNITY_ROLES and self.community is None:
+            raise InputError(f"a {role} answers for a community: name it", field="community")
+        if self.grids and role != "grid_leader":
+            raise InputError(f"only a grid_leader account leads grids, not a {role}", field="grid")
+        if role == "grid_leader" and not self.grids:
+            raise InputError("a grid_leader leads one or more grids: name them", field="grid")
+        if (self.community is not None or self.grids) and self.district_id is None:
+            raise InputError("name the district of the community or grids", field="district")
+
+
+def add_user(conn: Connection, name: str, *, role: str, **links: Any) -> str:
+    """Store a new user, linked to their scope, and return their token (the only time it is seen).
+
+    ``links`` are the fields of :class:`UserLinks` (``worker_id``, ``district_id``,
+    ``community``, ``grids``).
 
     Raises
     ------
@@ -132,61 +151,43 @@ def add_user(
     ConflictError
         When a user of that name exists, or the worker already has an account.
     """
+    linked = UserLinks(**links)
     _check_name(name)
     _check_role(role)
-    _check_links(role, worker_id=worker_id, district_id=district_id, community=community, grids=grids)
+    linked.check(role)
     token = _new_token()
     try:
         with atomic(conn):
-            if worker_id is not None:
-                _check_worker(conn, worker_id)
+            if linked.worker_id is not None:
+                _check_worker(conn, linked.worker_id)
             uid = conn.execute(
-                insert(_user)
-                .values(name=name, role=role, token_hash=hash_token(token), worker_id=worker_id)
-                .returning(_user.c.id)
+                insert(AppUser)
+                .values(name=name, role=role, token_hash=hash_token(token), worker_id=linked.worker_id)
+                .returning(AppUser.id)
             ).scalar_one()
-            if community is not None:
-                _link_community(conn, uid, district_id, community)
-            if grids:
-                _link_grids(conn, uid, district_id, grids)
+            if linked.community is not None:
+                _link_community(conn, uid, linked.district_id, linked.community)
+            if linked.grids:
+                _link_grids(conn, uid, linked.district_id, linked.grids)
     except IntegrityError as exc:
         if "worker_id" in str(exc.orig):
-            raise ConflictError(f"grid worker {worker_id} already has an account") from None
+            raise ConflictError(f"grid worker {linked.worker_id} already has an account") from None
         raise ConflictError(f"a user named {name!r} exists; remove them first or pick another name") from None
     return token
 
 
-def _check_links(
-    role: str, *, worker_id: int | None, district_id: int | None, community: str | None, grids: Collection[str]
-) -> None:
-    if worker_id is not None and role != "grid_worker":
-        raise InputError(f"only a grid_worker account is linked to a worker record, not a {role}", field="worker")
-    if community is not None and role not in COMMUNITY_ROLES:
-        raise InputError(
-            f"only {' and '.join(COMMUNITY_ROLES)} accounts answer for a community, not a {role}", field="community"
-        )
-    if role in COMMUNITY_ROLES and community is None:
-        raise InputError(f"a {role} answers for a community: name it", field="community")
-    if grids and role != "grid_leader":
-        raise InputError(f"only a grid_leader account leads grids, not a {role}", field="grid")
-    if role == "grid_leader" and not grids:
-        raise InputError("a grid_leader leads one or more grids: name them", field="grid")
-    if (community is not None or grids) and district_id is None:
-        raise InputError("name the district of the community or grids", field="district")
-
-
 def _check_worker(conn: Connection, worker_id: int) -> None:
-    if conn.execute(select(_worker.c.id).where(_worker.c.id == worker_id)).first() is None:
+    if conn.execute(select(GridWorker.id).where(GridWorker.id == worker_id)).first() is None:
         raise NotFoundError(f"no grid worker with id {worker_id}")
 
 
 def _link_community(conn: Connection, uid: int, district_id: int | None, community: str) -> None:
     found = conn.execute(
-        select(_community.c.id).where(_community.c.district_id == district_id, _community.c.community_id == community)
+        select(Community.id).where(Community.district_id == district_id, Community.community_id == community)
     ).scalar()
     if found is None:
         raise NotFoundError(f"no community {community!r} in district {district_id}")
-    conn.execute(insert(_user_community).values(user_id=uid, community_id=found))
+    conn.execute(insert(UserCommunity).values(user_id=uid, community_id=found))
 
 
 def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Collection[str]) -> None:
@@ -194,7 +195,9 @@ def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Coll
     unknown = lookup.unknown_grid_codes(conn, district_id, codes)
     if unknown:
         raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}")
-    conn.execute(insert(_led), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes])
+    conn.execute(
+        insert(PatrolSupervisor), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes]
+    )
 
 
 def link_worker(conn: Connection, name: str, worker_id: int) -> None:
@@ -211,7 +214,7 @@ def link_worker(conn: Connection, name: str, worker_id: int) -> None:
     """
     try:
         with atomic(conn):
-            user = conn.execute(select(_user.c.id, _user.c.role).where(_user.c.name == name)).first()
+            user = conn.execute(select(AppUser.id, AppUser.role).where(AppUser.name == name)).first()
             if user is None:
                 raise NotFoundError(f"no user named {name!r}")
             if user.role != "grid_worker":
@@ -220,7 +223,7 @@ def link_worker(conn: Connection, name: str, worker_id: int) -> None:
                     field="worker",
                 )
             _check_worker(conn, worker_id)
-            conn.execute(update(_user).where(_user.c.id == user.id).values(worker_id=worker_id))
+            conn.execute(update(AppUser).where(AppUser.id == user.id).values(worker_id=worker_id))
     except IntegrityError:
         raise ConflictError(f"grid worker {worker_id} already has an account") from None
 
@@ -229,7 +232,7 @@ def renew_token(conn: Connection, name: str) -> str:
     """Give a user a new token; the old one stops working at once."""
     token = _new_token()
     with atomic(conn):
-        done = conn.execute(update(_user).where(_user.c.name == name).values(token_hash=hash_token(token)))
+        done = conn.execute(update(AppUser).where(AppUser.name == name).values(token_hash=hash_token(token)))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")
     return token
@@ -238,7 +241,7 @@ def renew_token(conn: Connection, name: str) -> str:
 def remove_user(conn: Connection, name: str) -> None:
     """Delete a user; their token stops working at once."""
     with atomic(conn):
-        done = conn.execute(delete(_user).where(_user.c.name == name))
+        done = conn.execute(delete(AppUser).where(AppUser.name == name))
     if done.rowcount == 0:
         raise NotFoundError(f"no user named {name!r}")
 
@@ -246,7 +249,7 @@ def remove_user(conn: Connection, name: str) -> None:
 def list_users(conn: Connection) -> list[User]:
     """Every user, by name."""
     rows = conn.execute(
-        select(_user.c.name, _user.c.role, _user.c.created_at, _user.c.worker_id).order_by(_user.c.name)
+        select(AppUser.name, AppUser.role, AppUser.created_at, AppUser.worker_id).order_by(AppUser.name)
     )
     return [User(r.name, r.role, r.created_at, r.worker_id) for r in rows]
 
@@ -255,7 +258,7 @@ def find_user(conn: Connection, token: str) -> User | None:
     """The user holding ``token``, or ``None``."""
     digest = hash_token(token)
     row = conn.execute(
-        select(_user.c.name, _user.c.role, _user.c.token_hash, _user.c.worker_id).where(_user.c.token_hash == digest)
+        select(AppUser.name, AppUser.role, AppUser.token_hash, AppUser.worker_id).where(AppUser.token_hash == digest)
     ).first()
     # the index lookup already matched; the constant-time comparison keeps timing from telling more
     if row is None or not hmac.compare_digest(row.token_hash, digest):

@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_PHOTO_BYTES",
     "PHOTO_MAX_PIXELS",
+    "POSTED_CHECKS",
     "Where",
     "WorkerRow",
     "check_phone",
@@ -198,21 +199,25 @@ def check_phone(value: Any, where: Where) -> str:
     return phone
 
 
+# How each posted field of a worker is checked: a new worker's row and a change of an
+# active worker go through the same rules. Each takes the value and where it came from.
+POSTED_CHECKS: dict[str, Callable[[Any, Where], Any]] = {
+    "name": lambda value, where: check_text(value, where, "name", required=True, limit=MAX_NAME_CHARS),
+    "work_phone": check_phone,
+    "duties": lambda value, where: check_text(value, where, "duties", required=False, limit=MAX_DUTIES_CHARS),
+    "photo": lambda value, where: None if value is None else checked_photo(value, where),
+}
+
+
 def checked_row(
-    where: Where, *, grid_code: Any, name: Any, work_phone: Any, duties: Any, photo: bytes | None
+    where: Where, *, grid_code: Any, name: Any, work_phone: Any, duties: Any = None, photo: bytes | None = None
 ) -> WorkerRow:
+    """A worker's posted fields checked (``where`` names the row or request in errors)."""
     code = check_text(grid_code, where, "grid_code", required=True, limit=64)
     assert code is not None
     where = Where(where.file, where.index, where.feature_id or code)
-    worker = check_text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
-    assert worker is not None
-    return WorkerRow(
-        grid_code=code,
-        name=worker,
-        work_phone=check_phone(work_phone, where),
-        duties=check_text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS),
-        photo=None if photo is None else checked_photo(photo, where),
-    )
+    given = {"name": name, "work_phone": work_phone, "duties": duties, "photo": photo}
+    return WorkerRow(grid_code=code, **{field: check(given[field], where) for field, check in POSTED_CHECKS.items()})
 
 
 # -- the CSV file ----------------------------------------------------------------------------

@@ -34,13 +34,9 @@ from gis.store.engine import atomic
 from gis.store.models import Grid, GridWorker
 from gis.store.scope import Reach, worker_condition
 from gis.workers.roster import (
-    MAX_DUTIES_CHARS,
-    MAX_NAME_CHARS,
+    POSTED_CHECKS,
     Where,
     WorkerRow,
-    check_phone,
-    check_text,
-    checked_photo,
     checked_row,
     combined_error,
 )
@@ -272,24 +268,15 @@ def import_workers(
     return ImportSummary(district_id, assigned, updated, retired)
 
 
-def assign_worker(
-    conn: Connection,
-    *,
-    grid_code: str,
-    name: str,
-    work_phone: str,
-    duties: str | None = None,
-    photo: bytes | None = None,
-    district: str | None = None,
-) -> Worker:
+def assign_worker(conn: Connection, *, district: str | None = None, **posted: Any) -> Worker:
     """Make a new worker a grid's posted contact, retiring the grid's previous worker.
 
     Parameters
     ----------
-    grid_code
-        A grid of the district's published plan.
-    name, work_phone, duties, photo
-        The posted fields; ``photo`` is an image file's bytes (see :func:`~gis.workers.roster.photo_jpeg`).
+    **posted
+        The worker's fields as :func:`~gis.workers.roster.checked_row` takes them: ``grid_code``
+        (a grid of the district's published plan), ``name``, ``work_phone``, and optional
+        ``duties`` and ``photo`` (an image file's bytes, see :func:`~gis.workers.roster.photo_jpeg`).
     district
         The district's name; ``None`` when one district alone has a published plan.
 
@@ -305,7 +292,7 @@ def assign_worker(
     NotFoundError
         When the district does not exist or has no published plan.
     """
-    row = checked_row(Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
+    row = checked_row(Where(), **posted)
     with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         if row.grid_code not in grids:
@@ -315,28 +302,17 @@ def assign_worker(
     return read_worker(conn, worker_id)
 
 
-_UNSET: Any = object()
-
-
-def change_worker(
-    conn: Connection,
-    worker_id: int,
-    *,
-    name: str = _UNSET,
-    work_phone: str = _UNSET,
-    duties: str | None = _UNSET,
-    photo: bytes | None = _UNSET,
-) -> Worker:
+def change_worker(conn: Connection, worker_id: int, **changes: Any) -> Worker:
     """Change an active worker's posted fields; fields not given stay as they are.
 
     Parameters
     ----------
     worker_id
         The worker.
-    name, work_phone, duties
-        New values (``duties=None`` clears the duties).
-    photo
-        An image file's bytes, or ``None`` to remove the photo.
+    **changes
+        New values of fields of :data:`~gis.workers.roster.POSTED_CHECKS`: ``name``,
+        ``work_phone``, ``duties`` (``None`` clears them) and ``photo`` (an image file's bytes,
+        or ``None`` to remove the photo).
 
     Raises
     ------
@@ -347,6 +323,9 @@ def change_worker(
     InputError
         When a value is empty, too long or malformed.
     """
+    unknown = sorted(set(changes) - set(POSTED_CHECKS))
+    if unknown:
+        raise TypeError(f"change_worker() got unexpected keyword arguments {unknown}")
     with atomic(conn):
         current = read_worker(conn, worker_id, lock=True)
         if not current.active:
@@ -356,15 +335,7 @@ def change_worker(
                 see="assign_worker",
             )
         where = Where(feature_id=current.grid_code)
-        values: dict[str, Any] = {}
-        if name is not _UNSET:
-            values["name"] = check_text(name, where, "name", required=True, limit=MAX_NAME_CHARS)
-        if work_phone is not _UNSET:
-            values["work_phone"] = check_phone(work_phone, where)
-        if duties is not _UNSET:
-            values["duties"] = check_text(duties, where, "duties", required=False, limit=MAX_DUTIES_CHARS)
-        if photo is not _UNSET:
-            values["photo"] = None if photo is None else checked_photo(photo, where)
+        values = {field: check(changes[field], where) for field, check in POSTED_CHECKS.items() if field in changes}
         if values:
             conn.execute(update(_worker).where(_worker.c.id == worker_id).values(**values))
     return read_worker(conn, worker_id)

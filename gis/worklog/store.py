@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from gis import clock
 from gis.errors import CommgridError, ConflictError, InputError, NotFoundError
 from gis.incidents.store import GRID_IN_FORCE
+from gis.store.lookup import grid_communities_sql
 from gis.store.scope import Reach, incident_condition
 from gis.worklog.entries import COMMENT_CHARS, KINDS, EntryIn, check_day, check_incidents, check_kind, check_text
 
@@ -86,17 +87,12 @@ def local_today(conn: Connection, district_id: int) -> date:
     return _today(district_id, zone)
 
 
-# A worker's grid's community in the plan in force (published first, else the latest).
-_HOME = """
-    SELECT gw.id AS worker_id, gw.district_id, gw.grid_code, c.community_id AS community, r.timezone
+# A worker's grid's community in the plan in force (gis.store.lookup's rule).
+_HOME = f"""
+    SELECT gw.id AS worker_id, gw.district_id, gw.grid_code, gg.community_id AS community, r.timezone
     FROM grid_worker gw
     LEFT JOIN patrol_rule r ON r.district_id = gw.district_id
-    LEFT JOIN LATERAL (
-        SELECT g.community_id FROM grid g JOIN grid_plan p ON p.id = g.plan_id AND p.district_id = gw.district_id
-        WHERE g.code = gw.grid_code
-        ORDER BY (p.status = 'published') DESC, p.valid_from DESC NULLS LAST, p.id DESC LIMIT 1
-    ) gg ON true
-    LEFT JOIN community c ON c.id = gg.community_id
+    LEFT JOIN LATERAL ({grid_communities_sql("p.district_id = gw.district_id AND g.code = gw.grid_code")}) gg ON true
 """
 
 _ENTRY = """
