@@ -29,7 +29,7 @@ from gis import clock
 from gis.errors import InputError
 from gis.incidents import STATES
 from gis.incidents.hotspots import LEVELS, incident_hotspots
-from gis.incidents.store import grid_counts, incident_points
+from gis.incidents.store import IncidentWindow, grid_counts, incident_points
 from gis.plans.store import list_districts
 from gis.store import lookup
 from tiles.density import CELLS, DensityQuery, density_tile
@@ -103,7 +103,7 @@ def analytics_grids(
     if category:
         tax.find(category)
     district_id = None if district is None else lookup.district_id(conn, district)
-    frame = grid_counts(conn, district_id=district_id, category=category, start=start, end=end)
+    frame = grid_counts(conn, IncidentWindow(district_id, category, start, end))
     rows = frame.drop(columns=["geom", "grid_id"]).astype(object).where(frame.notna(), None)
     return {"district": _place(conn, district_id), "category": category, "grids": rows.to_dict(orient="records")}
 
@@ -191,7 +191,7 @@ def analytics_heatmap(
     if category:
         tax.find(category)
     district_id = None if district is None else lookup.district_id(conn, district)
-    lon, lat = incident_points(conn, district_id=district_id, category=category, start=start, end=end)
+    lon, lat = incident_points(conn, IncidentWindow(district_id, category, start, end))
     from tiles.webmaps import heat_map  # folium is loaded only when a heat map is asked for
 
     html = heat_map(lon, lat).get_root().render()

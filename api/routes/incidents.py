@@ -53,6 +53,7 @@ from gis.incidents.deadlines import WorkingCalendar, read_calendar
 from gis.incidents.photos import MAX_PHOTOS, add_photo, list_photos, read_photo
 from gis.incidents.store import (
     OVERDUE,
+    IncidentFilter,
     create_incident,
     handling_class,
     in_reach,
@@ -255,27 +256,11 @@ def incident_list(
     scope = reach(conn, who)
     if mine and who.user_id is None:
         raise PermissionDeniedError("mine=true lists the caller's own reports: send 'Authorization: Bearer <token>'")
+    which = IncidentFilter(scope, district_id, who.user_id if mine else None, state)
     if overdue is None:
-        rows = list_incidents(
-            conn,
-            reach=scope,
-            district_id=district_id,
-            reported_by=who.user_id if mine else None,
-            status=state,
-            limit=limit,
-        )
+        rows = list_incidents(conn, which, limit=limit)
     else:
-        rows = list_overdue(
-            conn,
-            level=overdue,
-            taxonomy=tax,
-            calendar=cal,
-            district_id=district_id,
-            reach=scope,
-            reported_by=who.user_id if mine else None,
-            status=state,
-            limit=limit,
-        )
+        rows = list_overdue(conn, which, level=overdue, taxonomy=tax, calendar=cal, limit=limit)
     response.headers.update(_PRIVATE)
     return {"overdue": overdue, "levels": list(OVERDUE), "count": len(rows), "incidents": rows}
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from gis.errors import InputError, NotFoundError
 from gis.hexagons import hex_cells, hex_cover
-from gis.incidents.store import grid_counts, incident_points
+from gis.incidents.store import IncidentWindow, grid_counts, incident_points
 from gis.store import lookup
 
 __all__ = ["LEVELS", "gi_star", "incident_hotspots"]
@@ -108,9 +108,9 @@ def incident_hotspots(
         For an unknown district, or one without a published plan (``unit="grid"``).
     """
     district_id = None if district is None else lookup.district_id(conn, district)
-    window = {"district_id": district_id, "category": category, "start": start, "end": end}
+    window = IncidentWindow(district_id, category, start, end)
     if unit == "grid":
-        grids = grid_counts(conn, **window)
+        grids = grid_counts(conn, window)
         return gi_star(grids.loc[:, ["code", "name", "incidents", "geom"]])
     if unit != "hex":
         raise InputError(f"unknown unit {unit!r}: expected 'grid' or 'hex'", field="unit")
@@ -128,7 +128,7 @@ def incident_hotspots(
     working_crs = boundary["crs"].iloc[0]
     boundary = boundary.to_crs(working_crs)
     q, r, polygons = hex_cover(boundary.geometry.iloc[0], size=hex_size)
-    lon, lat = incident_points(conn, **window)
+    lon, lat = incident_points(conn, window)
     x, y = pyproj.Transformer.from_crs(4326, working_crs, always_xy=True).transform(lon, lat)
     pq, pr = hex_cells(np.asarray(x), np.asarray(y), size=hex_size)
     counts = pd.Series(1, index=pd.MultiIndex.from_arrays([pq, pr])).groupby(level=[0, 1]).sum()

@@ -637,7 +637,7 @@ class Acting:
 
 @dataclass(frozen=True)
 class IncidentWindow:
-    """Which incidents an analysis counts (:func:`grid_counts`, :func:`incident_points` take the fields as keywords).
+    """Which incidents an analysis counts (:func:`grid_counts`, :func:`incident_points`).
 
     Attributes
     ----------
@@ -670,13 +670,13 @@ class IncidentWindow:
         return " AND ".join(parts), params
 
 
-def grid_counts(conn: Connection, **window: Any) -> gpd.GeoDataFrame:
+def grid_counts(conn: Connection, window: IncidentWindow) -> gpd.GeoDataFrame:
     """Every grid of the district's published plan with its incidents, open ones and rate per 1,000 residents.
 
     Parameters
     ----------
-    **window
-        The fields of :class:`IncidentWindow` (``district_id``, ``category``, ``start``, ``end``).
+    window
+        Which incidents count: the district, category and reporting time.
 
     Returns
     -------
@@ -689,8 +689,7 @@ def grid_counts(conn: Connection, **window: Any) -> gpd.GeoDataFrame:
     NotFoundError
         When the district has no published plan.
     """
-    chosen = IncidentWindow(**window)
-    where, params = chosen.sql()
+    where, params = window.sql()
     frame = gpd.read_postgis(
         text(
             f"""
@@ -713,15 +712,15 @@ def grid_counts(conn: Connection, **window: Any) -> gpd.GeoDataFrame:
         geom_col="geom",
     )
     if frame.empty:
-        where = "" if chosen.district_id is None else f" in district {chosen.district_id}"
-        raise NotFoundError(f"no plan is published{where}; publish one (commgrid plans publish)")
+        where = "" if window.district_id is None else f" in district {window.district_id}"
+        raise NotFoundError(f"no plan is published{where}; publish one", see="publish_plan")
     rate = frame["incidents"] * 1000.0 / frame["population"].where(frame["population"] > 0)
     return frame.assign(per_1000=rate.round(2))
 
 
-def incident_points(conn: Connection, **window: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of the incidents of an :class:`IncidentWindow` (given as keywords)."""
-    where, params = IncidentWindow(**window).sql()
+def incident_points(conn: Connection, window: IncidentWindow) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of the incidents in ``window``."""
+    where, params = window.sql()
     rows = conn.execute(text(f"SELECT ST_X(i.geom), ST_Y(i.geom) FROM incident AS i WHERE {where}"), params).all()
     xy = np.asarray(rows, dtype=float).reshape(-1, 2)
     return xy[:, 0], xy[:, 1]
@@ -786,7 +785,7 @@ OVERDUE = ("yellow", "red")
 
 @dataclass(frozen=True)
 class IncidentFilter:
-    """Which incidents a list reads; :func:`list_incidents` and :func:`list_overdue` take these fields as keywords.
+    """Which incidents a list reads (:func:`list_incidents`, :func:`list_overdue`); the default: every incident.
 
     Attributes
     ----------
@@ -845,13 +844,13 @@ def _listed(
 
 def list_overdue(
     conn: Connection,
+    which: IncidentFilter | None = None,
     *,
     level: str = "yellow",
     taxonomy: Taxonomy = DEFAULT,
     calendar: WorkingCalendar | None = None,
     now: datetime | None = None,
     limit: int = 1000,
-    **filters: Any,
 ) -> list[dict[str, Any]]:
     """Unfinished incidents past their category's time limit, the longest overdue first.
 
@@ -864,8 +863,8 @@ def list_overdue(
         The working calendar of the limits (the default one when ``None``).
     now
         The moment to judge at (default: now).
-    **filters
-        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
+    which
+        Whose and which incidents (default: every incident).
 
     Returns
     -------
@@ -880,7 +879,7 @@ def list_overdue(
     """
     if level not in OVERDUE:
         raise InputError(f"unknown overdue level {level!r}: expected one of {list(OVERDUE)}", field="overdue")
-    chosen = IncidentFilter(**filters)
+    chosen = which or IncidentFilter()
     calendar = calendar or WorkingCalendar()
     now = now or clock.now()
     limits = {c.code: dict([c.limit]) for c in taxonomy if c.limit is not None}
@@ -916,13 +915,13 @@ def list_overdue(
     return out[:limit]
 
 
-def list_incidents(conn: Connection, *, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
+def list_incidents(conn: Connection, which: IncidentFilter | None = None, *, limit: int = 1000) -> list[dict[str, Any]]:
     """Incidents within ``reach``, the newest first (a worker's "my incidents", a leader's grids).
 
     Parameters
     ----------
-    **filters
-        The fields of :class:`IncidentFilter` (``reach``, ``district_id``, ``reported_by``, ``status``).
+    which
+        Whose and which incidents (default: every incident).
 
     Returns
     -------
@@ -932,7 +931,7 @@ def list_incidents(conn: Connection, *, limit: int = 1000, **filters: Any) -> li
     """
     return _listed(
         conn,
-        IncidentFilter(**filters),
+        which or IncidentFilter(),
         columns=", i.source",
         order="i.reported_at DESC, i.id DESC",
         limit=limit,

@@ -26,7 +26,7 @@ from api.cli import app
 from api.settings import Settings
 from gis import columns as C
 from gis.cluster import DATABASE
-from gis.incidents.store import create_incident, grid_counts
+from gis.incidents.store import IncidentWindow, create_incident, grid_counts
 from gis.io import read_communities, read_units
 from gis.partition_inputs import PartitionInputs, PartitionOutputs, run_partition
 from gis.plans.files import read_plan_file
@@ -245,14 +245,14 @@ def test_incidents_keep_their_per_grid_totals_across_publishes(city):
         0
     ].name
     with engine.connect() as conn:
-        first = grid_counts(conn, district_id=daan)
+        first = grid_counts(conn, IncidentWindow(daan))
     assert first["incidents"].sum() == 300
     assert dict(zip(first.code, first.incidents, strict=True)) == expected(published)
     other = "daan-draft" if published != "daan-draft" else "daan-1"
     result = _commgrid(city["url"], "plans", "publish", other)
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
-        second = grid_counts(conn, district_id=daan)
+        second = grid_counts(conn, IncidentWindow(daan))
     assert second["incidents"].sum() == 300
     assert dict(zip(second.code, second.incidents, strict=True)) == expected(other)
     analytics = city["client"].get("/analytics/grids", headers=city["headers"]["planner"]).json()

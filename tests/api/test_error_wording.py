@@ -94,6 +94,10 @@ MODULES = sorted(
 )
 
 
+# the CLI's commands, as `commgrid --help` lists them: "commgrid store" or "commgrid needs" name none
+COMMANDS = "|".join(sorted({c.name for c in cli.registered_commands} | {g.name for g in cli.registered_groups}))
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_store_messages_name_no_flag_and_no_request(module):
     """Below the edges, a message names no command-line flag, command or URL (docstrings and comments aside)."""
@@ -107,6 +111,6 @@ def test_store_messages_name_no_flag_and_no_request(module):
         for part in ast.walk(node.exc):
             if isinstance(part, ast.Constant) and isinstance(part.value, str):
                 text = part.value
-                if re.search(r"(?<![\w-])--[a-z]|`commgrid |\b(GET|POST|PATCH|PUT|DELETE) /", text):
+                if re.search(rf"(?<![\w-])--[a-z]|`?commgrid ({COMMANDS})\b|\b(GET|POST|PATCH|PUT|DELETE) /", text):
                     found.append(f"line {part.lineno}: {text!r}")
     assert not found, "\n".join(found)

@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL
 
 from gis import migrations
 from gis.cluster import DATABASE
-from gis.incidents.store import grid_counts
+from gis.incidents.store import IncidentWindow, grid_counts
 from gis.plans import read_grids
 from gis.plans.edits import check_plan
 from gis.store import lookup
@@ -62,7 +62,7 @@ def test_a_store_of_0007_upgrades_and_its_plan_keeps_working(create_database: Ca
         assert read_grids(conn).attrs["plan"] == "p1"
         assert check_plan(conn, 1)["valid"] is True
         # the incident stored without a grid finds it where its point lies
-        assert grid_counts(conn, district_id=1)["incidents"].tolist() == [1]
+        assert grid_counts(conn, IncidentWindow(1))["incidents"].tolist() == [1]
     engine.dispose()
     migrations.downgrade(url, "0007")
     migrations.upgrade(url)

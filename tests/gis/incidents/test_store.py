@@ -137,7 +137,7 @@ def test_a_role_may_be_held_to_some_starting_states(db_conn, district):
 def test_overdue_incidents_are_listed_yellow_then_red(db_conn, district):
     from datetime import UTC, datetime, timedelta
 
-    from gis.incidents.store import list_overdue
+    from gis.incidents.store import IncidentFilter, list_overdue
 
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     fire = report(db_conn, (100, 100), category="fire_hazard.equipment", reported_at=now - timedelta(hours=30))
@@ -154,4 +154,6 @@ def test_overdue_incidents_are_listed_yellow_then_red(db_conn, district):
         list_overdue(db_conn, level="orange")
     # a state narrows the list before its limit: the longest overdue (still reported) does not crowd it out
     transition(db_conn, fire, to="accepted", actor="chief")
-    assert [r["id"] for r in list_overdue(db_conn, level="yellow", now=now, status="accepted", limit=1)] == [fire]
+    assert [
+        r["id"] for r in list_overdue(db_conn, IncidentFilter(status="accepted"), level="yellow", now=now, limit=1)
+    ] == [fire]
