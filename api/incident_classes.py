@@ -16,10 +16,16 @@ from gis.incidents.approval import community_of, take_step
 from gis.incidents.deadlines import WorkingCalendar
 from gis.incidents.departments import Department, check_dispatch
 from gis.incidents.notify import Contacts, deliver, queue
+from gis.incidents.store import Acting
 from gis.incidents.taxonomy import Taxonomy
 from gis.incidents.workflow import APPROVAL_STEPS
 
-__all__ = ["contacts", "departments", "notify_after_intake", "routed_move", "take_approval_step"]
+__all__ = ["acting", "contacts", "departments", "notify_after_intake", "routed_move", "take_approval_step"]
+
+
+def acting(who: Caller) -> Acting:
+    """The caller as the store records an incident's actor: the account's name and id."""
+    return Acting(who.name or "public", who.user_id)
 
 
 def departments(settings: Settings) -> list[Department]:
@@ -94,4 +100,4 @@ def take_approval_step(conn: Connection, incident_id: int, step: str, who: Calle
             f"incident {incident_id} lies outside the communities user {who.name!r} answers for; the step {step!r} "
             "is taken by the station master or community director of its own community"
         )
-    take_step(conn, incident_id, step, actor=who.name or "public", user_id=who.user_id, comment=comment)
+    take_step(conn, incident_id, step, acting(who), comment=comment)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from api.access import Caller, caller
 from api.dependencies import Conn
-from api.incident_classes import departments
+from api.incident_classes import acting, departments
 from api.routes.incidents import Cal, IncidentId, Tax
 from api.text import Code, Description, Note
 from gis.incidents.departments import add_feedback, find_department, hand_off, work_sheet
@@ -73,7 +73,7 @@ def incident_handoff(
     response: Response,
 ) -> dict[str, Any]:  # fmt: skip
     department = find_department(departments(request.app.state.settings), body.department)
-    hand_off(conn, incident_id, department, actor=who.name or "public", user_id=who.user_id, note=body.note)
+    hand_off(conn, incident_id, department, acting(who), note=body.note)
     sheet = work_sheet(conn, incident_id, taxonomy=tax, calendar=cal)
     conn.commit()
     response.headers["Location"] = f"/incidents/{incident_id}/worksheet"
@@ -107,7 +107,7 @@ def incident_worksheet(
     responses={409: {"description": "the incident was never handed to a department"}},
 )
 def incident_feedback(conn: Conn, incident_id: IncidentId, body: FeedbackIn, who: Who) -> dict[str, Any]:
-    saved = add_feedback(conn, incident_id, body.text, actor=who.name or "public", user_id=who.user_id)
+    saved = add_feedback(conn, incident_id, body.text, acting(who))
     conn.commit()
     return saved
 

@@ -11,8 +11,6 @@ community, found here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -45,10 +43,10 @@ def community_of(conn: Connection, incident_id: int) -> tuple[int, str] | None:
     return None if row.community_id is None else (int(row.district_id), str(row.community_id))
 
 
-def take_step(conn: Connection, incident_id: int, step: str, *, comment: str | None = None, **acting: Any) -> None:
+def take_step(conn: Connection, incident_id: int, step: str, who: Acting, *, comment: str | None = None) -> None:
     """Take approval ``step`` and record who (user id), when and why.
 
-    ``acting`` are the fields of :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
+    ``who`` is the account taking it (:class:`~gis.incidents.store.Acting`).
 
     Raises
     ------
@@ -60,7 +58,6 @@ def take_step(conn: Connection, incident_id: int, step: str, *, comment: str | N
         When the workflow does not allow the step now (an earlier one is missing, it was
         taken already, or the incident is of another class), naming the moves it allows.
     """
-    who = Acting(**acting)
     if step not in APPROVAL_STEPS:
         raise InputError(f"{step!r} is no approval step: expected one of {list(APPROVAL_STEPS)}", field="to")
     when = who.time()

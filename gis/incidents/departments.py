@@ -78,14 +78,13 @@ def check_dispatch(conn: Connection, incident_id: int) -> None:
 
 
 def hand_off(
-    conn: Connection, incident_id: int, department: Department, *, note: str | None = None, **acting: Any
+    conn: Connection, incident_id: int, department: Department, who: Acting, *, note: str | None = None
 ) -> int:
     """Hand a coordinated incident to ``department``; return the hand-off's id.
 
     A filed incident is dispatched by it (the workflow's check, the event and the audit
     entry of :func:`gis.incidents.store.transition`); one already dispatched or being
-    handled is handed on without a change of state. ``acting`` are the fields of
-    :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
+    handled is handed on without a change of state. ``who`` is the account handing it on.
 
     Raises
     ------
@@ -94,7 +93,6 @@ def hand_off(
     ConflictError
         For an incident that is not coordinated, or not at a state it can be handed off from.
     """
-    who = Acting(**acting)
     row = conn.execute(
         text("SELECT status, handling_class FROM incident WHERE id = :i FOR UPDATE"), {"i": incident_id}
     ).first()
@@ -121,10 +119,10 @@ def hand_off(
     return int(new)
 
 
-def add_feedback(conn: Connection, incident_id: int, feedback: str, **acting: Any) -> dict[str, Any]:
+def add_feedback(conn: Connection, incident_id: int, feedback: str, who: Acting) -> dict[str, Any]:
     """Record the feedback of the department the incident was last handed to; return it.
 
-    ``acting`` are the fields of :class:`~gis.incidents.store.Acting` (``actor``, ``user_id``, ``at``).
+    ``who`` is the account entering it.
 
     Raises
     ------
@@ -135,7 +133,6 @@ def add_feedback(conn: Connection, incident_id: int, feedback: str, **acting: An
     InputError
         For empty feedback.
     """
-    who = Acting(**acting)
     if not feedback.strip():
         raise InputError("the feedback is empty: write what the department answered", field="text")
     if conn.execute(text("SELECT 1 FROM incident WHERE id = :i"), {"i": incident_id}).first() is None:

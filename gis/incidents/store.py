@@ -614,7 +614,7 @@ _IN_DISTRICT = "(CAST(:d AS integer) IS NULL OR i.district_id = CAST(:d AS integ
 
 @dataclass(frozen=True)
 class Acting:
-    """Who acts on an incident and when; the steps of approval and department hand-offs take these as keywords.
+    """Who acts on an incident and when (approval steps, department hand-offs and their feedback).
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ from gis.errors import ConflictError, InputError
 from gis.incidents.approval import community_of, take_step
 from gis.incidents.departments import Department, add_feedback, find_department, hand_off, work_sheet
 from gis.incidents.notify import Contacts, queue
-from gis.incidents.store import create_incident, list_overdue, read_incident, transition
+from gis.incidents.store import Acting, create_incident, list_overdue, read_incident, transition
 from tests.gis.patrols import tiny
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -57,14 +57,14 @@ def test_approval_steps_go_in_order_and_are_recorded(db_conn, district):
     new = report(db_conn, category="street_order.construction")  # an approval category
     assert community_of(db_conn, new) == (district["district"], "C1")
     with pytest.raises(ConflictError, match=r"reported \(approval\) cannot move to 'director_reviewed'"):
-        take_step(db_conn, new, "director_reviewed", actor="director", user_id=None)
+        take_step(db_conn, new, "director_reviewed", Acting("director", None))
     with pytest.raises(InputError, match="no approval step"):
-        take_step(db_conn, new, "accepted", actor="clerk", user_id=None)
+        take_step(db_conn, new, "accepted", Acting("clerk", None))
     at = clock.now()
     for step, who in (("line_checked", "master"), ("director_reviewed", "director"), ("approved", "office")):
-        take_step(db_conn, new, step, actor=who, user_id=None, comment=f"{step} ok", at=at)
+        take_step(db_conn, new, step, Acting(who, None, at), comment=f"{step} ok")
     with pytest.raises(ConflictError, match=r"approved \(approval\) cannot move to 'approved'"):
-        take_step(db_conn, new, "approved", actor="office", user_id=None)
+        take_step(db_conn, new, "approved", Acting("office", None))
     incident = read_incident(db_conn, new)
     steps = [(a["step"], a["comment"]) for a in incident["routing"]["approvals"]]
     assert steps == [("line_checked", "line_checked ok"), ("director_reviewed", "director_reviewed ok"),
@@ -83,17 +83,17 @@ def test_a_coordinated_incident_goes_to_a_department_and_its_answer_is_kept(db_c
     assert err.value.field == "department"
     on_site = report(db_conn)
     with pytest.raises(ConflictError, match="only coordinated incidents"):
-        hand_off(db_conn, on_site, DEPARTMENTS[0], actor="clerk", user_id=None)
+        hand_off(db_conn, on_site, DEPARTMENTS[0], Acting("clerk", None))
     new = report(db_conn, category="dispute.neighbour", description="楼上漏水", reporter_name="李先生")
     with pytest.raises(ConflictError, match=r"cannot move to 'dispatched'"):
-        hand_off(db_conn, new, DEPARTMENTS[0], actor="clerk", user_id=None)  # not filed yet
+        hand_off(db_conn, new, DEPARTMENTS[0], Acting("clerk", None))  # not filed yet
     with pytest.raises(ConflictError, match="never handed to a department"):
-        add_feedback(db_conn, new, "done", actor="clerk", user_id=None)
+        add_feedback(db_conn, new, "done", Acting("clerk", None))
     for step in ("accepted", "filed"):
         transition(db_conn, new, to=step, actor="clerk")
-    hand_off(db_conn, new, DEPARTMENTS[0], actor="clerk", user_id=None, note="请核查")
-    hand_off(db_conn, new, DEPARTMENTS[1], actor="clerk", user_id=None)  # handed on: still dispatched
-    add_feedback(db_conn, new, "已派员处理", actor="clerk", user_id=None)
+    hand_off(db_conn, new, DEPARTMENTS[0], Acting("clerk", None), note="请核查")
+    hand_off(db_conn, new, DEPARTMENTS[1], Acting("clerk", None))  # handed on: still dispatched
+    add_feedback(db_conn, new, "已派员处理", Acting("clerk", None))
     incident = read_incident(db_conn, new)
     assert incident["status"] == "dispatched"
     handoffs = incident["routing"]["handoffs"]
