@@ -92,7 +92,9 @@ class ImportSummary:
     retired: int
 
 
-# -- validation -------------------------------------------------------------------------------
+_UNSET: Any = object()  # a field change_worker leaves as it is
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -268,15 +270,26 @@ def import_workers(
     return ImportSummary(district_id, assigned, updated, retired)
 
 
-def assign_worker(conn: Connection, *, district: str | None = None, **posted: Any) -> Worker:
+def assign_worker(
+    conn: Connection,
+    *,
+    grid_code: str,
+    name: str,
+    work_phone: str,
+    duties: str | None = None,
+    photo: bytes | None = None,
+    district: str | None = None,
+) -> Worker:
     """Make a new worker a grid's posted contact, retiring the grid's previous worker.
 
     Parameters
     ----------
-    **posted
-        The worker's fields as :func:`~gis.workers.roster.checked_row` takes them: ``grid_code``
-        (a grid of the district's published plan), ``name``, ``work_phone``, and optional
-        ``duties`` and ``photo`` (an image file's bytes, see :func:`~gis.workers.roster.photo_jpeg`).
+    grid_code
+        A grid of the district's published plan.
+    name, work_phone, duties
+        The posted fields, checked as the roster checks them (:func:`~gis.workers.roster.checked_row`).
+    photo
+        An image file's bytes (see :func:`~gis.workers.roster.photo_jpeg`).
     district
         The district's name; ``None`` when one district alone has a published plan.
 
@@ -292,7 +305,7 @@ def assign_worker(conn: Connection, *, district: str | None = None, **posted: An
     NotFoundError
         When the district does not exist or has no published plan.
     """
-    row = checked_row(Where(), **posted)
+    row = checked_row(Where(), grid_code=grid_code, name=name, work_phone=work_phone, duties=duties, photo=photo)
     with atomic(conn):
         district_id, grids = _published_grids(conn, district)
         if row.grid_code not in grids:
@@ -302,17 +315,25 @@ def assign_worker(conn: Connection, *, district: str | None = None, **posted: An
     return read_worker(conn, worker_id)
 
 
-def change_worker(conn: Connection, worker_id: int, **changes: Any) -> Worker:
+def change_worker(
+    conn: Connection,
+    worker_id: int,
+    *,
+    name: str = _UNSET,
+    work_phone: str = _UNSET,
+    duties: str | None = _UNSET,
+    photo: bytes | None = _UNSET,
+) -> Worker:
     """Change an active worker's posted fields; fields not given stay as they are.
 
     Parameters
     ----------
     worker_id
         The worker.
-    **changes
-        New values of fields of :data:`~gis.workers.roster.POSTED_CHECKS`: ``name``,
-        ``work_phone``, ``duties`` (``None`` clears them) and ``photo`` (an image file's bytes,
-        or ``None`` to remove the photo).
+    name, work_phone, duties
+        New values, checked as the roster checks them (``duties=None`` clears the duties).
+    photo
+        An image file's bytes, or ``None`` to remove the photo.
 
     Raises
     ------
@@ -323,9 +344,8 @@ def change_worker(conn: Connection, worker_id: int, **changes: Any) -> Worker:
     InputError
         When a value is empty, too long or malformed.
     """
-    unknown = sorted(set(changes) - set(POSTED_CHECKS))
-    if unknown:
-        raise TypeError(f"change_worker() got unexpected keyword arguments {unknown}")
+    given = {"name": name, "work_phone": work_phone, "duties": duties, "photo": photo}
+    changes = {field: value for field, value in given.items() if value is not _UNSET}
     with atomic(conn):
         current = read_worker(conn, worker_id, lock=True)
         if not current.active:
