@@ -335,7 +335,15 @@ def features(
     return FeaturePage([p.name for p in plans], status, [_feature(source, r) for r in rows], int(matched))
 
 
-def feature(conn: Connection, source: FeatureSource, feature_id: str, **plans: Any) -> dict:
+def feature(
+    conn: Connection,
+    source: FeatureSource,
+    feature_id: str,
+    *,
+    plan: str | None = None,
+    district: str | None = None,
+    private: bool = False,
+) -> dict:
     """One feature by id, among the plans :func:`features` would read given ``plan``, ``district`` and ``private``.
 
     Raises
@@ -343,7 +351,7 @@ def feature(conn: Connection, source: FeatureSource, feature_id: str, **plans: A
     NotFoundError
         When there is no such feature.
     """
-    query = source.query(_plans_for(conn, source, None, **plans))
+    query = source.query(_plans_for(conn, source, None, plan=plan, district=district, private=private))
     where = _conditions(source, {source.id_field: feature_id}, query) if source.id_field in source.filters else []
     r = conn.execute(query.where(*where).order_by(query.selected_columns[source.id_field])).mappings().first()
     if r is None:

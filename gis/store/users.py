@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -105,7 +104,7 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class UserLinks:
-    """What an account is linked to, by role: :func:`add_user` takes these fields as keywords.
+    """What an account is linked to, by role (:func:`add_user`).
 
     ``worker_id`` links a grid worker's account to their worker record; ``community``
     (with ``district_id``) gives a station master or community director their community;
@@ -136,11 +135,19 @@ class UserLinks:
             raise InputError("name the district of the community or grids", field="district")
 
 
-def add_user(conn: Connection, name: str, *, role: str, **links: Any) -> str:
+def add_user(
+    conn: Connection,
+    name: str,
+    *,
+    role: str,
+    worker_id: int | None = None,
+    district_id: int | None = None,
+    community: str | None = None,
+    grids: Collection[str] = (),
+) -> str:
     """Store a new user, linked to their scope, and return their token (the only time it is seen).
 
-    ``links`` are the fields of :class:`UserLinks` (``worker_id``, ``district_id``,
-    ``community``, ``grids``).
+    The links are those of :class:`UserLinks`, each for the roles it names.
 
     Raises
     ------
@@ -151,7 +158,7 @@ def add_user(conn: Connection, name: str, *, role: str, **links: Any) -> str:
     ConflictError
         When a user of that name exists, or the worker already has an account.
     """
-    linked = UserLinks(**links)
+    linked = UserLinks(worker_id, district_id, community, tuple(grids))
     _check_name(name)
     _check_role(role)
     linked.check(role)
