@@ -864,13 +864,12 @@ def list_overdue(
     now
         The moment to judge at (default: now).
     which
-        Whose and which incidents (default: every incident).
+        Which incidents are looked at (default: all); ``status`` narrows them before ``limit``.
 
     Returns
     -------
     list of dict
-        ``id``, ``district``, ``grid_code``, ``category``, ``handling_class``, ``status``,
-        ``reported_at``, ``status_at``, ``due_at``, ``flag``; no reporter fields.
+        The fields of :func:`list_incidents` without ``source``, with ``due_at`` and ``flag``.
 
     Raises
     ------
@@ -916,12 +915,13 @@ def list_overdue(
 
 
 def list_incidents(conn: Connection, which: IncidentFilter | None = None, *, limit: int = 1000) -> list[dict[str, Any]]:
-    """Incidents within ``reach``, the newest first (a worker's "my incidents", a leader's grids).
+    """Incidents, the newest first (a worker's "my incidents", a leader's grids).
 
     Parameters
     ----------
     which
-        Whose and which incidents (default: every incident).
+        Whose and which incidents: a team member's reach, a district, a reporter, a state
+        (default: every incident).
 
     Returns
     -------
