@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -52,6 +55,37 @@ def handle_errors(fn: F) -> F:
             err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, markup=True)
             raise typer.Exit(1) from None
 
+    return wrapper  # type: ignore[return-value]
+
+
+def option_groups(fn: F) -> F:
+    """Let a command take options that travel together as one parameter: a dataclass of typer options.
+
+    A parameter annotated with a dataclass whose fields are typer options (``Annotated[..., typer.Option(...)]``,
+    each with a default) stands, on the command line, for those options, in their order; the command
+    receives them as one instance of the dataclass. Typer has no such grouping, so the signature it reads
+    is rewritten: flags, help and defaults are the fields' own.
+    """
+    signature = inspect.signature(fn, eval_str=True)
+    groups: dict[str, tuple[type, list[str]]] = {}
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        group = param.annotation
+        if not (isinstance(group, type) and dataclasses.is_dataclass(group)):
+            params.append(param)
+            continue
+        hints = typing.get_type_hints(group, include_extras=True)
+        fields = dataclasses.fields(group)
+        groups[param.name] = (group, [f.name for f in fields])
+        params += [inspect.Parameter(f.name, param.kind, default=f.default, annotation=hints[f.name]) for f in fields]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for name, (group, names) in groups.items():
+            kwargs[name] = group(**{n: kwargs.pop(n) for n in names})
+        return fn(*args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

@@ -26,14 +26,24 @@ class WebMapMissingError(CommgridError):
     http_status = 503
 
 
-def map_page(name: str) -> HTMLResponse:
-    """A page of ``api/static`` that draws with MapLibre, refused (503) while MapLibre is not installed."""
+def static_text(name: str) -> str:
+    """A file of ``api/static``."""
+    return resources.files("api").joinpath(f"static/{name}").read_text(encoding="utf-8")
+
+
+def maplibre_page(html: str) -> HTMLResponse:
+    """A page that draws with MapLibre, refused (503) while MapLibre is not installed."""
     if not (VENDOR / "maplibre-gl.mjs").is_file():
         raise WebMapMissingError(
             f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
             "(it runs `npm ci` in api/static/vendor)"
         )
-    return HTMLResponse(resources.files("api").joinpath(f"static/{name}").read_text(encoding="utf-8"))
+    return HTMLResponse(html)
+
+
+def map_page(name: str) -> HTMLResponse:
+    """A page of ``api/static`` that draws with MapLibre, refused (503) while MapLibre is not installed."""
+    return maplibre_page(static_text(name))
 
 
 @router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
 from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
-from api.routes.map import map_page
+from api.routes.map import maplibre_page, static_text
 from gis import clock
 from gis.errors import BusyError, NotFoundError
 from gis.search import MAX_QUERY_CHARS, search_public
@@ -35,7 +35,7 @@ from tiles.paper.community_sheet import read_community_sheet, render_community_s
 from tiles.paper.poster import NO_WORKER, Poster, grid_page_url, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
-__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields"]
+__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields", "public_html"]
 
 router = APIRouter(tags=["public"])
 
@@ -382,8 +382,17 @@ def public_search(
     return {"results": [h.as_dict() for h in hits]}  # the query is not echoed: it may name a person
 
 
+def public_html(page: str, assets: str) -> str:
+    """One of the two public maps (``public.html`` here, ``public_site.html`` exported) behind the head they share.
+
+    The head holds their one stylesheet and the contact card both draw; ``assets`` is where
+    MapLibre's stylesheet is fetched from (this server's vendor folder, or the export's).
+    """
+    return static_text("public_head.html").replace("{assets}", assets) + static_text(page)
+
+
 def _page() -> HTMLResponse:
-    return map_page("public.html")
+    return maplibre_page(public_html("public.html", "/static/vendor/maplibre-gl/"))
 
 
 @router.get("/public", operation_id="public_page", response_class=HTMLResponse, summary="Public grid map")
