@@ -233,6 +233,10 @@ def settings_from(db: str | None = None, home: str | None = None):
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
 ]
+# for files whose times may lack an offset (GPS fixes, incident reports)
+NaiveTimesZoneOpt = Annotated[
+    str | None, typer.Option("--timezone", help="Zone of times written without an offset, e.g. Asia/Shanghai.")
+]
 
 
 @contextmanager

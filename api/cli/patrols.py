@@ -6,15 +6,25 @@ told otherwise) and then purged; compliance results stay.
 
 from __future__ import annotations
 
+from dataclasses import asdict, make_dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_type_hints
 
 import typer
 from rich.table import Column, Table
 
-from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
+from api.cli._common import (
+    DbOpt,
+    NaiveTimesZoneOpt,
+    console,
+    handle_errors,
+    option_groups,
+    settings_from,
+    store_connection,
+)
 from gis.csv_safety import frame_to_csv
+from gis.patrols.rule import PatrolRule
 
 app = typer.Typer(
     help="Patrol GPS tracks (巡查轨迹): import, the twice-a-day rule, compliance, retention.", no_args_is_help=True
@@ -25,6 +35,33 @@ app.add_typer(devices_app, name="devices")
 DistrictOpt = Annotated[
     str | None, typer.Option("--district", help="District name; needed only when several are stored.")
 ]
+
+
+# The settings of the patrol rule `patrols rule` changes: PatrolRule field, flag, what it means (its default follows).
+_RULE_FLAGS = (
+    ("min_visits", "--min-visits", "Visits a day needs"),
+    ("min_visit_minutes", "--min-minutes", "Shortest visit that counts, minutes"),
+    ("gap_minutes", "--gap-minutes", "A pause longer than this ends a patrol"),
+    ("max_speed_kmh", "--max-speed", "Faster jumps are dropped as impossible, km/h"),
+    ("stop_minutes", "--stop-minutes", "Staying put this long is a stop, not patrol"),
+    ("coverage_m", "--coverage-m", "Streets passed this close count as covered"),
+)
+_RULE_TYPES = get_type_hints(PatrolRule)
+_RULE_DEFAULTS = PatrolRule()
+RuleChanges = make_dataclass(
+    "RuleChanges",
+    [
+        (
+            field,
+            Annotated[
+                _RULE_TYPES[field] | None, typer.Option(flag, help=f"{meaning} ({getattr(_RULE_DEFAULTS, field):g}).")
+            ],
+            None,
+        )
+        for field, flag, meaning in _RULE_FLAGS
+    ],
+    frozen=True,
+)
 
 
 def _columns(values: list[str] | None) -> dict[str, str]:
@@ -51,9 +88,7 @@ def import_(
     worker: Annotated[
         int | None, typer.Option("--worker", help="The grid worker (id) every fix belongs to, e.g. for GPX files.")
     ] = None,
-    timezone: Annotated[
-        str | None, typer.Option("--timezone", help="Zone of times written without an offset, e.g. Asia/Taipei.")
-    ] = None,
+    timezone: NaiveTimesZoneOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="gpx, csv or geojson (default: from the suffix).")] = None,
     column: Annotated[
         list[str] | None,
@@ -92,45 +127,24 @@ def import_(
 
 @app.command()
 @handle_errors
+@option_groups
 def rule(
     district: DistrictOpt = None,
     timezone: Annotated[
         str | None, typer.Option("--timezone", help="Zone the district's days are counted in, e.g. Asia/Shanghai.")
     ] = None,
-    min_visits: Annotated[int | None, typer.Option("--min-visits", help="Visits a day needs (2).")] = None,
-    min_minutes: Annotated[
-        float | None, typer.Option("--min-minutes", help="Shortest visit that counts, minutes (60).")
-    ] = None,
-    gap_minutes: Annotated[
-        float | None, typer.Option("--gap-minutes", help="A pause longer than this ends a patrol (10).")
-    ] = None,
-    max_speed: Annotated[
-        float | None, typer.Option("--max-speed", help="Faster jumps are dropped as impossible, km/h (50).")
-    ] = None,
-    stop_minutes: Annotated[
-        float | None, typer.Option("--stop-minutes", help="Staying put this long is a stop, not patrol (30).")
-    ] = None,
-    coverage_m: Annotated[
-        float | None, typer.Option("--coverage-m", help="Streets passed this close count as covered (30).")
-    ] = None,
+    changes: RuleChanges = RuleChanges(),
     db: DbOpt = None,
 ) -> None:
     """Show the district's patrol rule, or change the settings given."""
     from gis.patrols.store import read_rule, set_rule
     from gis.store import lookup
 
-    changes = {
-        "min_visits": min_visits,
-        "min_visit_minutes": min_minutes,
-        "gap_minutes": gap_minutes,
-        "max_speed_kmh": max_speed,
-        "stop_minutes": stop_minutes,
-        "coverage_m": coverage_m,
-    }
+    given = {name: value for name, value in asdict(changes).items() if value is not None}
     with store_connection(db) as conn:
         found = lookup.district(conn, district)
-        if timezone is not None or any(v is not None for v in changes.values()):
-            current = set_rule(conn, found.id, timezone=timezone, **changes)
+        if timezone is not None or given:
+            current = set_rule(conn, found.id, timezone=timezone, **given)
         else:
             current = read_rule(conn, found.id)
     table = Table(Column("setting"), Column("value", justify="right"), title=f"patrol rule of {current.district}")
