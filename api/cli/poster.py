@@ -55,6 +55,10 @@ class SheetSource:
     office_phone: OfficeOpt = None
     plan: PlanOpt = None
 
+    def reading(self) -> dict[str, str | None]:
+        """The options a sheet is read with (``read_posters``, ``read_community_sheet``)."""
+        return {"plan": self.plan, "service_hours": self.service_hours, "office_phone": self.office_phone}
+
 
 class Paper(StrEnum):
     A1 = "A1"
@@ -98,15 +102,7 @@ def _public_base(public_url: str | None, db: str | None) -> str:
 def _read(conn, codes: list[str], source: SheetSource, *, base: str, with_map: bool) -> list:
     from tiles.paper.poster import read_posters
 
-    return read_posters(
-        conn,
-        codes,
-        base_url=base,
-        plan=source.plan,
-        service_hours=source.service_hours,
-        office_phone=source.office_phone,
-        with_map=with_map,
-    )
+    return read_posters(conn, codes, base_url=base, with_map=with_map, **source.reading())
 
 
 def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
@@ -159,14 +155,7 @@ def _community_sheet(community: str, out: Path, source: SheetSource, *, paper: s
     if paper == "A4":
         raise InputError("a community's grid map is printed on A1, A2 or A3, not A4", field="paper")
     with store_connection(db, transaction=False) as conn:
-        sheet = read_community_sheet(
-            conn,
-            community,
-            base_url=base,
-            plan=source.plan,
-            service_hours=source.service_hours,
-            office_phone=source.office_phone,
-        )
+        sheet = read_community_sheet(conn, community, base_url=base, **source.reading())
     pdf = render_community_sheet(sheet, paper=paper)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf_to_png(pdf, dpi=dpi) if out.suffix.lower() == ".png" else pdf)

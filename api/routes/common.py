@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
 from gis.errors import CommgridError, InputError
@@ -155,3 +156,10 @@ def plan_version(version: int | None, if_match: str | None) -> int:
     if version is None:
         raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
     return version
+
+
+def draft_edited(conn: Connection, response: Response, result: Any) -> dict:
+    """The answer to an edit of a draft (a move, a re-assignment, a re-division): kept, its new version the ETag."""
+    conn.commit()
+    response.headers["ETag"] = f'"{result.version}"'
+    return result.to_dict()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api.access import Caller, caller
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
-from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
+from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
 from gis.errors import InputError
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
@@ -90,9 +90,7 @@ def edit(
 ) -> dict:
     version = plan_version(body.version, if_match)
     result = move_units(conn, name, body.units, body.grid, version=version, dry_run=body.dry_run)
-    conn.commit()
-    response.headers["ETag"] = f'"{result.version}"'
-    return result.to_dict()
+    return draft_edited(conn, response, result)
 
 
 @router.post(

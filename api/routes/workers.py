@@ -122,15 +122,7 @@ def workers_list(
     status_code=status.HTTP_201_CREATED,
 )
 def worker_assign(conn: Conn, body: WorkerAssign) -> WorkerOut:
-    worker = assign_worker(
-        conn,
-        grid_code=body.grid_code,
-        name=body.name,
-        work_phone=body.work_phone,
-        duties=body.duties,
-        photo=_photo(body.photo_base64),
-        district=body.district,
-    )
+    worker = assign_worker(conn, **body.model_dump(exclude={"photo_base64"}), photo=_photo(body.photo_base64))
     return _out(worker)
 
 
