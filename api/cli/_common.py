@@ -89,6 +89,25 @@ def option_groups(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def pairs(values: list[str] | None, *, option: str, example: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a mapping (the value may itself hold ``=``).
+
+    Raises
+    ------
+    InputError
+        For an item without ``=`` or with an empty side.
+    """
+    from gis.errors import InputError
+
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"{option} {item!r}: write it as {example}", field=option.lstrip("-"))
+        out[key.strip()] = value.strip()
+    return out
+
+
 # The next step an error names (gis.errors.ACTIONS), as a command.
 ACTION_COMMANDS = {
     "add_district": "`commgrid districts add`",

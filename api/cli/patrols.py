@@ -20,6 +20,7 @@ from api.cli._common import (
     console,
     handle_errors,
     option_groups,
+    pairs,
     settings_from,
     store_connection,
 )
@@ -64,18 +65,6 @@ RuleChanges = make_dataclass(
 )
 
 
-def _columns(values: list[str] | None) -> dict[str, str]:
-    from gis.errors import InputError
-
-    out = {}
-    for item in values or []:
-        field, sep, header = item.partition("=")
-        if not sep or not field.strip() or not header.strip():
-            raise InputError(f"--column {item!r}: write it as FIELD=HEADER, e.g. worker=tracker", field="column")
-        out[field.strip()] = header.strip()
-    return out
-
-
 def _shown(value: object) -> str:
     """Text for a table cell: ``—`` for missing values (pandas may hold them as NaN)."""
     return "—" if value is None or value != value else str(value)
@@ -108,7 +97,8 @@ def import_(
     from gis.patrols.readers import read_tracks
     from gis.patrols.store import import_fixes
 
-    fixes = read_tracks(file, fmt=fmt, timezone=timezone, columns=_columns(column))  # checked before the store opens
+    columns = pairs(column, option="--column", example="FIELD=HEADER, e.g. worker=tracker")
+    fixes = read_tracks(file, fmt=fmt, timezone=timezone, columns=columns)  # checked before the store opens
     with store_connection(db) as conn:
         result = import_fixes(conn, fixes, file=str(file), worker=worker, analyse_days_after=analyse)
     console.print(result.report.summary(), highlight=False)
