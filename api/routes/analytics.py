@@ -17,11 +17,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator
 
-from api.access import Caller, Role, caller
+from api.access import Role, Who
 from api.dependencies import Conn, Instant
 from api.routes.incidents import Tax
 from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
@@ -43,7 +43,6 @@ Category = Annotated[str | None, Query(description="a taxonomy code; its sub-cat
 Start = Annotated[Instant | None, Query(alias="from", description="reported at or after (ISO 8601)")]
 End = Annotated[Instant | None, Query(alias="to", description="reported before (ISO 8601)")]
 District = Annotated[str | None, Query(description="only this district (name or id); the whole city when absent")]
-Who = Annotated[Caller, Depends(caller)]
 
 
 def check_cells(value: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -137,6 +137,8 @@ class StoreDamagedError(CommgridError):
 
 
 # What the routes editing a draft plan declare: the If-Match header, the version field, their 409.
+# the district of a request that reads one district's records, by name, when more than one is stored
+DistrictNameParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 IfMatchHeader = Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")]
 PlanVersionField = Annotated[int | None, Field(description="plan version edited (or send If-Match)")]
 STALE_DRAFT: dict[int | str, dict[str, Any]] = {

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
 from api.routes.map import map_page
@@ -24,7 +24,6 @@ from gis.plans.redivide import redivide_community
 from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
 
 router = APIRouter(tags=["editor"])
-Who = Annotated[Caller, Depends(caller)]
 
 
 @router.get("/editor", response_class=HTMLResponse, operation_id="editor_page", summary="The planner's workbench")

@@ -40,7 +40,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, R
 from pydantic import BaseModel, Field
 
 from api import incident_classes
-from api.access import Caller, PermissionDeniedError, Role, caller
+from api.access import Caller, PermissionDeniedError, Role, Who
 from api.bodies import BINARY_KINDS
 from api.dependencies import Conn, Instant
 from api.routes.common import CONFLICT, MAX_ID
@@ -103,7 +103,6 @@ Tax = Annotated[Taxonomy, Depends(taxonomy)]
 Cal = Annotated[WorkingCalendar, Depends(calendar)]
 IncidentId = Annotated[int, Path(alias="incident_id", description="the incident's id")]
 PhotoId = Annotated[int, Path(alias="photo_id", ge=1, le=MAX_ID, description="the photo's id")]
-Who = Annotated[Caller, Depends(caller)]
 
 
 class IncidentIn(BaseModel):

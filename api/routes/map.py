@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.access import Caller, caller
+from api.access import Who
 from api.routes.features import Shown
 from api.style import map_style
 from gis.errors import CommgridError
@@ -19,7 +18,6 @@ router = APIRouter(tags=["map"])
 
 # MapLibre GL JS, installed from npm by scripts/setup.sh (api/static/vendor/package.json)
 VENDOR = Path(str(resources.files("api"))) / "static" / "vendor" / "node_modules" / "maplibre-gl" / "dist"
-Who = Annotated[Caller, Depends(caller)]
 
 
 class WebMapMissingError(CommgridError):

@@ -24,14 +24,14 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import Caller, PermissionDeniedError, Role, caller
+from api.access import Caller, PermissionDeniedError, Role, Who
 from api.dependencies import Conn, Day
-from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
+from api.routes.common import MAX_ID, NOT_MODIFIED, DistrictNameParam, IdPath
 from api.routes.tiles import tile_response
 from api.scope import not_linked, personal_reach
 from gis.csv_safety import frame_to_csv
@@ -68,9 +68,7 @@ _FORMATS = {
     "application/geo+json": "geojson",
 }
 
-Who = Annotated[Caller, Depends(caller)]
 DayParam = Annotated[Day, Query(alias="date", description="local date in the district's patrol time zone")]
-DistrictParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 CommunityParam = Annotated[str | None, Query(description="only grids of this community (its id, e.g. SQ01)")]
 
 
@@ -217,7 +215,7 @@ def patrols_compliance(
     who: Who,
     day: DayParam,
     community: CommunityParam = None,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     f: Annotated[Literal["json", "csv"], Query(description="response format")] = "json",
 ) -> Response:
     scope = _scope(conn, who)
@@ -262,7 +260,7 @@ def patrols_tracks(
     conn: Conn,
     who: Who,
     day: DayParam,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     community: CommunityParam = None,
     worker: Annotated[
         list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query(description="only these workers (repeatable)")
@@ -360,7 +358,7 @@ def patrols_weekly(
     who: Who,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W45")],
     community: CommunityParam = None,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     f: Annotated[Literal["pdf", "csv", "json"], Query(description="response format")] = "pdf",
 ) -> Response:
     scope = _scope(conn, who)

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
 from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
@@ -26,7 +24,6 @@ from gis.plans.store import (
 from gis.store import lookup
 
 router = APIRouter(tags=["plans"])
-Who = Annotated[Caller, Depends(caller)]
 
 
 def _summary(p, base: str) -> dict:

@@ -16,10 +16,10 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, IdPath
 from api.scope import personal_reach
@@ -39,7 +39,6 @@ __all__ = ["WorkerAssign", "WorkerChange", "WorkerOut"]
 
 router = APIRouter(tags=["workers"])
 
-Who = Annotated[Caller, Depends(caller)]
 _RECORDS = "worker records"
 
 
