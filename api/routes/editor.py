@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.access import Who
 from api.dependencies import Conn
 from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
-from api.routes.map import map_page
+from api.routes.map import add_map_page
 from gis.plans.edits import reassign_units
 from gis.plans.locks import set_lock
 from gis.plans.redivide import redivide_community
@@ -26,9 +25,7 @@ from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
 router = APIRouter(tags=["editor"])
 
 
-@router.get("/editor", response_class=HTMLResponse, operation_id="editor_page", summary="The planner's workbench")
-def editor_page() -> HTMLResponse:
-    return map_page("editor.html")
+add_map_page(router, "/editor", "editor.html", operation_id="editor_page", summary="The planner's workbench")
 
 
 @router.get(

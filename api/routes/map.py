@@ -44,9 +44,16 @@ def map_page(name: str) -> HTMLResponse:
     return maplibre_page(static_text(name))
 
 
-@router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")
-def web_map() -> HTMLResponse:
-    return map_page("map.html")
+def add_map_page(router: APIRouter, path: str, name: str, *, operation_id: str, summary: str) -> None:
+    """Serve ``name`` of ``api/static``, a page that draws with MapLibre and holds no data, at ``path``."""
+
+    def page() -> HTMLResponse:
+        return map_page(name)
+
+    router.add_api_route(path, page, response_class=HTMLResponse, operation_id=operation_id, summary=summary)
+
+
+add_map_page(router, "/map", "map.html", operation_id="web_map", summary="Interactive grid map")
 
 
 @router.get("/styles/commgrid", operation_id="style", summary="MapLibre style of the web map, for the caller's role")

@@ -15,18 +15,16 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
-from api.routes.map import map_page
+from api.routes.map import add_map_page
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["worker"])
 
 
-@router.get("/worker", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's mobile page")
-def worker_page() -> HTMLResponse:
-    return map_page("worker.html")
+add_map_page(router, "/worker", "worker.html", operation_id="worker_page", summary="The grid worker's mobile page")
 
 
 @router.get(
