@@ -23,6 +23,7 @@ from pydantic import AfterValidator
 
 from api.access import Role, Who
 from api.dependencies import Conn, Instant
+from api.routes.common import answering
 from api.routes.incidents import Tax
 from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
 from gis import clock
@@ -59,8 +60,7 @@ Cells = Annotated[int, AfterValidator(check_cells), Query(description=f"bins acr
     "/analytics/hotspots",
     operation_id="analytics_hotspots",
     summary="Hot and cold spots of incidents per grid or hexagon: Gi*, FDR-corrected, 90/95/99 % (analyst)",
-    response_class=JSONResponse,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    **answering("application/geo+json", response_class=JSONResponse),
 )
 def analytics_hotspots(
     conn: Conn,
@@ -118,8 +118,7 @@ def _place(conn: Conn, district_id: int | None) -> str | None:
     operation_id="incident_density_tile",
     summary="Incident counts in hexagon or square bins as a vector tile, layer incident_density "
     "(public view: public categories, bins of at least k, after a delay)",
-    response_class=Response,
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, 204: {"description": "no bins"}},
+    **answering("application/vnd.mapbox-vector-tile", others={204: {"description": "no bins"}}),
 )
 async def incident_density_tile(
     request: Request,

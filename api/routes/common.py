@@ -94,6 +94,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("the change conflicts with the stored state")}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
 
+
+def answering(
+    *media_types: str, response_class: type[Response] = Response, others: dict[int | str, Any] | None = None
+) -> dict[str, Any]:
+    """The route arguments of an answer that is not plain JSON: its response class and the media types OpenAPI
+    lists for a 200, declared together; ``others`` are the route's other answers (a 204, :data:`NOT_MODIFIED`)."""
+    return {
+        "response_class": response_class,
+        "responses": {200: {"content": {media: {} for media in media_types}}, **(others or {})},
+    }
+
+
 router = APIRouter(tags=["common"])
 
 

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import Caller, PermissionDeniedError, Role, Who
 from api.dependencies import Conn, Day
-from api.routes.common import MAX_ID, NOT_MODIFIED, DistrictNameParam, IdPath
+from api.routes.common import MAX_ID, NOT_MODIFIED, DistrictNameParam, IdPath, answering
 from api.routes.tiles import tile_response
 from api.scope import not_linked, personal_reach
 from gis.csv_safety import frame_to_csv
@@ -253,8 +253,7 @@ def patrols_compliance(
     "/patrols/tracks",
     operation_id="patrols_tracks",
     summary="A day's patrol tracks as GeoJSON, simplified for a zoom level (supervisors)",
-    response_class=JSONResponse,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    **answering("application/geo+json", response_class=JSONResponse),
 )
 def patrols_tracks(
     conn: Conn,
@@ -286,12 +285,7 @@ def patrols_tracks(
     "/patrols/tiles/{tms_id}/{z}/{y}/{x}",
     operation_id="patrols_tile",
     summary="Patrol tracks of a day as a vector tile, layer patrol_tracks (supervisors)",
-    response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
-        204: {"description": "no tracks"},
-        **NOT_MODIFIED,
-    },
+    **answering("application/vnd.mapbox-vector-tile", others={204: {"description": "no tracks"}, **NOT_MODIFIED}),
 )
 async def patrols_tile(
     request: Request,
@@ -324,8 +318,7 @@ async def patrols_tile(
     "/patrols/workers/{worker_id}/calendar.png",
     operation_id="patrols_calendar",
     summary="A worker's month as a calendar coloured by compliance (supervisors)",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    **answering("image/png"),
 )
 def patrols_calendar(
     conn: Conn,
@@ -350,8 +343,7 @@ def patrols_calendar(
     "/patrols/weekly",
     operation_id="patrols_weekly",
     summary="The grid workers' weekly report: patrols, compliance, incidents (supervisors; PDF, CSV or JSON)",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "application/json": {}}}},
+    **answering("application/pdf", "text/csv", "application/json"),
 )
 def patrols_weekly(
     conn: Conn,

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
+from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, answering
 from api.routes.map import maplibre_page, static_text
 from gis import clock
 from gis.errors import BusyError, NotFoundError
@@ -237,8 +237,8 @@ async def grid_cards_pdf(request: Request, code: str) -> Response:
     )
 
 
-_PDF = {200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED}
-_PNG = {200: {"content": {"image/png": {}}}, **NOT_MODIFIED}
+_PDF = answering("application/pdf", others=NOT_MODIFIED)
+_PNG = answering("image/png", others=NOT_MODIFIED)
 # The printed sheets differ only by what they draw: registered from one table, in the order OpenAPI lists them.
 _SHEETS = (
     ("/grids/{code}/poster.pdf", grid_poster_pdf, _PDF, "Printable poster of a grid of the published plan (PDF)"),
@@ -257,27 +257,18 @@ _SHEETS = (
         "A4 sheet of service contact cards of a grid of the published plan (PDF)",
     ),
 )
-for path, endpoint, responses, summary in _SHEETS:
-    router.add_api_route(
-        path,
-        endpoint,
-        operation_id=endpoint.__name__,
-        summary=summary,
-        response_class=Response,
-        responses=responses,
-    )
+for path, endpoint, answer, summary in _SHEETS:
+    router.add_api_route(path, endpoint, operation_id=endpoint.__name__, summary=summary, **answer)
 
 
 @router.get(
     "/grids/{code}/worker-photo",
     operation_id="grid_worker_photo",
     summary="The posted photo of the grid's active worker (JPEG)",
-    response_class=Response,
-    responses={
-        200: {"content": {"image/jpeg": {}}},
-        404: {**ERROR_RESPONSES[404], "description": "no such grid, no worker, or no photo"},
-        **NOT_MODIFIED,
-    },
+    **answering(
+        "image/jpeg",
+        others={404: {**ERROR_RESPONSES[404], "description": "no such grid, no worker, or no photo"}, **NOT_MODIFIED},
+    ),
 )
 def grid_worker_photo(request: Request, conn: Conn, code: str) -> Response:
     contact = _poster(conn, request, code, with_map=False).contact

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, Who, caller, collection_role, require
-from api.routes.common import NOT_MODIFIED
+from api.routes.common import NOT_MODIFIED, answering
 from api.routes.features import PlanChoice, Shown, sees_drafts
 from gis.errors import CommgridError, InputError
 from tiles.catalogue import CATALOGUE, Collection
@@ -295,8 +295,7 @@ def dataset_tilejson(
     "/tiles/{tms_id}/{z}/{y}/{x}",
     operation_id="dataset_tile",
     summary="One tile holding every layer the caller may read (or ?collections=)",
-    response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "no features in this tile"}, **NOT_MODIFIED},
+    **answering(MVT, others={204: {"description": "no features in this tile"}, **NOT_MODIFIED}),
 )
 async def dataset_tile(
     request: Request,

@@ -17,6 +17,7 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from api.routes.common import answering
 from api.routes.map import add_map_page
 
 __all__ = ["router"]
@@ -29,10 +30,9 @@ add_map_page(router, "/worker", "worker.html", operation_id="worker_page", summa
 
 @router.get(
     "/worker-sw.js",
-    response_class=Response,
     operation_id="worker_service_worker",
     summary="The service worker that keeps /worker usable offline",
-    responses={200: {"content": {"text/javascript": {}}}},
+    **answering("text/javascript"),
 )
 def worker_service_worker() -> Response:
     script = resources.files("api").joinpath("static/worker-sw.js").read_text(encoding="utf-8")

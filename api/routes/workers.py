@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Who
 from api.dependencies import Conn
-from api.routes.common import CONFLICT, IdPath
+from api.routes.common import CONFLICT, IdPath, answering
 from api.scope import personal_reach
 from gis.errors import InputError
 from gis.workers.roster import MAX_DUTIES_CHARS, MAX_NAME_CHARS
@@ -165,8 +165,7 @@ def worker_retire(conn: Conn, worker_id: IdPath) -> WorkerOut:
     "/workers/{worker_id}/photo",
     operation_id="worker_photo",
     summary="A worker's stored photo (planner; the grid team: those in its scope)",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    **answering("image/jpeg"),
 )
 def worker_photo_route(conn: Conn, who: Who, worker_id: IdPath) -> Response:
     photo = worker_photo(conn, worker_id, reach=personal_reach(conn, who, _RECORDS))
