@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, make_dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, get_type_hints
+from typing import Annotated
 
 import typer
 from rich.table import Column, Table
@@ -25,7 +25,6 @@ from api.cli._common import (
     store_connection,
 )
 from gis.csv_safety import frame_to_csv
-from gis.patrols.rule import PatrolRule
 
 app = typer.Typer(
     help="Patrol GPS tracks (巡查轨迹): import, the twice-a-day rule, compliance, retention.", no_args_is_help=True
@@ -38,28 +37,21 @@ DistrictOpt = Annotated[
 ]
 
 
-# The settings of the patrol rule `patrols rule` changes: PatrolRule field, flag, what it means (its default follows).
-_RULE_FLAGS = (
-    ("min_visits", "--min-visits", "Visits a day needs"),
-    ("min_visit_minutes", "--min-minutes", "Shortest visit that counts, minutes"),
-    ("gap_minutes", "--gap-minutes", "A pause longer than this ends a patrol"),
-    ("max_speed_kmh", "--max-speed", "Faster jumps are dropped as impossible, km/h"),
-    ("stop_minutes", "--stop-minutes", "Staying put this long is a stop, not patrol"),
-    ("coverage_m", "--coverage-m", "Streets passed this close count as covered"),
+# The settings of the patrol rule that `patrols rule` changes: PatrolRule field, its type, flag, what it means
+# (with PatrolRule's default; gis.patrols is not imported here, as it would load the track analysis with every command).
+RULE_FLAGS = (
+    ("min_visits", int, "--min-visits", "Visits a day needs (2)."),
+    ("min_visit_minutes", float, "--min-minutes", "Shortest visit that counts, minutes (60)."),
+    ("gap_minutes", float, "--gap-minutes", "A pause longer than this ends a patrol (10)."),
+    ("max_speed_kmh", float, "--max-speed", "Faster jumps are dropped as impossible, km/h (50)."),
+    ("stop_minutes", float, "--stop-minutes", "Staying put this long is a stop, not patrol (30)."),
+    ("coverage_m", float, "--coverage-m", "Streets passed this close count as covered (30)."),
 )
-_RULE_TYPES = get_type_hints(PatrolRule)
-_RULE_DEFAULTS = PatrolRule()
 RuleChanges = make_dataclass(
     "RuleChanges",
     [
-        (
-            field,
-            Annotated[
-                _RULE_TYPES[field] | None, typer.Option(flag, help=f"{meaning} ({getattr(_RULE_DEFAULTS, field):g}).")
-            ],
-            None,
-        )
-        for field, flag, meaning in _RULE_FLAGS
+        (field, Annotated[kind | None, typer.Option(flag, help=meaning)], None)
+        for field, kind, flag, meaning in RULE_FLAGS
     ],
     frozen=True,
 )
