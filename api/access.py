@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,6 +37,7 @@ __all__ = [
     "Caller",
     "PermissionDeniedError",
     "Role",
+    "Who",
     "api_routes",
     "authorize",
     "caller",
@@ -330,6 +332,10 @@ async def caller(request: Request) -> Caller:
         raise AuthenticationError("the token is not valid (it was never issued, or it was renewed or revoked)")
     request.state.caller = who
     return who
+
+
+# the caller as a route parameter: every route that answers by who asks takes ``who: Who``
+Who = Annotated[Caller, Depends(caller)]
 
 
 def require(who: Caller, role: Role, what: str) -> None:

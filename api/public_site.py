@@ -22,14 +22,13 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from api.routes.map import VENDOR
-from api.routes.public import contact_fields
+from api.routes.public import contact_fields, public_html
 from api.style import map_style
 from gis.errors import InputError
 from gis.store.models import Barrier, Community, Grid, GridPlan, PlanStatus
@@ -144,6 +143,5 @@ def export_public_site(conn: Connection, folder: Path, *, minzoom: int = 10, max
     style["metadata"] = {"commgrid:bounds": list(archive.bounds)}
     (folder / "style.json").write_text(json.dumps(style, ensure_ascii=False), encoding="utf-8")
     _copy_assets(folder / "assets")
-    page = resources.files("api").joinpath("static/public_site.html").read_text(encoding="utf-8")
-    (folder / "index.html").write_text(page, encoding="utf-8")
+    (folder / "index.html").write_text(public_html("public_site.html", "assets/"), encoding="utf-8")
     return SiteSummary(folder, len(contacts), count, archive)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -53,6 +56,56 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def option_groups(fn: F) -> F:
+    """Let a command take options that travel together as one parameter: a dataclass of typer options.
+
+    A parameter annotated with a dataclass whose fields are typer options (``Annotated[..., typer.Option(...)]``,
+    each with a default) stands, on the command line, for those options, in their order; the command
+    receives them as one instance of the dataclass. Typer has no such grouping, so the signature it reads
+    is rewritten: flags, help and defaults are the fields' own.
+    """
+    signature = inspect.signature(fn, eval_str=True)
+    groups: dict[str, tuple[type, list[str]]] = {}
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        group = param.annotation
+        if not (isinstance(group, type) and dataclasses.is_dataclass(group)):
+            params.append(param)
+            continue
+        hints = typing.get_type_hints(group, include_extras=True)
+        fields = dataclasses.fields(group)
+        groups[param.name] = (group, [f.name for f in fields])
+        params += [inspect.Parameter(f.name, param.kind, default=f.default, annotation=hints[f.name]) for f in fields]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for name, (group, names) in groups.items():
+            kwargs[name] = group(**{n: kwargs.pop(n) for n in names})
+        return fn(*args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def pairs(values: list[str] | None, *, option: str, example: str) -> dict[str, str]:
+    """``KEY=VALUE`` options as a mapping (the value may itself hold ``=``).
+
+    Raises
+    ------
+    InputError
+        For an item without ``=`` or with an empty side.
+    """
+    from gis.errors import InputError
+
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"{option} {item!r}: write it as {example}", field=option.lstrip("-"))
+        out[key.strip()] = value.strip()
+    return out
 
 
 # The next step an error names (gis.errors.ACTIONS), as a command.
@@ -198,6 +251,10 @@ def settings_from(db: str | None = None, home: str | None = None):
 
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="URL of an existing PostGIS database instead of the embedded one.")
+]
+# for files whose times may lack an offset (GPS fixes, incident reports)
+NaiveTimesZoneOpt = Annotated[
+    str | None, typer.Option("--timezone", help="Zone of times written without an offset, e.g. Asia/Shanghai.")
 ]
 
 

@@ -7,30 +7,11 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
+from api.cli._common import DbOpt, NaiveTimesZoneOpt, console, handle_errors, pairs, settings_from, store_connection
 
 app = typer.Typer(
     help="Incidents (事件): bulk import with a field mapping; emergency notification retries.", no_args_is_help=True
 )
-
-
-def pairs(values: list[str] | None, *, option: str, example: str) -> dict[str, str]:
-    """``KEY=VALUE`` options as a mapping (the value may itself hold ``=``).
-
-    Raises
-    ------
-    InputError
-        For an item without ``=`` or with an empty side.
-    """
-    from gis.errors import InputError
-
-    out = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"{option} {item!r}: write it as {example}", field=option.lstrip("-"))
-        out[key.strip()] = value.strip()
-    return out
 
 
 @app.command(name="import")
@@ -52,9 +33,7 @@ def import_(
     crs: Annotated[
         str | None, typer.Option("--crs", help="CRS of x/y, e.g. EPSG:4326 (GeoJSON: from the file).")
     ] = None,
-    timezone: Annotated[
-        str | None, typer.Option("--timezone", help="Zone of times written without an offset, e.g. Asia/Shanghai.")
-    ] = None,
+    timezone: NaiveTimesZoneOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv or geojson (default: from the suffix).")] = None,
     taxonomy: Annotated[
         Path | None, typer.Option("--taxonomy", help="A JSON taxonomy instead of the default one.")

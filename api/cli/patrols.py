@@ -6,6 +6,7 @@ told otherwise) and then purged; compliance results stay.
 
 from __future__ import annotations
 
+from dataclasses import asdict, make_dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,16 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from api.cli._common import DbOpt, console, handle_errors, settings_from, store_connection
+from api.cli._common import (
+    DbOpt,
+    NaiveTimesZoneOpt,
+    console,
+    handle_errors,
+    option_groups,
+    pairs,
+    settings_from,
+    store_connection,
+)
 from gis.csv_safety import frame_to_csv
 
 app = typer.Typer(
@@ -27,16 +37,24 @@ DistrictOpt = Annotated[
 ]
 
 
-def _columns(values: list[str] | None) -> dict[str, str]:
-    from gis.errors import InputError
-
-    out = {}
-    for item in values or []:
-        field, sep, header = item.partition("=")
-        if not sep or not field.strip() or not header.strip():
-            raise InputError(f"--column {item!r}: write it as FIELD=HEADER, e.g. worker=tracker", field="column")
-        out[field.strip()] = header.strip()
-    return out
+# The settings of the patrol rule that `patrols rule` changes: PatrolRule field, its type, flag, what it means
+# (with PatrolRule's default; gis.patrols is not imported here, as it would load the track analysis with every command).
+RULE_FLAGS = (
+    ("min_visits", int, "--min-visits", "Visits a day needs (2)."),
+    ("min_visit_minutes", float, "--min-minutes", "Shortest visit that counts, minutes (60)."),
+    ("gap_minutes", float, "--gap-minutes", "A pause longer than this ends a patrol (10)."),
+    ("max_speed_kmh", float, "--max-speed", "Faster jumps are dropped as impossible, km/h (50)."),
+    ("stop_minutes", float, "--stop-minutes", "Staying put this long is a stop, not patrol (30)."),
+    ("coverage_m", float, "--coverage-m", "Streets passed this close count as covered (30)."),
+)
+RuleChanges = make_dataclass(
+    "RuleChanges",
+    [
+        (field, Annotated[kind | None, typer.Option(flag, help=meaning)], None)
+        for field, kind, flag, meaning in RULE_FLAGS
+    ],
+    frozen=True,
+)
 
 
 def _shown(value: object) -> str:
@@ -51,9 +69,7 @@ def import_(
     worker: Annotated[
         int | None, typer.Option("--worker", help="The grid worker (id) every fix belongs to, e.g. for GPX files.")
     ] = None,
-    timezone: Annotated[
-        str | None, typer.Option("--timezone", help="Zone of times written without an offset, e.g. Asia/Taipei.")
-    ] = None,
+    timezone: NaiveTimesZoneOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="gpx, csv or geojson (default: from the suffix).")] = None,
     column: Annotated[
         list[str] | None,
@@ -73,7 +89,8 @@ def import_(
     from gis.patrols.readers import read_tracks
     from gis.patrols.store import import_fixes
 
-    fixes = read_tracks(file, fmt=fmt, timezone=timezone, columns=_columns(column))  # checked before the store opens
+    columns = pairs(column, option="--column", example="FIELD=HEADER, e.g. worker=tracker")
+    fixes = read_tracks(file, fmt=fmt, timezone=timezone, columns=columns)  # checked before the store opens
     with store_connection(db) as conn:
         result = import_fixes(conn, fixes, file=str(file), worker=worker, analyse_days_after=analyse)
     console.print(result.report.summary(), highlight=False)
@@ -92,45 +109,24 @@ def import_(
 
 @app.command()
 @handle_errors
+@option_groups
 def rule(
     district: DistrictOpt = None,
     timezone: Annotated[
         str | None, typer.Option("--timezone", help="Zone the district's days are counted in, e.g. Asia/Shanghai.")
     ] = None,
-    min_visits: Annotated[int | None, typer.Option("--min-visits", help="Visits a day needs (2).")] = None,
-    min_minutes: Annotated[
-        float | None, typer.Option("--min-minutes", help="Shortest visit that counts, minutes (60).")
-    ] = None,
-    gap_minutes: Annotated[
-        float | None, typer.Option("--gap-minutes", help="A pause longer than this ends a patrol (10).")
-    ] = None,
-    max_speed: Annotated[
-        float | None, typer.Option("--max-speed", help="Faster jumps are dropped as impossible, km/h (50).")
-    ] = None,
-    stop_minutes: Annotated[
-        float | None, typer.Option("--stop-minutes", help="Staying put this long is a stop, not patrol (30).")
-    ] = None,
-    coverage_m: Annotated[
-        float | None, typer.Option("--coverage-m", help="Streets passed this close count as covered (30).")
-    ] = None,
+    changes: RuleChanges = RuleChanges(),
     db: DbOpt = None,
 ) -> None:
     """Show the district's patrol rule, or change the settings given."""
     from gis.patrols.store import read_rule, set_rule
     from gis.store import lookup
 
-    changes = {
-        "min_visits": min_visits,
-        "min_visit_minutes": min_minutes,
-        "gap_minutes": gap_minutes,
-        "max_speed_kmh": max_speed,
-        "stop_minutes": stop_minutes,
-        "coverage_m": coverage_m,
-    }
+    given = {name: value for name, value in asdict(changes).items() if value is not None}
     with store_connection(db) as conn:
         found = lookup.district(conn, district)
-        if timezone is not None or any(v is not None for v in changes.values()):
-            current = set_rule(conn, found.id, timezone=timezone, **changes)
+        if timezone is not None or given:
+            current = set_rule(conn, found.id, timezone=timezone, **given)
         else:
             current = read_rule(conn, found.id)
     table = Table(Column("setting"), Column("value", justify="right"), title=f"patrol rule of {current.district}")

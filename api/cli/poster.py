@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from api.cli._common import DbOpt, console, err_console, handle_errors, settings_from, store_connection
+from api.cli._common import (
+    DbOpt,
+    console,
+    err_console,
+    handle_errors,
+    option_groups,
+    settings_from,
+    store_connection,
+)
 from gis.errors import InputError
 
 PlanOpt = Annotated[
@@ -35,6 +44,20 @@ OfficeOpt = Annotated[
         "(`commgrid communities set`).",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class SheetSource:
+    """What every printed sheet is read with: where its QR codes point, texts printed instead of the stored ones, the plan."""
+
+    public_url: PublicUrlOpt = None
+    service_hours: HoursOpt = None
+    office_phone: OfficeOpt = None
+    plan: PlanOpt = None
+
+    def reading(self) -> dict[str, str | None]:
+        """The options a sheet is read with (``read_posters``, ``read_community_sheet``)."""
+        return {"plan": self.plan, "service_hours": self.service_hours, "office_phone": self.office_phone}
 
 
 class Paper(StrEnum):
@@ -76,12 +99,10 @@ def _public_base(public_url: str | None, db: str | None) -> str:
     return base
 
 
-def _read(conn, codes: list[str], *, base: str, plan, hours, office, with_map: bool) -> list:
+def _read(conn, codes: list[str], source: SheetSource, *, base: str, with_map: bool) -> list:
     from tiles.paper.poster import read_posters
 
-    return read_posters(
-        conn, codes, base_url=base, plan=plan, service_hours=hours, office_phone=office, with_map=with_map
-    )
+    return read_posters(conn, codes, base_url=base, with_map=with_map, **source.reading())
 
 
 def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
@@ -94,6 +115,7 @@ def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
 
 
 @handle_errors
+@option_groups
 def poster(
     code: Annotated[str | None, typer.Argument(help="The grid's code; or use --community.")] = None,
     community: Annotated[
@@ -105,10 +127,7 @@ def poster(
     out: Annotated[Path, typer.Option("--out", help="File to write: .pdf or .png.")] = Path("poster.pdf"),
     paper: SheetPaperOpt = None,
     dpi: DpiOpt = 150,
-    public_url: PublicUrlOpt = None,
-    service_hours: HoursOpt = None,
-    office_phone: OfficeOpt = None,
-    plan: PlanOpt = None,
+    source: SheetSource = SheetSource(),
     db: DbOpt = None,
 ) -> None:
     """Write the poster of one grid (map, worker, duties, counts, QR code), or a community's grid map, as PDF or PNG."""
@@ -116,39 +135,27 @@ def poster(
         raise InputError(f"--out must end in .pdf or .png, got {out.name!r}", field="out")
     if (code is None) == (community is None):
         raise InputError("name one grid code, or a --community", field="code")
-    base = _public_base(public_url, db)
+    base = _public_base(source.public_url, db)
     if community is not None:
-        _community_sheet(
-            community,
-            out,
-            paper=(paper or Paper.A2).value,
-            dpi=dpi,
-            base=base,
-            plan=plan,
-            hours=service_hours,
-            office=office_phone,
-            db=db,
-        )
+        _community_sheet(community, out, source, paper=(paper or Paper.A2).value, dpi=dpi, base=base, db=db)
         return
     size = (paper or Paper.A3).value
     if size not in ("A3", "A4"):
         raise InputError(f"a grid's poster is printed on A3 or A4, not {size}", field="paper")
     with store_connection(db, transaction=False) as conn:
-        (sheet,) = _read(conn, [code], base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
+        (sheet,) = _read(conn, [code], source, base=base, with_map=True)
     _write_poster(sheet, out, paper=size, dpi=dpi)
     console.print(f"wrote {out} (grid {sheet.code}, {size})")
 
 
-def _community_sheet(community: str, out: Path, *, paper: str, dpi: int, base: str, plan, hours, office, db) -> None:
+def _community_sheet(community: str, out: Path, source: SheetSource, *, paper: str, dpi: int, base: str, db) -> None:
     from tiles.paper.community_sheet import read_community_sheet, render_community_sheet
     from tiles.paper.printing import pdf_to_png
 
     if paper == "A4":
         raise InputError("a community's grid map is printed on A1, A2 or A3, not A4", field="paper")
     with store_connection(db, transaction=False) as conn:
-        sheet = read_community_sheet(
-            conn, community, base_url=base, plan=plan, service_hours=hours, office_phone=office
-        )
+        sheet = read_community_sheet(conn, community, base_url=base, **source.reading())
     pdf = render_community_sheet(sheet, paper=paper)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf_to_png(pdf, dpi=dpi) if out.suffix.lower() == ".png" else pdf)
@@ -156,25 +163,23 @@ def _community_sheet(community: str, out: Path, *, paper: str, dpi: int, base: s
 
 
 @handle_errors
+@option_groups
 def posters(
     community: Annotated[str, typer.Option("--community", help="Community id (or 12-digit admin code).")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write <code>.pdf / <code>.png into.")],
     fmt: Annotated[Format, typer.Option("--format", help="pdf, png or both.")] = Format.pdf,
     paper: PaperOpt = Paper.A3,
     dpi: DpiOpt = 150,
-    public_url: PublicUrlOpt = None,
-    service_hours: HoursOpt = None,
-    office_phone: OfficeOpt = None,
-    plan: PlanOpt = None,
+    source: SheetSource = SheetSource(),
     db: DbOpt = None,
 ) -> None:
     """Write the posters of every grid of a community into a folder."""
     from tiles.paper.poster import community_grid_codes
 
-    base = _public_base(public_url, db)
+    base = _public_base(source.public_url, db)
     with store_connection(db, transaction=False) as conn:
-        codes = community_grid_codes(conn, community, plan=plan)
-        sheets = _read(conn, codes, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=True)
+        codes = community_grid_codes(conn, community, plan=source.plan)
+        sheets = _read(conn, codes, source, base=base, with_map=True)
     suffixes = [".pdf", ".png"] if fmt is Format.both else [f".{fmt.value}"]
     for sheet in sheets:
         for suffix in suffixes:
@@ -183,14 +188,12 @@ def posters(
 
 
 @handle_errors
+@option_groups
 def cards(
     codes: Annotated[list[str] | None, typer.Argument(help="Grid codes; or use --community.")] = None,
     community: Annotated[str | None, typer.Option("--community", help="Every grid of this community.")] = None,
     out: Annotated[Path, typer.Option("--out", help="PDF to write.")] = Path("cards.pdf"),
-    public_url: PublicUrlOpt = None,
-    service_hours: HoursOpt = None,
-    office_phone: OfficeOpt = None,
-    plan: PlanOpt = None,
+    source: SheetSource = SheetSource(),
     db: DbOpt = None,
 ) -> None:
     """Write service contact cards: one A4 page of ten cut-out cards per grid."""
@@ -199,10 +202,10 @@ def cards(
 
     if not codes and community is None:
         raise InputError("name grid codes or a --community", field="codes")
-    base = _public_base(public_url, db)
+    base = _public_base(source.public_url, db)
     with store_connection(db, transaction=False) as conn:
-        wanted = list(codes or []) + (community_grid_codes(conn, community, plan=plan) if community else [])
-        sheets = _read(conn, wanted, base=base, plan=plan, hours=service_hours, office=office_phone, with_map=False)
+        wanted = list(codes or []) + (community_grid_codes(conn, community, plan=source.plan) if community else [])
+        sheets = _read(conn, wanted, source, base=base, with_map=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(render_cards(sheets))
     console.print(f"wrote {out}: {len(sheets)} pages of {CARDS_PER_PAGE} cards")

@@ -17,12 +17,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator
 
-from api.access import Caller, Role, caller
+from api.access import Role, Who
 from api.dependencies import Conn, Instant
+from api.routes.common import answering
 from api.routes.incidents import Tax
 from api.routes.tiles import TmsParam, XParam, YParam, ZParam, tile_response
 from gis import clock
@@ -43,7 +44,6 @@ Category = Annotated[str | None, Query(description="a taxonomy code; its sub-cat
 Start = Annotated[Instant | None, Query(alias="from", description="reported at or after (ISO 8601)")]
 End = Annotated[Instant | None, Query(alias="to", description="reported before (ISO 8601)")]
 District = Annotated[str | None, Query(description="only this district (name or id); the whole city when absent")]
-Who = Annotated[Caller, Depends(caller)]
 
 
 def check_cells(value: int) -> int:
@@ -60,8 +60,7 @@ Cells = Annotated[int, AfterValidator(check_cells), Query(description=f"bins acr
     "/analytics/hotspots",
     operation_id="analytics_hotspots",
     summary="Hot and cold spots of incidents per grid or hexagon: Gi*, FDR-corrected, 90/95/99 % (analyst)",
-    response_class=JSONResponse,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    **answering("application/geo+json", response_class=JSONResponse),
 )
 def analytics_hotspots(
     conn: Conn,
@@ -119,8 +118,7 @@ def _place(conn: Conn, district_id: int | None) -> str | None:
     operation_id="incident_density_tile",
     summary="Incident counts in hexagon or square bins as a vector tile, layer incident_density "
     "(public view: public categories, bins of at least k, after a delay)",
-    response_class=Response,
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, 204: {"description": "no bins"}},
+    **answering("application/vnd.mapbox-vector-tile", others={204: {"description": "no bins"}}),
 )
 async def incident_density_tile(
     request: Request,

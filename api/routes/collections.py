@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Request
-
-from api.access import Caller, caller, collection_role, require
+from api.access import Who, collection_role, require
 from api.dependencies import Conn
 from api.routes.features import GeoJSONResponse, Shown
 from gis.errors import NotFoundError
@@ -29,8 +27,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
 ]
-
-Who = Annotated[Caller, Depends(caller)]
 
 
 def _collection(collection_id: str) -> Collection:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
 from gis.errors import CommgridError, InputError
@@ -93,6 +94,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("the change conflicts with the stored state")}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
 
+
+def answering(
+    *media_types: str, response_class: type[Response] = Response, others: dict[int | str, Any] | None = None
+) -> dict[str, Any]:
+    """The route arguments of an answer that is not plain JSON: its response class and the media types OpenAPI
+    lists for a 200, declared together; ``others`` are the route's other answers (a 204, :data:`NOT_MODIFIED`)."""
+    return {
+        "response_class": response_class,
+        "responses": {200: {"content": {media: {} for media in media_types}}, **(others or {})},
+    }
+
+
 router = APIRouter(tags=["common"])
 
 
@@ -136,6 +149,8 @@ class StoreDamagedError(CommgridError):
 
 
 # What the routes editing a draft plan declare: the If-Match header, the version field, their 409.
+# the district of a request that reads one district's records, by name, when more than one is stored
+DistrictNameParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 IfMatchHeader = Annotated[str | None, Header(description="the plan's ETag, as GET /plans/{name} gave it")]
 PlanVersionField = Annotated[int | None, Field(description="plan version edited (or send If-Match)")]
 STALE_DRAFT: dict[int | str, dict[str, Any]] = {
@@ -155,3 +170,10 @@ def plan_version(version: int | None, if_match: str | None) -> int:
     if version is None:
         raise InputError("send the plan version you edited, as 'version' or an If-Match header", field="version")
     return version
+
+
+def draft_edited(conn: Connection, response: Response, result: Any) -> dict:
+    """The answer to an edit of a draft (a move, a re-assignment, a re-division): kept, its new version the ETag."""
+    conn.commit()
+    response.headers["ETag"] = f'"{result.version}"'
+    return result.to_dict()

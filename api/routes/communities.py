@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import Conn
-from gis.communities import MAX_HOURS_CHARS, CommunitySettings, find_community, set_community_settings
+from gis.communities import MAX_HOURS_CHARS, find_community, set_community_settings
 
 __all__ = ["CommunitySettingsChange", "CommunitySettingsOut"]
 
@@ -26,6 +26,8 @@ DistrictQuery = Annotated[
 
 class CommunitySettingsOut(BaseModel):
     """A community and what residents are told about its office."""
+
+    model_config = ConfigDict(from_attributes=True)  # read from a stored gis.communities.CommunitySettings
 
     community_id: str
     admin_code: str | None
@@ -46,17 +48,6 @@ class CommunitySettingsChange(BaseModel):
     )
 
 
-def _out(c: CommunitySettings) -> CommunitySettingsOut:
-    return CommunitySettingsOut(
-        community_id=c.community_id,
-        admin_code=c.admin_code,
-        name=c.name,
-        district=c.district,
-        office_phone=c.office_phone,
-        service_hours=c.service_hours,
-    )
-
-
 @router.get(
     "/communities/{community}/settings",
     operation_id="community_settings",
@@ -64,7 +55,7 @@ def _out(c: CommunitySettings) -> CommunitySettingsOut:
     response_model=CommunitySettingsOut,
 )
 def community_settings(conn: Conn, community: str, district: DistrictQuery = None) -> CommunitySettingsOut:
-    return _out(find_community(conn, community, district=district))
+    return CommunitySettingsOut.model_validate(find_community(conn, community, district=district))
 
 
 @router.patch(
@@ -77,4 +68,4 @@ def community_settings_change(
     conn: Conn, community: str, body: CommunitySettingsChange, district: DistrictQuery = None
 ) -> CommunitySettingsOut:
     changes = {k: getattr(body, k) for k in ("office_phone", "service_hours") if k in body.model_fields_set}
-    return _out(set_community_settings(conn, community, district=district, **changes))
+    return CommunitySettingsOut.model_validate(set_community_settings(conn, community, district=district, **changes))

@@ -8,31 +8,24 @@ routes it calls are for planners and admins only; the public and lower roles are
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
-from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
-from api.routes.map import VENDOR, WebMapMissingError
+from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
+from api.routes.map import add_map_page
 from gis.plans.edits import reassign_units
 from gis.plans.locks import set_lock
 from gis.plans.redivide import redivide_community
 from gis.plans.workbench import LAYERS, copy_plan, workbench_layers
 
 router = APIRouter(tags=["editor"])
-Who = Annotated[Caller, Depends(caller)]
 
 
-@router.get("/editor", response_class=HTMLResponse, operation_id="editor_page", summary="The planner's workbench")
-def editor_page() -> HTMLResponse:
-    if not (VENDOR / "maplibre-gl.mjs").is_file():
-        raise WebMapMissingError(f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh`")
-    return HTMLResponse(resources.files("api").joinpath("static/editor.html").read_text(encoding="utf-8"))
+add_map_page(router, "/editor", "editor.html", operation_id="editor_page", summary="The planner's workbench")
 
 
 @router.get(
@@ -61,22 +54,24 @@ def _lock(on: bool):
     return route
 
 
-router.add_api_route(
-    "/plans/{name}/grids/{code}/lock",
-    _lock(True),
-    methods=["PUT"],
-    operation_id="grid_lock",
-    summary="Lock a grid of a draft: no moves in or out, re-division keeps it (stored with the plan)",
-    responses=CONFLICT,
+_LOCK_ROUTES = (  # locked?, method, operation id, summary
+    (
+        True,
+        "PUT",
+        "grid_lock",
+        "Lock a grid of a draft: no moves in or out, re-division keeps it (stored with the plan)",
+    ),
+    (False, "DELETE", "grid_unlock", "Unlock a grid of a draft"),
 )
-router.add_api_route(
-    "/plans/{name}/grids/{code}/lock",
-    _lock(False),
-    methods=["DELETE"],
-    operation_id="grid_unlock",
-    summary="Unlock a grid of a draft",
-    responses=CONFLICT,
-)
+for on, method, operation_id, summary in _LOCK_ROUTES:
+    router.add_api_route(
+        "/plans/{name}/grids/{code}/lock",
+        _lock(on),
+        methods=[method],
+        operation_id=operation_id,
+        summary=summary,
+        responses=CONFLICT,
+    )
 
 
 class ReassignRequest(BaseModel):
@@ -106,9 +101,7 @@ def reassign(
     result = reassign_units(
         conn, name, body.assignment, version=version, community=community, dry_run=body.dry_run, actor=who.name
     )
-    conn.commit()
-    response.headers["ETag"] = f'"{result.version}"'
-    return result.to_dict()
+    return draft_edited(conn, response, result)
 
 
 class RedivideRequest(BaseModel):
@@ -138,9 +131,7 @@ def redivide(
     result = redivide_community(
         conn, name, community, version=version, locked=body.lock, dry_run=body.dry_run, actor=who.name
     )
-    conn.commit()
-    response.headers["ETag"] = f'"{result.version}"'
-    return result.to_dict()
+    return draft_edited(conn, response, result)
 
 
 class CopyRequest(BaseModel):

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.access import Caller, Role, caller
+from api.access import Caller, Role, Who
 from api.dependencies import BBox, Conn
 from api.routes.common import MAX_ID
 from gis import clock
@@ -37,7 +37,6 @@ class SchemaJSONResponse(JSONResponse):
 
 
 RESERVED = {"bbox", "limit", "offset", "plan", "district", "datetime", "f"}
-Who = Annotated[Caller, Depends(caller)]
 
 
 def sees_drafts(who: Caller) -> bool:

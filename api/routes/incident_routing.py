@@ -21,11 +21,11 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
 from api.incident_classes import acting, departments
 from api.routes.incidents import Cal, IncidentId, Tax
@@ -35,8 +35,6 @@ from gis.incidents.departments import add_feedback, find_department, hand_off, w
 __all__ = ["router"]
 
 router = APIRouter(tags=["incidents"])
-
-Who = Annotated[Caller, Depends(caller)]
 
 
 class HandoffIn(BaseModel):

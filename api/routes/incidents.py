@@ -40,10 +40,10 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, R
 from pydantic import BaseModel, Field
 
 from api import incident_classes
-from api.access import Caller, PermissionDeniedError, Role, caller
+from api.access import Caller, PermissionDeniedError, Role, Who
 from api.bodies import BINARY_KINDS
 from api.dependencies import Conn, Instant
-from api.routes.common import CONFLICT, MAX_ID
+from api.routes.common import CONFLICT, MAX_ID, answering
 from api.scope import reach
 from api.text import Code, Description, Name, Note, Phone
 from gis import clock
@@ -104,7 +104,6 @@ Tax = Annotated[Taxonomy, Depends(taxonomy)]
 Cal = Annotated[WorkingCalendar, Depends(calendar)]
 IncidentId = Annotated[int, Path(alias="incident_id", description="the incident's id")]
 PhotoId = Annotated[int, Path(alias="photo_id", ge=1, le=MAX_ID, description="the photo's id")]
-Who = Annotated[Caller, Depends(caller)]
 
 
 class IncidentIn(BaseModel):
@@ -348,8 +347,7 @@ def incident_photo_add(
     "/incidents/{incident_id}/photos/{photo_id}",
     operation_id="incident_photo",
     summary="One photo of an incident, a JPEG without metadata (those who may read the incident)",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    **answering("image/jpeg"),
 )
 def incident_photo(conn: Conn, incident_id: IncidentId, photo_id: PhotoId, who: Who) -> Response:
     _own(conn, incident_id, who)

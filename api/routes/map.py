@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.access import Caller, caller
+from api.access import Who
 from api.routes.features import Shown
 from api.style import map_style
 from gis.errors import CommgridError
@@ -19,26 +18,42 @@ router = APIRouter(tags=["map"])
 
 # MapLibre GL JS, installed from npm by scripts/setup.sh (api/static/vendor/package.json)
 VENDOR = Path(str(resources.files("api"))) / "static" / "vendor" / "node_modules" / "maplibre-gl" / "dist"
-Who = Annotated[Caller, Depends(caller)]
 
 
 class WebMapMissingError(CommgridError):
     http_status = 503
 
 
-def map_page(name: str) -> HTMLResponse:
-    """A page of ``api/static`` that draws with MapLibre, refused (503) while MapLibre is not installed."""
+def static_text(name: str) -> str:
+    """A file of ``api/static``."""
+    return resources.files("api").joinpath(f"static/{name}").read_text(encoding="utf-8")
+
+
+def maplibre_page(html: str) -> HTMLResponse:
+    """A page that draws with MapLibre, refused (503) while MapLibre is not installed."""
     if not (VENDOR / "maplibre-gl.mjs").is_file():
         raise WebMapMissingError(
             f"MapLibre GL JS is not installed in {VENDOR.parent}; run `bash scripts/setup.sh` "
             "(it runs `npm ci` in api/static/vendor)"
         )
-    return HTMLResponse(resources.files("api").joinpath(f"static/{name}").read_text(encoding="utf-8"))
+    return HTMLResponse(html)
 
 
-@router.get("/map", response_class=HTMLResponse, operation_id="web_map", summary="Interactive grid map")
-def web_map() -> HTMLResponse:
-    return map_page("map.html")
+def map_page(name: str) -> HTMLResponse:
+    """A page of ``api/static`` that draws with MapLibre, refused (503) while MapLibre is not installed."""
+    return maplibre_page(static_text(name))
+
+
+def add_map_page(router: APIRouter, path: str, name: str, *, operation_id: str, summary: str) -> None:
+    """Serve ``name`` of ``api/static``, a page that draws with MapLibre and holds no data, at ``path``."""
+
+    def page() -> HTMLResponse:
+        return map_page(name)
+
+    router.add_api_route(path, page, response_class=HTMLResponse, operation_id=operation_id, summary=summary)
+
+
+add_map_page(router, "/map", "map.html", operation_id="web_map", summary="Interactive grid map")
 
 
 @router.get("/styles/commgrid", operation_id="style", summary="MapLibre style of the web map, for the caller's role")

@@ -24,14 +24,14 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import Caller, PermissionDeniedError, Role, caller
+from api.access import Caller, PermissionDeniedError, Role, Who
 from api.dependencies import Conn, Day
-from api.routes.common import MAX_ID, NOT_MODIFIED, IdPath
+from api.routes.common import MAX_ID, NOT_MODIFIED, DistrictNameParam, IdPath, answering
 from api.routes.tiles import tile_response
 from api.scope import not_linked, personal_reach
 from gis.csv_safety import frame_to_csv
@@ -68,9 +68,7 @@ _FORMATS = {
     "application/geo+json": "geojson",
 }
 
-Who = Annotated[Caller, Depends(caller)]
 DayParam = Annotated[Day, Query(alias="date", description="local date in the district's patrol time zone")]
-DistrictParam = Annotated[str | None, Query(description="district name; needed only when several are stored")]
 CommunityParam = Annotated[str | None, Query(description="only grids of this community (its id, e.g. SQ01)")]
 
 
@@ -217,7 +215,7 @@ def patrols_compliance(
     who: Who,
     day: DayParam,
     community: CommunityParam = None,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     f: Annotated[Literal["json", "csv"], Query(description="response format")] = "json",
 ) -> Response:
     scope = _scope(conn, who)
@@ -255,14 +253,13 @@ def patrols_compliance(
     "/patrols/tracks",
     operation_id="patrols_tracks",
     summary="A day's patrol tracks as GeoJSON, simplified for a zoom level (supervisors)",
-    response_class=JSONResponse,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    **answering("application/geo+json", response_class=JSONResponse),
 )
 def patrols_tracks(
     conn: Conn,
     who: Who,
     day: DayParam,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     community: CommunityParam = None,
     worker: Annotated[
         list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query(description="only these workers (repeatable)")
@@ -288,12 +285,7 @@ def patrols_tracks(
     "/patrols/tiles/{tms_id}/{z}/{y}/{x}",
     operation_id="patrols_tile",
     summary="Patrol tracks of a day as a vector tile, layer patrol_tracks (supervisors)",
-    response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.mapbox-vector-tile": {}}},
-        204: {"description": "no tracks"},
-        **NOT_MODIFIED,
-    },
+    **answering("application/vnd.mapbox-vector-tile", others={204: {"description": "no tracks"}, **NOT_MODIFIED}),
 )
 async def patrols_tile(
     request: Request,
@@ -326,8 +318,7 @@ async def patrols_tile(
     "/patrols/workers/{worker_id}/calendar.png",
     operation_id="patrols_calendar",
     summary="A worker's month as a calendar coloured by compliance (supervisors)",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    **answering("image/png"),
 )
 def patrols_calendar(
     conn: Conn,
@@ -352,15 +343,14 @@ def patrols_calendar(
     "/patrols/weekly",
     operation_id="patrols_weekly",
     summary="The grid workers' weekly report: patrols, compliance, incidents (supervisors; PDF, CSV or JSON)",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "application/json": {}}}},
+    **answering("application/pdf", "text/csv", "application/json"),
 )
 def patrols_weekly(
     conn: Conn,
     who: Who,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W45")],
     community: CommunityParam = None,
-    district: DistrictParam = None,
+    district: DistrictNameParam = None,
     f: Annotated[Literal["pdf", "csv", "json"], Query(description="response format")] = "pdf",
 ) -> Response:
     scope = _scope(conn, who)

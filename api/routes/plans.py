@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
 from api.jobs import PartitionRequest, submit_partition
-from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, plan_version
+from api.routes.common import CONFLICT, STALE_DRAFT, IfMatchHeader, PlanVersionField, draft_edited, plan_version
 from gis.errors import InputError
 from gis.plans import list_plans, publish_plan
 from gis.plans.edits import diff_plans, move_units
@@ -26,7 +24,6 @@ from gis.plans.store import (
 from gis.store import lookup
 
 router = APIRouter(tags=["plans"])
-Who = Annotated[Caller, Depends(caller)]
 
 
 def _summary(p, base: str) -> dict:
@@ -90,9 +87,7 @@ def edit(
 ) -> dict:
     version = plan_version(body.version, if_match)
     result = move_units(conn, name, body.units, body.grid, version=version, dry_run=body.dry_run)
-    conn.commit()
-    response.headers["ETag"] = f'"{result.version}"'
-    return result.to_dict()
+    return draft_edited(conn, response, result)
 
 
 @router.post(

@@ -24,8 +24,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Connection
 
 from api.dependencies import Conn
-from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED
-from api.routes.map import map_page
+from api.routes.common import ERROR_RESPONSES, NOT_MODIFIED, answering
+from api.routes.map import maplibre_page, static_text
 from gis import clock
 from gis.errors import BusyError, NotFoundError
 from gis.search import MAX_QUERY_CHARS, search_public
@@ -35,7 +35,7 @@ from tiles.paper.community_sheet import read_community_sheet, render_community_s
 from tiles.paper.poster import NO_WORKER, Poster, grid_page_url, read_poster, render_poster
 from tiles.paper.printing import pdf_to_png
 
-__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields"]
+__all__ = ["CONTACT_FIELDS", "WORKER_FIELDS", "RenderCache", "Renders", "contact_fields", "public_html"]
 
 router = APIRouter(tags=["public"])
 
@@ -142,18 +142,25 @@ def _page_url(request: Request, code: str) -> str:
 
 async def _sheet(
     request: Request,
-    key: tuple,
-    media_type: str,
-    filename: str,
+    name: str,
+    parts: tuple,
     draw: Callable[[Connection], bytes],
     *,
-    convert: tuple[tuple, Callable[[bytes], bytes]] | None = None,
+    dpi: int | None = None,
 ) -> Response:
-    """A rendered sheet: from the cache when the data it shows has not changed, else drawn in a thread.
+    """A rendered sheet, as a PDF, or as a PNG at ``dpi``: from the cache when the data it shows has not changed,
+    else drawn in a thread.
 
-    ``convert`` (its key, a function) turns the drawn sheet into another form (a PNG of
-    the PDF); the sheet is kept too, so other forms of it are drawn from the kept one.
+    The sheet is ``name`` of ``parts`` (a grid's code and paper, say); a PNG is cut from the
+    PDF, which is kept too, so the other forms of a sheet are drawn from the kept one.
     """
+    stem = "-".join((name, *map(str, parts)))
+    key = (f"{name}.pdf", *parts)
+    if dpi is None:
+        media_type, filename, convert = "application/pdf", f"{stem}.pdf", None
+    else:
+        media_type, filename = "image/png", f"{stem}.png"
+        convert = (("png", dpi), lambda pdf: pdf_to_png(pdf, dpi=dpi))
     app = request.app
     versions = await app.state.probe.current()
     # the printed date is on the sheet, and the public URL in its QR code
@@ -186,38 +193,15 @@ def _poster(conn: Connection, request: Request, code: str, *, with_map: bool = T
     return read_poster(conn, code, public_url=_page_url(request, code), with_map=with_map)
 
 
-@router.get(
-    "/grids/{code}/poster.pdf",
-    operation_id="grid_poster_pdf",
-    summary="Printable poster of a grid of the published plan (PDF)",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
-)
 async def grid_poster_pdf(request: Request, code: str, paper: Paper = "A3") -> Response:
     return await _sheet(
-        request,
-        ("poster.pdf", code, paper),
-        "application/pdf",
-        f"poster-{code}-{paper}.pdf",
-        lambda conn: render_poster(_poster(conn, request, code), paper=paper),
+        request, "poster", (code, paper), lambda conn: render_poster(_poster(conn, request, code), paper=paper)
     )
 
 
-@router.get(
-    "/grids/{code}/poster.png",
-    operation_id="grid_poster_png",
-    summary="Poster of a grid of the published plan as an image (PNG)",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **NOT_MODIFIED},
-)
 async def grid_poster_png(request: Request, code: str, paper: Paper = "A3", dpi: Dpi = 100) -> Response:
     return await _sheet(
-        request,
-        ("poster.pdf", code, paper),
-        "image/png",
-        f"poster-{code}-{paper}.png",
-        lambda conn: render_poster(_poster(conn, request, code), paper=paper),
-        convert=(("png", dpi), lambda pdf: pdf_to_png(pdf, dpi=dpi)),
+        request, "poster", (code, paper), lambda conn: render_poster(_poster(conn, request, code), paper=paper), dpi=dpi
     )
 
 
@@ -229,69 +213,62 @@ def _community_sheet(conn: Connection, request: Request, community: str, paper: 
     return render_community_sheet(sheet, paper=paper)
 
 
-@router.get(
-    "/communities/{community}/poster.pdf",
-    operation_id="community_poster_pdf",
-    summary="The community grid map: every grid of a community of the published plan and its worker (PDF)",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
-)
 async def community_poster_pdf(request: Request, community: str, paper: SheetPaper = "A2") -> Response:
     return await _sheet(
-        request,
-        ("community.pdf", community, paper),
-        "application/pdf",
-        f"community-{community}-{paper}.pdf",
-        lambda conn: _community_sheet(conn, request, community, paper),
+        request, "community", (community, paper), lambda conn: _community_sheet(conn, request, community, paper)
     )
 
 
-@router.get(
-    "/communities/{community}/poster.png",
-    operation_id="community_poster_png",
-    summary="The community grid map as an image (PNG)",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **NOT_MODIFIED},
-)
 async def community_poster_png(
     request: Request, community: str, paper: SheetPaper = "A2", dpi: Annotated[int, Query(ge=20, le=150)] = 50
 ) -> Response:
     return await _sheet(
         request,
-        ("community.png", community, paper, dpi),
-        "image/png",
-        f"community-{community}-{paper}.png",
-        lambda conn: pdf_to_png(_community_sheet(conn, request, community, paper), dpi=dpi),
+        "community",
+        (community, paper),
+        lambda conn: _community_sheet(conn, request, community, paper),
+        dpi=dpi,
     )
 
 
-@router.get(
-    "/grids/{code}/cards.pdf",
-    operation_id="grid_cards_pdf",
-    summary="A4 sheet of service contact cards of a grid of the published plan (PDF)",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **NOT_MODIFIED},
-)
 async def grid_cards_pdf(request: Request, code: str) -> Response:
     return await _sheet(
-        request,
-        ("cards.pdf", code),
-        "application/pdf",
-        f"cards-{code}.pdf",
-        lambda conn: render_cards([_poster(conn, request, code, with_map=False)]),
+        request, "cards", (code,), lambda conn: render_cards([_poster(conn, request, code, with_map=False)])
     )
+
+
+_PDF = answering("application/pdf", others=NOT_MODIFIED)
+_PNG = answering("image/png", others=NOT_MODIFIED)
+# The printed sheets differ only by what they draw: registered from one table, in the order OpenAPI lists them.
+_SHEETS = (
+    ("/grids/{code}/poster.pdf", grid_poster_pdf, _PDF, "Printable poster of a grid of the published plan (PDF)"),
+    ("/grids/{code}/poster.png", grid_poster_png, _PNG, "Poster of a grid of the published plan as an image (PNG)"),
+    (
+        "/communities/{community}/poster.pdf",
+        community_poster_pdf,
+        _PDF,
+        "The community grid map: every grid of a community of the published plan and its worker (PDF)",
+    ),
+    ("/communities/{community}/poster.png", community_poster_png, _PNG, "The community grid map as an image (PNG)"),
+    (
+        "/grids/{code}/cards.pdf",
+        grid_cards_pdf,
+        _PDF,
+        "A4 sheet of service contact cards of a grid of the published plan (PDF)",
+    ),
+)
+for path, endpoint, answer, summary in _SHEETS:
+    router.add_api_route(path, endpoint, operation_id=endpoint.__name__, summary=summary, **answer)
 
 
 @router.get(
     "/grids/{code}/worker-photo",
     operation_id="grid_worker_photo",
     summary="The posted photo of the grid's active worker (JPEG)",
-    response_class=Response,
-    responses={
-        200: {"content": {"image/jpeg": {}}},
-        404: {**ERROR_RESPONSES[404], "description": "no such grid, no worker, or no photo"},
-        **NOT_MODIFIED,
-    },
+    **answering(
+        "image/jpeg",
+        others={404: {**ERROR_RESPONSES[404], "description": "no such grid, no worker, or no photo"}, **NOT_MODIFIED},
+    ),
 )
 def grid_worker_photo(request: Request, conn: Conn, code: str) -> Response:
     contact = _poster(conn, request, code, with_map=False).contact
@@ -364,7 +341,7 @@ def public_locate(
         code = lookup.grid_code_at(conn, lon, lat)
     except NotFoundError as exc:
         raise NotFoundError(f"{exc.message}; the grids are on the map at /public") from None
-    return _contact(request, _poster(conn, request, code, with_map=False))
+    return public_contact(request, conn, code)  # the grid's contact, as /public/contacts/{code} answers it
 
 
 @router.get(
@@ -382,8 +359,17 @@ def public_search(
     return {"results": [h.as_dict() for h in hits]}  # the query is not echoed: it may name a person
 
 
+def public_html(page: str, assets: str) -> str:
+    """One of the two public maps (``public.html`` here, ``public_site.html`` exported) behind the head they share.
+
+    The head holds their one stylesheet and the contact card both draw; ``assets`` is where
+    MapLibre's stylesheet is fetched from (this server's vendor folder, or the export's).
+    """
+    return static_text("public_head.html").replace("{assets}", assets) + static_text(page)
+
+
 def _page() -> HTMLResponse:
-    return map_page("public.html")
+    return maplibre_page(public_html("public.html", "/static/vendor/maplibre-gl/"))
 
 
 @router.get("/public", operation_id="public_page", response_class=HTMLResponse, summary="Public grid map")

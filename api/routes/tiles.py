@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, caller, collection_role, require
-from api.routes.common import NOT_MODIFIED
+from api.access import PUBLIC, ROUTE_ROLES, Caller, Role, Who, caller, collection_role, require
+from api.routes.common import NOT_MODIFIED, answering
 from api.routes.features import PlanChoice, Shown, sees_drafts
 from gis.errors import CommgridError, InputError
 from tiles.catalogue import CATALOGUE, Collection
@@ -36,7 +36,6 @@ router = APIRouter(tags=["tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
-Who = Annotated[Caller, Depends(caller)]
 TmsParam = Annotated[str, Path(description="tile matrix set id", examples=[TMS_ID])]
 ZParam = Annotated[int, Path(description="zoom level (tileMatrix)", ge=0, le=MAX_ZOOM)]
 YParam = Annotated[int, Path(description="tile row, from the north", ge=0)]
@@ -296,8 +295,7 @@ def dataset_tilejson(
     "/tiles/{tms_id}/{z}/{y}/{x}",
     operation_id="dataset_tile",
     summary="One tile holding every layer the caller may read (or ?collections=)",
-    response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "no features in this tile"}, **NOT_MODIFIED},
+    **answering(MVT, others={204: {"description": "no features in this tile"}, **NOT_MODIFIED}),
 )
 async def dataset_tile(
     request: Request,

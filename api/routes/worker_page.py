@@ -15,26 +15,24 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
-from api.routes.map import map_page
+from api.routes.common import answering
+from api.routes.map import add_map_page
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["worker"])
 
 
-@router.get("/worker", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's mobile page")
-def worker_page() -> HTMLResponse:
-    return map_page("worker.html")
+add_map_page(router, "/worker", "worker.html", operation_id="worker_page", summary="The grid worker's mobile page")
 
 
 @router.get(
     "/worker-sw.js",
-    response_class=Response,
     operation_id="worker_service_worker",
     summary="The service worker that keeps /worker usable offline",
-    responses={200: {"content": {"text/javascript": {}}}},
+    **answering("text/javascript"),
 )
 def worker_service_worker() -> Response:
     script = resources.files("api").joinpath("static/worker-sw.js").read_text(encoding="utf-8")

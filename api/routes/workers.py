@@ -16,12 +16,12 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.access import Caller, caller
+from api.access import Who
 from api.dependencies import Conn
-from api.routes.common import CONFLICT, IdPath
+from api.routes.common import CONFLICT, IdPath, answering
 from api.scope import personal_reach
 from gis.errors import InputError
 from gis.workers.roster import MAX_DUTIES_CHARS, MAX_NAME_CHARS
@@ -39,7 +39,6 @@ __all__ = ["WorkerAssign", "WorkerChange", "WorkerOut"]
 
 router = APIRouter(tags=["workers"])
 
-Who = Annotated[Caller, Depends(caller)]
 _RECORDS = "worker records"
 
 
@@ -122,15 +121,7 @@ def workers_list(
     status_code=status.HTTP_201_CREATED,
 )
 def worker_assign(conn: Conn, body: WorkerAssign) -> WorkerOut:
-    worker = assign_worker(
-        conn,
-        grid_code=body.grid_code,
-        name=body.name,
-        work_phone=body.work_phone,
-        duties=body.duties,
-        photo=_photo(body.photo_base64),
-        district=body.district,
-    )
+    worker = assign_worker(conn, **body.model_dump(exclude={"photo_base64"}), photo=_photo(body.photo_base64))
     return _out(worker)
 
 
@@ -174,8 +165,7 @@ def worker_retire(conn: Conn, worker_id: IdPath) -> WorkerOut:
     "/workers/{worker_id}/photo",
     operation_id="worker_photo",
     summary="A worker's stored photo (planner; the grid team: those in its scope)",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    **answering("image/jpeg"),
 )
 def worker_photo_route(conn: Conn, who: Who, worker_id: IdPath) -> Response:
     photo = worker_photo(conn, worker_id, reach=personal_reach(conn, who, _RECORDS))

@@ -22,13 +22,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, caller
+from api.access import AuthenticationError, Caller, PermissionDeniedError, Role, Who
 from api.dependencies import Conn, Day
-from api.routes.common import MAX_ID, IdPath
+from api.routes.common import MAX_ID, DistrictNameParam, IdPath
 from api.scope import LINK_WORKER
 from api.text import Note
 from gis.errors import InputError
@@ -53,7 +53,6 @@ router = APIRouter(tags=["work log"])
 
 _PRIVATE = {"Cache-Control": "private, no-store"}
 _OWN_DAYS = 31  # a worker's list without a day: the last month
-Who = Annotated[Caller, Depends(caller)]
 Kind = Literal[KINDS]  # type: ignore[valid-type]  # the store's list, so the schema never drifts from it
 IncidentIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=MAX_INCIDENTS)]
 
@@ -138,7 +137,7 @@ def worklog_list(
     who: Who,
     day: Annotated[Day | None, Query(description="the local day; today in the district by default")] = None,
     community: Annotated[str | None, Query(description="a community's id (e.g. SQ01): its workers' entries")] = None,
-    district: Annotated[str | None, Query(description="district name; needed only when several are stored")] = None,
+    district: DistrictNameParam = None,
 ) -> JSONResponse:
     if who.name is None:
         raise AuthenticationError(_ANONYMOUS)

@@ -295,3 +295,20 @@ def test_the_map_toggles_tracks_for_supervisors_only(patrols, browser):
                 assert page.query_selector("#patrols-toggle") is None
             assert errors == [], errors
             page.close()
+
+
+def test_the_rule_flags_are_the_rules_fields_with_their_defaults():
+    """`patrols rule` declares its flags without importing the rule (the analysis is heavy): they must not drift."""
+    import re
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from api.cli.patrols import RULE_FLAGS
+    from gis.patrols.rule import PatrolRule
+
+    types = get_type_hints(PatrolRule)
+    defaults = {f.name: f.default for f in fields(PatrolRule)}
+    for field, kind, flag, meaning in RULE_FLAGS:
+        assert types[field] is kind, field
+        shown = re.search(r"\(([\d.]+)\)\.$", meaning)
+        assert shown is not None and float(shown[1]) == defaults[field], (flag, meaning, defaults[field])
