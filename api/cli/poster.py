@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from api.cli._common import (
     store_connection,
 )
 from gis.errors import InputError
+
+if TYPE_CHECKING:
+    from tiles.paper.poster import PrintRequest
 
 PlanOpt = Annotated[
     str | None, typer.Option("--plan", help="A stored plan's name (to preview a draft); default the published plan.")
@@ -55,9 +58,11 @@ class SheetSource:
     office_phone: OfficeOpt = None
     plan: PlanOpt = None
 
-    def reading(self) -> dict[str, str | None]:
-        """The options a sheet is read with (``read_posters``, ``read_community_sheet``)."""
-        return {"plan": self.plan, "service_hours": self.service_hours, "office_phone": self.office_phone}
+    def printing(self) -> PrintRequest:
+        """What the sheets are read with (``read_posters``, ``read_community_sheet``)."""
+        from tiles.paper.poster import PrintRequest  # the paper stack loads only for the commands that print
+
+        return PrintRequest(self.plan, self.service_hours, self.office_phone)
 
 
 class Paper(StrEnum):
@@ -102,7 +107,7 @@ def _public_base(public_url: str | None, db: str | None) -> str:
 def _read(conn, codes: list[str], source: SheetSource, *, base: str, with_map: bool) -> list:
     from tiles.paper.poster import read_posters
 
-    return read_posters(conn, codes, base_url=base, with_map=with_map, **source.reading())
+    return read_posters(conn, codes, base_url=base, printing=source.printing(), with_map=with_map)
 
 
 def _write_poster(poster, out: Path, *, paper: str, dpi: int) -> None:
@@ -155,7 +160,7 @@ def _community_sheet(community: str, out: Path, source: SheetSource, *, paper: s
     if paper == "A4":
         raise InputError("a community's grid map is printed on A1, A2 or A3, not A4", field="paper")
     with store_connection(db, transaction=False) as conn:
-        sheet = read_community_sheet(conn, community, base_url=base, **source.reading())
+        sheet = read_community_sheet(conn, community, base_url=base, printing=source.printing())
     pdf = render_community_sheet(sheet, paper=paper)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pdf_to_png(pdf, dpi=dpi) if out.suffix.lower() == ".png" else pdf)

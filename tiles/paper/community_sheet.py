@@ -31,9 +31,11 @@ from gis.store.models import Community, District, Grid
 from tiles.paper.mapsvg import ACCENT, GridMap, grid_map_svg
 from tiles.paper.poster import (
     _PERSON,
+    AS_STORED,
     DEFAULT_SERVICE_HOURS,
     NO_WORKER,
     Poster,
+    PrintRequest,
     _pt,
     _wkb,
     community_grid_codes,
@@ -97,9 +99,7 @@ def read_community_sheet(
     community: str,
     *,
     base_url: str,
-    plan: str | None = None,
-    service_hours: str | None = None,
-    office_phone: str | None = None,
+    printing: PrintRequest = AS_STORED,
 ) -> CommunitySheet:
     """Read what the community grid map of ``community`` (id or admin code) shows.
 
@@ -107,27 +107,17 @@ def read_community_sheet(
     ----------
     base_url
         The public site's address; grid pages are ``<base_url>/public/grids/<code>``.
-    plan
-        A plan's name; ``None`` for the published plan.
-    service_hours, office_phone
-        Printed instead of the community's stored settings.
+    printing
+        The plan, and contact lines printed instead of the community's stored ones.
 
     Raises
     ------
     NotFoundError
         When the plan has no grids of that community, or no plan is published.
     """
-    codes = community_grid_codes(conn, community, plan=plan)
-    grids = read_posters(
-        conn,
-        codes,
-        base_url=base_url,
-        plan=plan,
-        service_hours=service_hours,
-        office_phone=office_phone,
-        with_map=False,
-    )
-    plan_row = lookup.plan(conn, plan, None)
+    codes = community_grid_codes(conn, community, plan=printing.plan)
+    grids = read_posters(conn, codes, base_url=base_url, printing=printing, with_map=False)
+    plan_row = lookup.plan(conn, printing.plan, None)
     rows = conn.execute(
         select(Grid.id, Grid.geom, Community.community_id, Community.name, District.working_crs)
         .join(Community, Community.id == Grid.community_id)

@@ -251,16 +251,10 @@ def read_posters(
     codes: list[str],
     *,
     base_url: str,
-    plan: str | None = None,
-    service_hours: str | None = None,
-    office_phone: str | None = None,
+    printing: PrintRequest = AS_STORED,
     with_map: bool = True,
 ) -> list[Poster]:
-    """:func:`read_poster` for each of ``codes``, each pointing to its page under ``base_url``.
-
-    ``plan``, ``service_hours`` and ``office_phone`` are those of :class:`PrintRequest`.
-    """
-    printing = PrintRequest(plan, service_hours, office_phone)
+    """:func:`read_poster` for each of ``codes``, each pointing to its page under ``base_url``."""
     return [
         read_poster(conn, code, public_url=grid_page_url(base_url, code), printing=printing, with_map=with_map)
         for code in codes
