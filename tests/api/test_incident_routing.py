@@ -43,13 +43,7 @@ def routed(create_database: Callable[..., URL]) -> Iterator[tuple[TestClient, UR
     engine = create_engine(url)
     with begin(engine) as conn:
         ids = tiny.make_district(conn)
-        conn.execute(
-            text(
-                "INSERT INTO community (district_id, community_id, name, geom) "
-                "SELECT district_id, 'C2', '二社区', geom FROM community WHERE id = :c"
-            ),
-            {"c": ids["community"]},
-        )
+        tiny.second_community(conn, ids)
         headers = {role: bearer(add_user(conn, role, role=role)) for role in ("analyst", "planner", "admin")}
         headers["gw1"] = bearer(add_user(conn, "gw1", role="grid_worker", worker_id=ids["worker_a"]))
         headers["gw2"] = bearer(add_user(conn, "gw2", role="grid_worker", worker_id=ids["worker_b"]))

@@ -38,13 +38,7 @@ def team(create_database: Callable[..., URL]):
     engine = create_engine(url)
     with begin(engine) as conn:
         ids = tiny.make_district(conn)
-        conn.execute(
-            text(
-                "INSERT INTO community (district_id, community_id, name, geom) "
-                "SELECT district_id, 'C2', '二社区', geom FROM community WHERE id = :c"
-            ),
-            {"c": ids["community"]},
-        )
+        tiny.second_community(conn, ids)
         did = ids["district"]
         headers = {
             "worker_a": bearer(add_user(conn, "wl-a", role="grid_worker", worker_id=ids["worker_a"])),

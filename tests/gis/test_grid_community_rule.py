@@ -37,13 +37,7 @@ def _plan_with_grid(conn, district_id: int, name: str, community_pk: int) -> int
 def test_a_tie_between_plans_goes_to_the_newest_everywhere(db_conn):
     ids = tiny.make_district(db_conn)
     did = ids["district"]
-    other = db_conn.execute(
-        text(
-            "INSERT INTO community (district_id, community_id, name, geom) "
-            "SELECT district_id, 'C2', '二社区', geom FROM community WHERE id = :c RETURNING id"
-        ),
-        {"c": ids["community"]},
-    ).scalar_one()
+    other = tiny.second_community(db_conn, ids)
     # grid Z is in no published plan; two archived plans without validity hold it: the older
     # in community C1, the newer in C2
     older = _plan_with_grid(db_conn, did, "tiny-old", ids["community"])

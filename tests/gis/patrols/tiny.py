@@ -165,6 +165,17 @@ def make_district(conn: Connection, *, name: str = "tiny", timezone: str | None 
     return ids
 
 
+def second_community(conn: Connection, ids: dict[str, int]) -> int:
+    """Add community C2 (二社区) over the same area as C1, holding no grid; return its row id."""
+    return conn.execute(
+        text(
+            "INSERT INTO community (district_id, community_id, name, geom) "
+            "SELECT district_id, 'C2', '二社区', geom FROM community WHERE id = :c RETURNING id"
+        ),
+        {"c": ids["community"]},
+    ).scalar_one()
+
+
 def a_day(ids: dict[str, int]) -> pd.DataFrame:
     """Worker A keeps the rule (two walks of 70 and 65 min, a 40 min stop in between); B walks once."""
     a, b = ids["worker_a"], ids["worker_b"]
