@@ -92,18 +92,24 @@ def test_a_lock_is_stored_with_the_plan_seen_by_every_planner_and_holds_against_
     assert [tuple(a) for a in audit] == [("lk-planner", "plan.lock"), ("lk-second", "plan.unlock")]
 
 
+def one_unit_moved(client: TestClient, url: URL, planner: dict, plan: str) -> tuple[str, str, str, dict]:
+    """A copy ``plan`` of the published plan at version 2, one boundary unit moved to its neighbour grid.
+
+    Returns the unit's old and new grid, their community and its assignment after the move.
+    """
+    copy(client, planner, plan)
+    unit, source, target, _ = boundary_move(url, plan)
+    moved = client.patch(
+        f"/plans/{plan}/assignment", json={"units": [unit], "grid": target}, headers={**planner, "If-Match": '"1"'}
+    )
+    assert moved.status_code == 200, moved.text
+    community = community_of(url, plan, target)
+    return source, target, community, assignment(url, plan, community)
+
+
 def test_redivision_keeps_the_stored_locks_without_being_told(desk):
     client, url, planner, _, _ = desk
-    copy(client, planner, "kept")
-    unit, source, target, _ = boundary_move(url, "kept")
-    assert (
-        client.patch(
-            "/plans/kept/assignment", json={"units": [unit], "grid": target}, headers={**planner, "If-Match": '"1"'}
-        ).status_code
-        == 200
-    )
-    community = community_of(url, "kept", target)
-    before = assignment(url, "kept", community)
+    source, target, community, before = one_unit_moved(client, url, planner, "kept")
     others = sorted(set(before.values()) - {source, target})
     if not others:
         pytest.skip("the sample community has only the two grids edited")
@@ -119,16 +125,7 @@ def test_redivision_keeps_the_stored_locks_without_being_told(desk):
 
 def test_a_redivision_is_undone_and_redone_as_one_validated_versioned_edit(desk):
     client, url, planner, _, analyst = desk
-    copy(client, planner, "undo")
-    unit, _source, target, _ = boundary_move(url, "undo")
-    assert (
-        client.patch(
-            "/plans/undo/assignment", json={"units": [unit], "grid": target}, headers={**planner, "If-Match": '"1"'}
-        ).status_code
-        == 200
-    )
-    community = community_of(url, "undo", target)
-    before = assignment(url, "undo", community)
+    _source, target, community, before = one_unit_moved(client, url, planner, "undo")
     r = client.post(f"/plans/undo/communities/{community}/redivide", json={"version": 2}, headers=planner)
     assert r.status_code == 200, r.text
     body = r.json()
