@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from api.access import AuthenticationError, Caller, PermissionDeniedError, Role
 from gis.store.scope import Reach, team_reach
 
-__all__ = ["LINK_WORKER", "not_linked", "personal_reach", "reach"]
+__all__ = ["LINK_WORKER", "not_linked", "personal_reach", "reach", "reach_needs_store"]
 
 LINK_WORKER = "commgrid users link {name} --worker ID"
 
@@ -25,6 +25,12 @@ def reach(conn: Connection, who: Caller) -> Reach | None:
     if who.role == Role.PUBLIC:
         return Reach()
     return team_reach(conn, user_id=who.user_id, worker_id=who.worker_id, grids=who.grids, communities=who.communities)
+
+
+def reach_needs_store(who: Caller) -> bool:
+    """Whether the caller's reach is read from the store: team roles above a grid worker (their grids come
+    from their communities). Everyone else's is decided from the token alone, with no connection."""
+    return Role.GRID_WORKER < who.role < Role.ANALYST
 
 
 def personal_reach(conn: Connection, who: Caller, what: str) -> Reach | None:

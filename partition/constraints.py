@@ -43,13 +43,13 @@ def invalid_grids(grids: gpd.GeoDataFrame) -> list[str]:
 
 
 def overlapping_pairs(
-    geoms: np.ndarray, *, tolerance: float = 1.0, only: np.ndarray | None = None
+    geoms: np.ndarray, *, tolerance: float = 1.0, only: np.ndarray | None = None, group: np.ndarray | None = None
 ) -> list[tuple[int, int, float]]:
     """Positions of geometries whose interiors overlap by more than ``tolerance`` (square units), with the area.
 
     Invalid geometries are measured repaired (``make_valid``), so a ring crossing itself
     cannot hide an overlap, nor invent one. ``only`` (a mask) limits the pairs to those
-    geometries.
+    geometries; ``group`` (a value per geometry) to pairs of two groups, before any pair is measured.
     """
     geoms = np.asarray(geoms, dtype=object)
     valid = shapely.is_valid(geoms) | shapely.is_missing(geoms)
@@ -61,6 +61,8 @@ def overlapping_pairs(
     keep = left < right
     if only is not None:
         keep &= only[left] & only[right]
+    if group is not None:
+        keep &= group[left] != group[right]
     left, right = left[keep], right[keep]
     if len(left) == 0:
         return []
@@ -80,10 +82,8 @@ def overlapping_grids(
     With ``across``, only pairs whose values in that column differ are checked (grids of
     two communities, when each community's own grids were checked where they were made).
     """
-    pairs = overlapping_pairs(grids.geometry.values, tolerance=tolerance)
-    if across is not None:
-        values = grids[across].to_numpy()
-        pairs = [(a, b, x) for a, b, x in pairs if values[a] != values[b]]
+    group = None if across is None else grids[across].to_numpy()
+    pairs = overlapping_pairs(grids.geometry.values, tolerance=tolerance, group=group)
     codes = grids[GRID_CODE].astype(str).to_numpy()
     return sorted((codes[a], codes[b], x) for a, b, x in pairs)
 

@@ -33,7 +33,7 @@ from api.access import Caller, PermissionDeniedError, Role, Who
 from api.dependencies import Conn, Day
 from api.routes.common import MAX_ID, NOT_MODIFIED, DistrictNameParam, IdPath, answering
 from api.routes.tiles import tile_response
-from api.scope import not_linked, personal_reach
+from api.scope import not_linked, personal_reach, reach_needs_store
 from gis.csv_safety import frame_to_csv
 from gis.errors import CommgridError, InputError
 from gis.patrols.readers import read_json, read_tracks
@@ -113,6 +113,9 @@ def _scope(conn: Any, who: Caller) -> Scope:
 
 
 async def _scope_async(request: Request, who: Caller) -> Scope:
+    if not reach_needs_store(who):
+        return _scope(None, who)  # every tile asks: planners and grid workers need no connection for it
+
     def work() -> Scope:
         with request.app.state.engine.connect() as conn:
             return _scope(conn, who)

@@ -12,13 +12,11 @@ offline wait in the page's outbox and are sent when the phone is back online.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.routes.common import answering
-from api.routes.map import add_map_page
+from api.routes.map import add_map_page, static_text
 
 __all__ = ["router"]
 
@@ -35,6 +33,6 @@ add_map_page(router, "/worker", "worker.html", operation_id="worker_page", summa
     **answering("text/javascript"),
 )
 def worker_service_worker() -> Response:
-    script = resources.files("api").joinpath("static/worker-sw.js").read_text(encoding="utf-8")
+    script = static_text("worker-sw.js")
     # a browser checks a service worker for updates on navigation; never let a cache hide a new one
     return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
 
 from gis import clock
@@ -27,6 +27,7 @@ from gis.patrols.columns import DAY, WORKER_ID
 from gis.store import lookup
 from gis.store.models import AppUser, PatrolSupervisor
 from gis.store.scope import Reach, worker_condition
+from gis.store.users import link_grids
 from gis.worklog.store import SUMMARY_FIELDS, add_log_summary
 
 __all__ = [
@@ -113,21 +114,7 @@ def add_supervisor(conn: Connection, user: str, *, district_id: int, grid_codes:
             field="user",
             see="add_grid_leader",
         )
-    codes = sorted(set(grid_codes))
-    unknown = lookup.unknown_grid_codes(conn, district_id, codes)
-    if unknown:
-        raise NotFoundError(f"no grid {unknown[:5]} in any plan of the district; check the codes")
-    existing = set(
-        conn.execute(
-            select(_supervisor.c.grid_code).where(
-                _supervisor.c.user_id == uid, _supervisor.c.district_id == district_id
-            )
-        ).scalars()
-    )
-    new = [c for c in codes if c not in existing]
-    if new:
-        conn.execute(insert(_supervisor), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in new])
-    return len(new)
+    return link_grids(conn, uid, district_id, grid_codes)
 
 
 def remove_supervisor(

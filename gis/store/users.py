@@ -38,6 +38,7 @@ __all__ = [
     "add_user",
     "find_user",
     "hash_token",
+    "link_grids",
     "link_worker",
     "list_users",
     "remove_user",
@@ -175,7 +176,7 @@ def add_user(
             if linked.community is not None:
                 _link_community(conn, uid, linked.district_id, linked.community)
             if linked.grids:
-                _link_grids(conn, uid, linked.district_id, linked.grids)
+                link_grids(conn, uid, linked.district_id, linked.grids)
     except IntegrityError as exc:
         if "worker_id" in str(exc.orig):
             raise ConflictError(f"grid worker {linked.worker_id} already has an account") from None
@@ -197,14 +198,27 @@ def _link_community(conn: Connection, uid: int, district_id: int | None, communi
     conn.execute(insert(UserCommunity).values(user_id=uid, community_id=found))
 
 
-def _link_grids(conn: Connection, uid: int, district_id: int | None, grids: Collection[str]) -> None:
+def link_grids(conn: Connection, uid: int, district_id: int | None, grids: Collection[str]) -> int:
+    """Let user ``uid`` lead these grids of the district (links it has already are kept); return the links added.
+
+    Raises
+    ------
+    NotFoundError
+        For a grid code in no plan of the district.
+    """
     codes = sorted(set(grids))
     unknown = lookup.unknown_grid_codes(conn, district_id, codes)
     if unknown:
-        raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}")
-    conn.execute(
-        insert(PatrolSupervisor), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in codes]
+        raise NotFoundError(f"no grid {unknown[:5]} in any plan of district {district_id}; check the codes")
+    held = select(PatrolSupervisor.grid_code).where(
+        PatrolSupervisor.user_id == uid, PatrolSupervisor.district_id == district_id
     )
+    new = sorted(set(codes) - set(conn.execute(held).scalars()))
+    if new:
+        conn.execute(
+            insert(PatrolSupervisor), [{"user_id": uid, "district_id": district_id, "grid_code": c} for c in new]
+        )
+    return len(new)
 
 
 def link_worker(conn: Connection, name: str, worker_id: int) -> None:
