@@ -388,7 +388,7 @@ def solve_container(task: ContainerTask) -> ContainerResult:
             )
             next_label += 1
     seconds = time.perf_counter() - start
-    spent = 0.0 if budget is None else round(budget.spent, 3)
+    spent = 0.0 if budget is None else round(budget.spent, 6)
     return ContainerResult(task.container_id, task.atom_ids, labels, flags, notes, pieces, seconds, proofs, spent)
 
 

@@ -128,5 +128,5 @@ def _exact(
         result = known  # the same atoms again (a re-division ring that did not grow): already decided
     # a re-division keeps the plan that moves fewest households; a fresh one is polished for shape
     out = settled(inst, result.assignment, task.targets, polish=previous is None) if result.status == SOLVED else sol
-    out.exact, out.exact_work = result.status, round(work, 3)
+    out.exact, out.exact_work = result.status, round(work, 6)
     return out

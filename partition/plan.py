@@ -680,7 +680,7 @@ def assemble(
         "share_in_range_where_possible": round(float((in_possible[STATUS] == STATUS_OK).mean()), 4)
         if len(in_possible)
         else None,
-        "exact_work": round(sum(c.get("exact_work", 0.0) for c in per_comm), 3),
+        "exact_work": round(sum(c.get("exact_work", 0.0) for c in per_comm), 6),
         "polsby_popper": {"mean": round(float(pp.mean()), 4), "min": round(float(pp.min()), 4)} if len(grids) else None,
         "soft_barrier_crossings": soft,
         "hard_barrier_crossings": hard,

@@ -137,7 +137,7 @@ def redivide_container(task, previous: np.ndarray, previous_codes: list[str], lo
         notes_by_label[int(g)] = oversized_note(int(h[i]), int(p[i]), t)
     red = _finish(task, previous, previous_codes, region, labels, notes_by_label, flags, pieces, ring, n_prev)
     red.proofs = list(proofs.values())
-    red.exact_work = 0.0 if budget is None else round(budget.spent, 3)
+    red.exact_work = 0.0 if budget is None else round(budget.spent, 6)
     return red
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from partition import kernels
+from partition.cover import cover_search
 from partition.targets import Targets
 
 __all__ = ["Instance", "Solution", "settled", "solve"]
@@ -489,3 +490,4 @@ def warm_up() -> None:
     state.recombine(rng, 1, math.inf)
     state.polish(math.inf)
     state.summary()
+    cover_search([350, 350], [1200, 1200], [[1], [0]], (300, 500), (1000, 1500), max_work=1.0)

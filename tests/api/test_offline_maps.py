@@ -76,3 +76,24 @@ def test_folium_maps_draw_with_the_network_cut_off(browser, tmp_path, artifacts,
     assert errors == []
     page.screenshot(path=str(artifacts / f"folium-{name}-offline.png"))
     page.close()
+
+
+def test_a_plan_map_draws_every_grid_and_a_hostile_name_stays_text(browser, tmp_path):
+    """Grid texts come from files people hand in: one that would close or swallow the script stays text."""
+    g = grids()
+    g["community"] = ["</script><script>window.owned = 1</script>", "A & B's <village>", "<!--<script>"]
+    html = plan_map(g, title="v1").get_root().render()
+    assert "</script><script>window.owned" not in html
+    path = tmp_path / "plan.html"
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(re.compile(r"^https?://"), lambda route: route.abort())
+    page.goto(path.as_uri())
+    page.wait_for_selector("path.leaflet-interactive", timeout=20_000)
+    assert page.locator("path.leaflet-interactive").count() == 3  # the first grid and the two added after it
+    fills = page.eval_on_selector_all("path.leaflet-interactive", "ps => ps.map(p => p.getAttribute('fill'))")
+    assert sorted(fills) == sorted(["#7fc97f", "#7fc97f", "#fdc086"])  # coloured by status
+    assert page.evaluate("window.owned === undefined") and errors == []
+    page.close()
