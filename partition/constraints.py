@@ -33,13 +33,13 @@ def noncontiguous_grids(grids: gpd.GeoDataFrame) -> list[str]:
     n_parts = shapely.get_num_geometries(geoms)
     single = shapely.get_type_id(geoms) == 3
     bad = ~(single | (n_parts == 1))
-    return grids.loc[bad, GRID_CODE].astype(str).tolist()
+    return [str(c) for c in grids[GRID_CODE].to_numpy()[bad]]
 
 
 def invalid_grids(grids: gpd.GeoDataFrame) -> list[str]:
     """Codes of grids whose geometry is not valid (a ring crossing itself): GIS tools mismeasure them."""
     bad = ~shapely.is_valid(grids.geometry.values)
-    return grids.loc[bad, GRID_CODE].astype(str).tolist()
+    return [str(c) for c in grids[GRID_CODE].to_numpy()[bad]]
 
 
 def overlapping_pairs(

@@ -167,22 +167,21 @@ def exact_search(
     start = time.perf_counter()
     perm = _sweep_order(inst)
     swept = _renumbered(inst, perm)
-    apart = _apart(swept, t)
     budget = limit - min(IMPROVE_SECONDS, limit / 4) if previous is not None else limit
-    status, assignment, work = _decide(swept, k_range, t, apart, budget, seed)
+    status, assignment, work = _decide(swept, k_range, t, budget, seed)
     if status != SOLVED:
         return ExactResult(status, None, k_range, work, time.perf_counter() - start)
     found = [assignment[new] for new in _inverse(perm)]
     moved = None
     if previous is not None:
         left = min(IMPROVE_SECONDS, limit - work)
-        found, spent, moved = _fewer_moves(swept, perm, found, k_range, t, apart, previous, left, seed)
+        found, spent, moved = _fewer_moves(swept, perm, found, k_range, t, previous, left, seed)
         work += spent
     return ExactResult(SOLVED, _ordered(found), k_range, work, time.perf_counter() - start, moved)
 
 
 def _decide(
-    inst: Instance, k_range: tuple[int, int], t: Targets, apart: list[tuple[int, int]], limit: float, seed: int
+    inst: Instance, k_range: tuple[int, int], t: Targets, limit: float, seed: int
 ) -> tuple[str, list[int] | None, float]:
     """Whether ``inst`` splits into contiguous grids in range, any count in ``k_range`` (and one such split)."""
     from ortools.sat.python import cp_model
@@ -202,7 +201,7 @@ def _decide(
     if found == cover.SOLVED and k_range[0] <= labels.max() + 1 <= k_range[1]:
         return SOLVED, labels.tolist(), work
     m = cp_model.CpModel()
-    x, _ = _model(m, inst, t, apart, slots=k_range[1], k_range=k_range, alike=0)
+    x, _ = _model(m, inst, t, slots=k_range[1], k_range=k_range, alike=0)
     solver = _solver(limit - work, seed)
     status = solver.solve(m)
     work += solver.deterministic_time
@@ -213,7 +212,7 @@ def _decide(
     return SOLVED, _read(solver, x), work
 
 
-def _model(m, inst: Instance, t: Targets, apart, *, slots: int, k_range: tuple[int, int], alike: int):
+def _model(m, inst: Instance, t: Targets, *, slots: int, k_range: tuple[int, int], alike: int):
     """Add the model to ``m``: ``x[i][g]`` (atom ``i`` in grid slot ``g``) and whether each pair shares a grid.
 
     Slots from ``alike`` on are interchangeable (all of them in a fresh division, the new
@@ -256,7 +255,7 @@ def _model(m, inst: Instance, t: Targets, apart, *, slots: int, k_range: tuple[i
             m.add(depth[i] >= depth[j] + 1).only_enforce_if(arc)
             arcs.append(arc)
         m.add(sum(arcs) + sum(root[i]) == 1)
-    for i, j in apart:
+    for i, j in _apart(inst, t):
         for g in range(slots):
             m.add_bool_or([x[i][g].Not(), x[j][g].Not()])
     for g in range(alike, slots):
@@ -274,7 +273,6 @@ def _fewer_moves(
     found: list[int],
     k_range: tuple[int, int],
     t: Targets,
-    apart: list[tuple[int, int]],
     previous: Sequence[int],
     limit: float,
     seed: int,
@@ -309,7 +307,7 @@ def _fewer_moves(
     if limit <= 0 or moved_before == 0:
         return found, 0.0, moved_before
     m = cp_model.CpModel()
-    x, same = _model(m, swept, t, apart, slots=slots, k_range=k_range, alike=len(labels))
+    x, same = _model(m, swept, t, slots=slots, k_range=k_range, alike=len(labels))
     moved = sum(h[i] * (1 - x[i][prev_slot[i]]) for i in range(n) if prev_slot[i] >= 0)
     length = {e: max(1, round(swept.nbrs[e[0]][e[1]][0])) for e in same}
     boundary = sum(length[e] * (1 - s) for e, s in same.items())
