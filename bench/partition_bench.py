@@ -883,7 +883,7 @@ def to_markdown(info: dict, rows: list[Row], checks: list[dict], speed: dict | N
         "search of that run did not prove impossible (it proves, by exhaustive search, that no "
         "contiguous division of the village's units into grids meets both ranges; villages it left "
         f"undecided stay in). The exact search may spend {info['exact_seconds']:g} work units "
-        "(CP-SAT deterministic time, about seconds) on each village. Our wall time covers all of "
+        "(counted work of the cover search and CP-SAT, about seconds) on each village. Our wall time covers all of "
         "`partition()` (and reading where noted); anchors' excludes building the shared adjacency. "
         f"Load average at the start: {', '.join(map(str, info['load_average_at_start']))}, at the end: "
         f"{', '.join(map(str, info.get('load_average_at_end', [])))} (other "

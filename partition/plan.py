@@ -185,8 +185,9 @@ def partition(
     exact_seconds
         Work the exact search (:mod:`partition.exact`) may spend on each community whose
         totals allow every grid in range but whose heuristic plan leaves some off range,
-        in CP-SAT's deterministic time units (about seconds; the same plan on every
-        machine and runner). It either finds a plan with every grid in range, which then
+        in counted work units (CP-SAT's deterministic time, and the cover search's sets
+        and branches scaled alike: about seconds; the same plan on every machine and
+        runner). It either finds a plan with every grid in range, which then
         replaces the heuristic's, or proves that none exists, which the community's
         explanation then says. ``0`` runs the heuristic only.
     snap
