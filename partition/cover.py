@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, types
 from numba.typed import Dict
 
-__all__ = ["BRANCHES_PER_UNIT", "MAX_ATOMS", "SETS_PER_UNIT", "cover_search"]
+__all__ = ["BRANCHES_PER_UNIT", "INFEASIBLE", "MAX_ATOMS", "SETS_PER_UNIT", "SOLVED", "UNDECIDED", "cover_search"]
 
 MAX_ATOMS = 128
 # Sets listed, and branches of the cover tried, per unit of work: measured on the 2-core bench
