@@ -5,7 +5,8 @@ Pure computation on GeoDataFrames and graphs: no files, database, printing or gl
 Modules: targets and feasibility (:mod:`~partition.targets`), units and tessellation
 (:mod:`~partition.units`), adjacency and barriers (:mod:`~partition.graph`), one community's
 container (:mod:`~partition.container`) and each connected piece of it
-(:mod:`~partition.pieces`), the heuristic search (:mod:`~partition.solver`) and the exact one (:mod:`~partition.exact`),
+(:mod:`~partition.pieces`), the heuristic search (:mod:`~partition.solver`) and the exact one (:mod:`~partition.exact`,
+:mod:`~partition.cover`),
 explanations (:mod:`~partition.explain`), grid codes (:mod:`~partition.codes`), checks
 (:mod:`~partition.constraints`), metrics (:mod:`~partition.metrics`), re-division
 (:mod:`~partition.redivide`), Dask runs (:mod:`~partition.distributed`) and
