@@ -3,9 +3,9 @@
 A village's piece has tens of atoms and a grid in range holds a handful, so every
 connected set of atoms whose households and residents both lie in range can be listed
 (measured on Taipei's villages: a few thousand to a few hundred thousand). A plan with
-every grid in range is then a choice of such sets that covers each atom exactly once,
-and when no choice does, that is a proof that no plan exists: for any grid count, since
-every count the totals allow is the count of some cover.
+every grid in range is then a choice of such sets that covers each atom exactly once.
+Every such plan, whatever its grid count, is such a cover, so when no choice covers the
+piece, that proves that no plan of any count exists.
 
 The search covers the lowest atom not yet covered (atoms come in the exact search's
 breadth-first sweep, so the covered part grows as a front across the piece) with each
@@ -39,8 +39,6 @@ BRANCHES_PER_UNIT = 3_500_000
 SOLVED, INFEASIBLE, UNDECIDED = 0, 1, 2
 
 _ONE = np.uint64(1)
-_SIX = np.uint64(6)
-_LOW6 = np.uint64(63)
 _DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _DEBRUIJN_SHIFT = np.uint64(58)
 
@@ -97,6 +95,8 @@ def cover_search(
     n = len(households)
     if n > MAX_ATOMS:
         raise ValueError(f"the cover search takes pieces of at most {MAX_ATOMS} atoms, got {n}")
+    if min(h_range[0], p_range[0]) < 1:
+        raise ValueError(f"the cover search needs minimums of at least 1, got {h_range} and {p_range}")
     h = np.asarray(households, dtype=np.int64)
     p = np.asarray(population, dtype=np.int64)
     nb = np.zeros((n, 2), dtype=np.uint64)

@@ -88,7 +88,10 @@ def test_an_exhausted_budget_is_undecided_not_a_verdict():
     assert search(inst)[0] == SOLVED
 
 
-def test_a_piece_larger_than_two_words_is_refused():
+def test_a_piece_larger_than_two_words_or_a_minimum_of_nothing_is_refused():
     inst = lattice_instance(13, 10, [100] * 130, [300] * 130)
     with pytest.raises(ValueError, match="at most 128 atoms, got 130"):
         search(inst)
+    square = lattice_instance(2, 2, [150, 200, 100, 250], [600] * 4)
+    with pytest.raises(ValueError, match=r"minimums of at least 1, got \(0, 500\)"):
+        cover_search(square.households, square.population, square.nbrs, (0, 500), (1000, 1500), max_work=1.0)
