@@ -27,14 +27,17 @@ import numpy as np
 from numba import njit, types
 from numba.typed import Dict
 
-__all__ = ["BRANCHES_PER_UNIT", "INFEASIBLE", "MAX_ATOMS", "SETS_PER_UNIT", "SOLVED", "UNDECIDED", "cover_search"]
+__all__ = ["COST_PER_UNIT", "INFEASIBLE", "MAX_ATOMS", "SETS_PER_UNIT", "SOLVED", "UNDECIDED", "cover_search"]
 
 MAX_ATOMS = 128
-# Sets listed, and branches of the cover tried, per unit of work: measured on the 2-core bench
-# machine (a 47-atom village: 105,584 sets grown in 4.5 ms, 2.35 million branches in 0.69 s),
-# about this many fit in a second, so a unit is about a second, like CP-SAT's deterministic time.
+# Work is counted, not timed: each set listed, each set the cover looks at, and each branch it
+# takes (BRANCH_COST looks: the memo and the pockets it leaves). Measured on the 2-core bench
+# machine on Taipei's villages, 20 million sets are listed (a 47-atom village: 105,584 in 4.5 ms) and
+# 475–1,100 million looks are made in a second (that village: 370 million in 0.78 s), so a unit is
+# at most about a second, as CP-SAT's deterministic time is.
 SETS_PER_UNIT = 20_000_000
-BRANCHES_PER_UNIT = 3_500_000
+COST_PER_UNIT = 400_000_000
+BRANCH_COST = 80
 
 SOLVED, INFEASIBLE, UNDECIDED = 0, 1, 2
 
@@ -74,7 +77,7 @@ def cover_search(
     h_range, p_range
         The household and resident ranges of a grid.
     max_work
-        Units of work allowed (about seconds; see :data:`SETS_PER_UNIT` and :data:`BRANCHES_PER_UNIT`).
+        Units of work allowed (about seconds; see :data:`SETS_PER_UNIT` and :data:`COST_PER_UNIT`).
 
     Returns
     -------
@@ -101,10 +104,10 @@ def cover_search(
     p = np.asarray(population, dtype=np.int64)
     nb = np.zeros((n, 2), dtype=np.uint64)
     for i, near in enumerate(nbrs):
-        for j in near:
+        for j in map(int, near):  # Python ints: a NumPy int32 would shift within 32 bits
             nb[i, j >> 6] |= np.uint64(1 << (j & 63))
     max_work = max(0.0, float(max_work))
-    if n == 0 or max_work * BRANCHES_PER_UNIT < 1:
+    if n == 0 or max_work * COST_PER_UNIT < 1:
         return UNDECIDED, None, 0.0
     # whole counts in range: a fractional bound admits the whole counts inside it
     h_lo, h_hi = math.ceil(h_range[0]), math.floor(h_range[1])
@@ -113,10 +116,8 @@ def cover_search(
     work = listed / SETS_PER_UNIT
     if work > max_work:
         return UNDECIDED, None, max_work
-    status, chosen, nodes = _cover(
-        sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, int((max_work - work) * BRANCHES_PER_UNIT)
-    )
-    work = min(max_work, work + nodes / BRANCHES_PER_UNIT)
+    status, chosen, cost = _cover(sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, int((max_work - work) * COST_PER_UNIT))
+    work = min(max_work, work + cost / COST_PER_UNIT)
     if status != SOLVED:
         return status, None, work
     labels = np.full(n, -1, dtype=np.int64)
@@ -265,7 +266,7 @@ def _pockets_hold(c0, c1, f0, f1, nb, h, p, h_lo, h_hi, p_lo, p_hi):
 
 @njit(cache=True)
 def _cover(sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, budget):
-    """Depth-first exact cover of the atoms by ``sets``; returns status, the sets chosen, branches tried."""
+    """Depth-first exact cover of the atoms by ``sets``; returns status, the sets chosen, the work counted."""
     n = h.shape[0]
     f0 = np.uint64(0)
     f1 = np.uint64(0)
@@ -278,10 +279,10 @@ def _cover(sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, budget):
     atom = np.zeros(n + 1, dtype=np.int64)
     pos = np.zeros(n + 1, dtype=np.int64)
     failed = Dict.empty(key_type=_KEY, value_type=types.boolean)
-    nodes = 0
+    cost = 0
     empty = np.zeros(0, dtype=np.int64)
     if not _pockets_hold(np.uint64(0), np.uint64(0), f0, f1, nb, h, p, h_lo, h_hi, p_lo, p_hi):
-        return INFEASIBLE, empty, nodes
+        return INFEASIBLE, empty, cost
     depth = 0
     atom[0] = 0
     pos[0] = start[0]
@@ -291,18 +292,19 @@ def _cover(sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, budget):
         while pos[depth] < start[a + 1]:
             i = pos[depth]
             pos[depth] += 1
+            cost += 1  # every set looked at counts, the ones that clash with the covered part too
+            if cost > budget:
+                return UNDECIDED, empty, cost
             if (sets[i, 0] & cov[depth, 0]) != 0 or (sets[i, 1] & cov[depth, 1]) != 0:
                 continue
-            nodes += 1
-            if nodes > budget:
-                return UNDECIDED, empty, nodes
+            cost += BRANCH_COST  # a branch: the memo and the pockets of what it leaves
             c0 = cov[depth, 0] | sets[i, 0]
             c1 = cov[depth, 1] | sets[i, 1]
             if c0 == f0 and c1 == f1:
                 chosen = np.empty(depth + 1, dtype=np.int64)
                 for d in range(depth + 1):
                     chosen[d] = pos[d] - 1
-                return SOLVED, chosen, nodes
+                return SOLVED, chosen, cost
             if (c0, c1) in failed:
                 continue
             if not _pockets_hold(c0, c1, f0, f1, nb, h, p, h_lo, h_hi, p_lo, p_hi):
@@ -322,4 +324,4 @@ def _cover(sets, start, nb, h, p, h_lo, h_hi, p_lo, p_hi, budget):
             if depth > 0:
                 failed[(cov[depth, 0], cov[depth, 1])] = True
             depth -= 1
-    return INFEASIBLE, empty, nodes
+    return INFEASIBLE, empty, cost

@@ -73,8 +73,9 @@ EXACT_SECONDS = 5.0
 MAX_ATOMS = 100
 # Work the cover search (:mod:`partition.cover`) may spend on a piece before CP-SAT takes it over.
 # Measured on Taipei's villages: it decided 66 of the 67 pieces the heuristic left off range in at
-# most 0.05 units each (CP-SAT took up to 2.85 on them: 12.5 in all, against 0.2); the one left, a
-# 47-atom village its branching explored for 0.68 units, CP-SAT proved impossible in 0.09.
+# most 0.05 units each (0.12 in all, 0.08 s; CP-SAT took up to 2.85 units on them, 12.5 in all); the
+# one left, a 47-atom village the cover needs 0.93 units (0.66 s) to disprove, CP-SAT proves
+# impossible in 0.09.
 COVER_WORK = 0.25
 # Work a re-division may spend moving fewer households once a division is found (kept out of
 # the budget for finding one). The search rarely proves its plan optimal, so it uses whatever

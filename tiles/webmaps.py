@@ -10,6 +10,7 @@ network; without one the grids still draw on a blank background.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from functools import cache
@@ -19,6 +20,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element
 from folium.utilities import JsCode
@@ -181,9 +183,10 @@ def plan_map(grids: gpd.GeoDataFrame, *, title: str | None = None) -> folium.Map
     """
     g = grids.to_crs(4326)
     fields = [c for c in (GRID_CODE, "community", HOUSEHOLDS, POPULATION, STATUS, POLSBY_POPPER, REASON) if c in g]
-    minx, miny, maxx, maxy = g.total_bounds
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if g.geometry.notna().any():  # an empty plan has no bounds to fit (NaN would stop the page's script)
+        minx, miny, maxx, maxy = g.total_bounds
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
     layer = _Layer(
         _features(g, fields),
         name=title or "grids",
@@ -243,10 +246,16 @@ def _features(g: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
     """Each row as a GeoJSON feature's text, safe inside a ``<script>`` (a city's grids in a tenth of a second)."""
     if len(g) == 0:
         return []
-    props = g[fields].to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    values = g[fields].copy()
+    for col in values.columns:
+        if not pd.api.types.is_numeric_dtype(values[col]):
+            # folium's tooltip puts each value into the page as HTML: text from a file stays text
+            values[col] = values[col].map(lambda v: None if pd.isna(v) else html.escape(str(v)))
+    # one record a line; U+2028 and its kind stay raw in the text, so no splitlines()
+    props = values.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
     shapes = shapely.to_geojson(np.asarray(g.geometry.values))
     return [
-        f'{{"type":"Feature","properties":{p},"geometry":{s}}}'.translate(_HTML_UNSAFE)
+        f'{{"type":"Feature","properties":{p},"geometry":{"null" if s is None else s}}}'.translate(_HTML_UNSAFE)
         for p, s in zip(props, shapes, strict=True)
     ]
 

@@ -79,9 +79,14 @@ def test_folium_maps_draw_with_the_network_cut_off(browser, tmp_path, artifacts,
 
 
 def test_a_plan_map_draws_every_grid_and_a_hostile_name_stays_text(browser, tmp_path):
-    """Grid texts come from files people hand in: one that would close or swallow the script stays text."""
+    """Grid texts come from files people hand in: one that would close or swallow the script, or run as
+    markup in the tooltip, stays text; so does a line separator (U+2028) inside a name."""
     g = grids()
-    g["community"] = ["</script><script>window.owned = 1</script>", "A & B's <village>", "<!--<script>"]
+    g["community"] = [
+        "</script><script>window.owned = 1</script>",
+        '<img src=x onerror="window.owned = 2">\u2028A & B',
+        "<!--<script>",
+    ]
     html = plan_map(g, title="v1").get_root().render()
     assert "</script><script>window.owned" not in html
     path = tmp_path / "plan.html"
@@ -92,8 +97,39 @@ def test_a_plan_map_draws_every_grid_and_a_hostile_name_stays_text(browser, tmp_
     page.route(re.compile(r"^https?://"), lambda route: route.abort())
     page.goto(path.as_uri())
     page.wait_for_selector("path.leaflet-interactive", timeout=20_000)
-    assert page.locator("path.leaflet-interactive").count() == 3  # the first grid and the two added after it
+    paths = page.locator("path.leaflet-interactive")
+    assert paths.count() == 3  # the first grid and the two added after it
     fills = page.eval_on_selector_all("path.leaflet-interactive", "ps => ps.map(p => p.getAttribute('fill'))")
     assert sorted(fills) == sorted(["#7fc97f", "#7fc97f", "#fdc086"])  # coloured by status
+    shown = []
+    for i in range(3):  # the tooltips show each name as it was written
+        paths.nth(i).hover()
+        page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+        shown.append(page.locator(".leaflet-tooltip").last.inner_text())
+    assert any('<img src=x onerror="window.owned = 2">' in text for text in shown), shown
+    assert any("</script><script>window.owned = 1</script>" in text for text in shown), shown
     assert page.evaluate("window.owned === undefined") and errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("case", ["one grid", "no grid", "a grid without geometry"])
+def test_a_plan_map_of_few_or_broken_grids_still_draws(browser, tmp_path, case):
+    g = grids()
+    if case == "one grid":
+        g = g.iloc[:1]
+    elif case == "no grid":
+        g = g.iloc[:0]
+    else:
+        g.loc[2, "geometry"] = None
+    path = tmp_path / "plan.html"
+    path.write_text(plan_map(g).get_root().render(), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(re.compile(r"^https?://"), lambda route: route.abort())
+    page.goto(path.as_uri())
+    page.wait_for_function("typeof L === 'object' && document.querySelector('.leaflet-control-layers')")
+    expected = {"one grid": 1, "no grid": 0, "a grid without geometry": 2}[case]
+    assert page.locator("path.leaflet-interactive").count() == expected
+    assert errors == []
     page.close()

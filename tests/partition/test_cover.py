@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from partition import exact
-from partition.cover import INFEASIBLE, SOLVED, UNDECIDED, cover_search
+from partition.cover import BRANCH_COST, COST_PER_UNIT, INFEASIBLE, SOLVED, UNDECIDED, cover_search
 from partition.solver import Instance
 from partition.targets import Targets, assess, half_max_units
 from tests.partition.test_exact import connected, lattice_instance
@@ -77,7 +77,7 @@ def test_a_strip_with_one_plan_takes_a_handful_of_branches():
     strip = lattice_instance(7, 1, [100, 100, 100, 400, 150, 150, 100], [350, 350, 350, 1200, 500, 500, 350])
     status, labels, work = search(strip)
     assert status == SOLVED and labels.tolist() == [0, 0, 0, 1, 2, 2, 2]
-    assert work * 3_500_000 < 50  # a handful of branches, not every split of the sides
+    assert work * COST_PER_UNIT < 50 * BRANCH_COST  # a handful of branches, not every split of the sides
 
 
 def test_an_exhausted_budget_is_undecided_not_a_verdict():
@@ -95,3 +95,15 @@ def test_a_piece_larger_than_two_words_or_a_minimum_of_nothing_is_refused():
     square = lattice_instance(2, 2, [150, 200, 100, 250], [600] * 4)
     with pytest.raises(ValueError, match=r"minimums of at least 1, got \(0, 500\)"):
         cover_search(square.households, square.population, square.nbrs, (0, 500), (1000, 1500), max_work=1.0)
+
+
+def test_a_piece_past_the_first_word_of_atoms_is_divided_whole():
+    """A 48 × 2 ladder of 96 units: atoms 64 and on live in the second word of every set."""
+    inst = lattice_instance(48, 2, [60] * 96, [200] * 96)  # any 6 touching units make a grid
+    status, labels, work = search(inst)
+    assert status == SOLVED and (labels >= 0).all() and work < 1.0
+    h, p = np.asarray(inst.households), np.asarray(inst.population)
+    for g in range(labels.max() + 1):
+        atoms = np.flatnonzero(labels == g).tolist()
+        assert T.in_range(int(h[atoms].sum()), int(p[atoms].sum())) and connected(inst, atoms)
+    assert len(set(labels[64:].tolist())) >= 5  # the second word's units are in grids of their own
