@@ -185,8 +185,6 @@ def _decide(
     inst: Instance, k_range: tuple[int, int], t: Targets, limit: float, seed: int
 ) -> tuple[str, list[int] | None, float]:
     """Whether ``inst`` splits into contiguous grids in range, any count in ``k_range`` (and one such split)."""
-    from ortools.sat.python import cp_model
-
     found, labels, work = cover_search(
         inst.households,
         inst.population,
@@ -201,6 +199,8 @@ def _decide(
     # narrow it, a cover of another count is no answer, and CP-SAT decides
     if found == cover.SOLVED and k_range[0] <= labels.max() + 1 <= k_range[1]:
         return SOLVED, labels.tolist(), work
+    from ortools.sat.python import cp_model  # only when the cover leaves the piece undecided
+
     m = cp_model.CpModel()
     x, _ = _model(m, inst, t, slots=k_range[1], k_range=k_range, alike=0)
     solver = _solver(limit - work, seed)

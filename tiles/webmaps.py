@@ -151,7 +151,7 @@ def diff_map(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, changed: set[str],
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.GeoJson(
-        g[[*fields, "geometry"]],
+        _as_text(g[[*fields, "geometry"]]),
         name="new plan",
         style_function=lambda f: {
             "fillColor": CHANGE_COLORS[f["properties"]["change"]],
@@ -242,15 +242,21 @@ class _Verbatim(Element):
 _HTML_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
 
 
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns escaped as HTML: folium's tooltip puts each value into the page as
+    markup, and codes and names come from files people hand in."""
+    out = frame.copy()
+    for col in out.columns:
+        if col != getattr(out, "_geometry_column_name", None) and not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(lambda v: None if pd.isna(v) else html.escape(str(v)))
+    return out
+
+
 def _features(g: gpd.GeoDataFrame, fields: list[str]) -> list[str]:
     """Each row as a GeoJSON feature's text, safe inside a ``<script>`` (a city's grids in a tenth of a second)."""
     if len(g) == 0:
         return []
-    values = g[fields].copy()
-    for col in values.columns:
-        if not pd.api.types.is_numeric_dtype(values[col]):
-            # folium's tooltip puts each value into the page as HTML: text from a file stays text
-            values[col] = values[col].map(lambda v: None if pd.isna(v) else html.escape(str(v)))
+    values = _as_text(g[fields])
     # one record a line; U+2028 and its kind stay raw in the text, so no splitlines()
     props = values.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
     shapes = shapely.to_geojson(np.asarray(g.geometry.values))
